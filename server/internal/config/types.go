@@ -1,0 +1,320 @@
+// Package config loads Parley's configuration in layers — code defaults <
+// YAML file < .env in the working directory < environment (PARLEY_ prefix,
+// "__" for nesting) — into typed structs, rejects unknown keys and
+// validates values. It is the only package that reads files or the
+// environment for settings; everything else receives its slice of Config.
+package config
+
+import "time"
+
+// Config is Parley's whole configuration.
+type Config struct {
+	HTTP       HTTP       `koanf:"http"`
+	Auth       Auth       `koanf:"auth"`
+	WebSocket  WebSocket  `koanf:"websocket"`
+	WebRTC     WebRTC     `koanf:"webrtc"`
+	Session    Session    `koanf:"session"`
+	VAD        VAD        `koanf:"vad"`
+	Plugins    Plugins    `koanf:"plugins"`
+	Pipeline   Pipeline   `koanf:"pipeline"`
+	Resilience Resilience `koanf:"resilience"`
+	Tools      Tools      `koanf:"tools"`
+	RateLimit  RateLimit  `koanf:"rate_limit"`
+	Redis      Redis      `koanf:"redis"`
+	Log        Log        `koanf:"log"`
+	Telemetry  Telemetry  `koanf:"telemetry"`
+	// Secrets holds the provider keys found in the environment under their
+	// conventional names (ANTHROPIC_API_KEY, …). Never logged or printed.
+	Secrets Secrets `koanf:"-"`
+}
+
+// HTTP configures the listener and plain routes.
+type HTTP struct {
+	// Addr is host:port to listen on.
+	Addr              string        `koanf:"addr"`
+	ReadHeaderTimeout time.Duration `koanf:"read_header_timeout"`
+	// RequestTimeout bounds plain (non-streaming) routes.
+	RequestTimeout time.Duration `koanf:"request_timeout"`
+	IdleTimeout    time.Duration `koanf:"idle_timeout"`
+	// MaxBodyBytes caps request bodies on plain routes.
+	MaxBodyBytes int64 `koanf:"max_body_bytes"`
+	// DrainTimeout bounds graceful shutdown after SIGINT/SIGTERM.
+	DrainTimeout time.Duration `koanf:"drain_timeout"`
+	// TrustedProxies are CIDRs whose X-Forwarded-For/X-Real-IP is believed.
+	TrustedProxies []string `koanf:"trusted_proxies"`
+}
+
+// Auth is access control for the voice endpoints.
+type Auth struct {
+	// APIKeys, when non-empty, are required as `Authorization: Bearer` or a
+	// `token` query parameter. Secret: redacted when printed.
+	APIKeys []string `koanf:"api_keys"`
+	// AllowedOrigins are the browser origins allowed (CORS and the WebSocket
+	// Origin check), e.g. "https://app.example.com" or "*". Requests from
+	// the server's own host are always allowed.
+	AllowedOrigins []string `koanf:"allowed_origins"`
+}
+
+// WebSocket configures /ws/voice.
+type WebSocket struct {
+	// MaxMessageBytes caps one incoming message (text or binary).
+	MaxMessageBytes int64 `koanf:"max_message_bytes"`
+	// MaxMessagesPerSecond caps incoming messages; beyond it the connection
+	// is closed with a policy-violation code.
+	MaxMessagesPerSecond int `koanf:"max_messages_per_second"`
+	// SendBuffer is the number of outgoing messages queued per connection
+	// before the client is considered too slow and is disconnected.
+	SendBuffer   int           `koanf:"send_buffer"`
+	WriteTimeout time.Duration `koanf:"write_timeout"`
+	PingInterval time.Duration `koanf:"ping_interval"`
+}
+
+// ICEServer is a STUN or TURN server.
+type ICEServer struct {
+	URLs       []string `koanf:"urls"`
+	Username   string   `koanf:"username"`
+	Credential string   `koanf:"credential"`
+}
+
+// WebRTC configures the pion transport.
+type WebRTC struct {
+	Enabled    bool        `koanf:"enabled"`
+	ICEServers []ICEServer `koanf:"ice_servers"`
+	// NAT1To1IPs are public IPs mapped 1:1 to this host.
+	NAT1To1IPs []string `koanf:"nat_1to1_ips"`
+	// UDPPortMin/Max bound ephemeral UDP ports (0 = any).
+	UDPPortMin int `koanf:"udp_port_min"`
+	UDPPortMax int `koanf:"udp_port_max"`
+	// UDPMuxPort, when non-zero, serves all peers on one UDP port.
+	UDPMuxPort int `koanf:"udp_mux_port"`
+	// Interfaces limits ICE gathering to these interface names.
+	Interfaces []string `koanf:"interfaces"`
+	// IncludeLoopback offers 127.0.0.1 candidates (tests, local use).
+	IncludeLoopback bool `koanf:"include_loopback"`
+	// DisconnectedTimeout/FailedTimeout tune ICE liveness.
+	DisconnectedTimeout time.Duration `koanf:"disconnected_timeout"`
+	FailedTimeout       time.Duration `koanf:"failed_timeout"`
+	// MaxOfferBytes caps the SDP offer body.
+	MaxOfferBytes int64 `koanf:"max_offer_bytes"`
+}
+
+// Session configures conversations and admission.
+type Session struct {
+	MaxSessions      int    `koanf:"max_sessions"`
+	MaxSessionsPerIP int    `koanf:"max_sessions_per_ip"`
+	SystemPrompt     string `koanf:"system_prompt"`
+	Voice            string `koanf:"voice"`
+	Language         string `koanf:"language"`
+	// OutputSampleRate is the default rate of agent audio sent to clients.
+	OutputSampleRate int `koanf:"output_sample_rate"`
+	// InterruptAfter is how long the user must speak over the agent before
+	// it counts as a barge-in.
+	InterruptAfter time.Duration `koanf:"interrupt_after"`
+	// MaxToolRounds caps LLM↔tool round trips per turn.
+	MaxToolRounds int `koanf:"max_tool_rounds"`
+	// ClientToolTimeout bounds a client-side tool call.
+	ClientToolTimeout time.Duration `koanf:"client_tool_timeout"`
+	// MaxHistory caps the messages kept in a session's history.
+	MaxHistory int `koanf:"max_history"`
+	// MaxTokens and Temperature are passed to the LLM.
+	MaxTokens   int     `koanf:"max_tokens"`
+	Temperature float32 `koanf:"temperature"`
+	// OutputLookahead is how much agent audio is sent ahead of real time.
+	OutputLookahead time.Duration `koanf:"output_lookahead"`
+	// IdleTimeout ends a session with no client traffic.
+	IdleTimeout time.Duration `koanf:"idle_timeout"`
+}
+
+// VAD configures voice activity detection. Clients may narrow these within
+// the Min/Max limits.
+type VAD struct {
+	// Threshold is the speech decision threshold in dB above the adaptive
+	// noise floor.
+	Threshold float64 `koanf:"threshold"`
+	// MinSpeech is the speech needed to declare speech started.
+	MinSpeech time.Duration `koanf:"min_speech"`
+	// MinSilence is the silence needed to declare the end of a turn.
+	MinSilence time.Duration `koanf:"min_silence"`
+	// PreRoll is audio kept before speech start and sent to STT.
+	PreRoll time.Duration `koanf:"pre_roll"`
+	// Limits bound what clients may set with session.update.
+	MinSilenceMin time.Duration `koanf:"min_silence_min"`
+	MinSilenceMax time.Duration `koanf:"min_silence_max"`
+}
+
+// PluginKind is stt, llm or tts.
+type PluginKind string
+
+// The plugin kinds.
+const (
+	KindSTT PluginKind = "stt"
+	KindLLM PluginKind = "llm"
+	KindTTS PluginKind = "tts"
+)
+
+// Restart is a plugin's restart policy after a crash.
+type Restart struct {
+	// MaxRestarts in Window before the plugin is left stopped (0 = always).
+	MaxRestarts    int           `koanf:"max_restarts"`
+	Window         time.Duration `koanf:"window"`
+	InitialBackoff time.Duration `koanf:"initial_backoff"`
+	MaxBackoff     time.Duration `koanf:"max_backoff"`
+}
+
+// Instance is one configured plugin process.
+type Instance struct {
+	Name string     `koanf:"name"`
+	Kind PluginKind `koanf:"kind"`
+	Path string     `koanf:"path"`
+	Args []string   `koanf:"args"`
+	// Env names environment variables passed to the plugin (the host's
+	// environment is otherwise not leaked). Their values are in EnvValues.
+	Env []string `koanf:"env"`
+	// EnvValues are the values of Env, resolved by Load. Secret.
+	EnvValues map[string]string `koanf:"-"`
+	// SHA256 pins the binary's checksum (hex).
+	SHA256 string `koanf:"sha256"`
+	// Config is passed as JSON to the plugin's Configure.
+	Config       map[string]any `koanf:"config"`
+	StartTimeout time.Duration  `koanf:"start_timeout"`
+	Restart      Restart        `koanf:"restart"`
+}
+
+// Plugins lists plugin processes.
+type Plugins struct {
+	Instances []Instance `koanf:"instances"`
+	// HealthInterval is how often running plugins are pinged.
+	HealthInterval time.Duration `koanf:"health_interval"`
+	// DefaultStartTimeout applies to instances without StartTimeout.
+	DefaultStartTimeout time.Duration `koanf:"default_start_timeout"`
+	// DefaultRestart applies to instances without a restart policy.
+	DefaultRestart Restart `koanf:"default_restart"`
+}
+
+// Pipeline names, per kind, the plugin instances in fallback order.
+type Pipeline struct {
+	STT []string `koanf:"stt"`
+	LLM []string `koanf:"llm"`
+	TTS []string `koanf:"tts"`
+}
+
+// Breaker configures a gobreaker circuit breaker.
+type Breaker struct {
+	// ConsecutiveFailures trips the breaker.
+	ConsecutiveFailures uint32 `koanf:"consecutive_failures"`
+	// OpenTimeout is the cool-down before half-open.
+	OpenTimeout time.Duration `koanf:"open_timeout"`
+	// HalfOpenRequests is how many trial calls half-open allows.
+	HalfOpenRequests uint32 `koanf:"half_open_requests"`
+	// Interval clears failure counts while closed (0 = never).
+	Interval time.Duration `koanf:"interval"`
+}
+
+// Retry configures retry with exponential backoff.
+type Retry struct {
+	MaxAttempts    int           `koanf:"max_attempts"`
+	InitialBackoff time.Duration `koanf:"initial_backoff"`
+	MaxBackoff     time.Duration `koanf:"max_backoff"`
+	Multiplier     float64       `koanf:"multiplier"`
+}
+
+// Resilience configures breakers and retries of plugin calls.
+type Resilience struct {
+	Breaker Breaker `koanf:"breaker"`
+	Retry   Retry   `koanf:"retry"`
+}
+
+// WebhookTool is an HTTP tool the LLM may call: Parley POSTs the JSON
+// arguments to URL and returns the response body to the model.
+type WebhookTool struct {
+	Name        string `koanf:"name"`
+	Description string `koanf:"description"`
+	URL         string `koanf:"url"`
+	// Parameters is the JSON Schema of the arguments.
+	Parameters       map[string]any `koanf:"parameters"`
+	Timeout          time.Duration  `koanf:"timeout"`
+	MaxResponseBytes int64          `koanf:"max_response_bytes"`
+	// HeadersEnv maps a header name to an environment variable holding its
+	// value (e.g. Authorization → CRM_TOKEN). Values resolved by Load.
+	HeadersEnv   map[string]string `koanf:"headers_env"`
+	HeaderValues map[string]string `koanf:"-"`
+}
+
+// Tools configures the tools offered to the LLM.
+type Tools struct {
+	// Builtin enables built-in tools by name (get_current_time, end_session, calculator).
+	Builtin  []string      `koanf:"builtin"`
+	Webhooks []WebhookTool `koanf:"webhooks"`
+	// Timezone is used by get_current_time (IANA name).
+	Timezone string `koanf:"timezone"`
+}
+
+// RateLimitBackend selects where rate-limit buckets live.
+type RateLimitBackend string
+
+// The rate-limit backends.
+const (
+	RateLimitMemory RateLimitBackend = "memory"
+	RateLimitRedis  RateLimitBackend = "redis"
+)
+
+// RateLimit configures the per-client-IP request limit.
+type RateLimit struct {
+	Enabled           bool             `koanf:"enabled"`
+	RequestsPerMinute int              `koanf:"requests_per_minute"`
+	Burst             int              `koanf:"burst"`
+	Backend           RateLimitBackend `koanf:"backend"`
+}
+
+// Redis configures the shared store used by several nodes.
+type Redis struct {
+	Addr string `koanf:"addr"`
+	// Password is secret.
+	Password  string `koanf:"password"`
+	DB        int    `koanf:"db"`
+	KeyPrefix string `koanf:"key_prefix"`
+}
+
+// LogLevel is a slog level name.
+type LogLevel string
+
+// The log levels.
+const (
+	LevelDebug LogLevel = "debug"
+	LevelInfo  LogLevel = "info"
+	LevelWarn  LogLevel = "warn"
+	LevelError LogLevel = "error"
+)
+
+// LogFormat selects the slog handler.
+type LogFormat string
+
+// The log formats: auto is text on a terminal, JSON otherwise.
+const (
+	FormatAuto LogFormat = "auto"
+	FormatJSON LogFormat = "json"
+	FormatText LogFormat = "text"
+)
+
+// Log configures logging.
+type Log struct {
+	Level  LogLevel  `koanf:"level"`
+	Format LogFormat `koanf:"format"`
+}
+
+// Telemetry configures metrics and the memory guard.
+type Telemetry struct {
+	// HeapLimitBytes above which the server reports overload and refuses
+	// new sessions (0 = off).
+	HeapLimitBytes uint64 `koanf:"heap_limit_bytes"`
+	// MemorySampleInterval is how often runtime/metrics is sampled.
+	MemorySampleInterval time.Duration `koanf:"memory_sample_interval"`
+}
+
+// Secrets are provider keys under their conventional environment names.
+type Secrets struct {
+	AnthropicAPIKey  string
+	ElevenLabsAPIKey string
+	OpenAIAPIKey     string
+	DeepgramAPIKey   string
+}
