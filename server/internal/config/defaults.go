@@ -1,0 +1,153 @@
+package config
+
+import "time"
+
+// Default values. Named so that docs, tests and validation agree.
+const (
+	DefaultAddr              = "127.0.0.1:8080"
+	defaultReadHeaderTimeout = 5 * time.Second
+	defaultRequestTimeout    = 30 * time.Second
+	defaultIdleTimeout       = 120 * time.Second
+	defaultMaxBodyBytes      = 1 << 20
+	defaultDrainTimeout      = 10 * time.Second
+
+	defaultWSMaxMessageBytes = 64 << 10
+	defaultWSMessagesPerSec  = 200
+	defaultWSSendBuffer      = 256
+	defaultWSWriteTimeout    = 5 * time.Second
+	defaultWSPingInterval    = 20 * time.Second
+
+	defaultICEDisconnected = 5 * time.Second
+	defaultICEFailed       = 10 * time.Second
+	defaultMaxOfferBytes   = 64 << 10
+
+	defaultMaxSessions       = 200
+	defaultMaxSessionsPerIP  = 20
+	defaultSystemPrompt      = "You are a helpful voice assistant. Keep answers short and spoken-friendly."
+	defaultLanguage          = "en-US"
+	defaultOutputSampleRate  = 16000
+	defaultInterruptAfter    = 300 * time.Millisecond
+	defaultMaxToolRounds     = 4
+	defaultClientToolTimeout = 10 * time.Second
+	defaultMaxHistory        = 64
+	defaultMaxTokens         = 512
+	defaultTemperature       = 0.7
+	defaultOutputLookahead   = 120 * time.Millisecond
+	defaultSessionIdle       = 5 * time.Minute
+
+	defaultVADThreshold  = 12.0
+	defaultMinSpeech     = 120 * time.Millisecond
+	defaultMinSilence    = 600 * time.Millisecond
+	defaultPreRoll       = 300 * time.Millisecond
+	defaultMinSilenceMin = 200 * time.Millisecond
+	defaultMinSilenceMax = 3 * time.Second
+
+	defaultHealthInterval = 5 * time.Second
+	defaultStartTimeout   = 10 * time.Second
+	defaultRestartWindow  = time.Minute
+	defaultMaxRestarts    = 10
+	defaultRestartInitial = 100 * time.Millisecond
+	defaultRestartMax     = 10 * time.Second
+
+	defaultBreakerFailures = 5
+	defaultBreakerOpen     = 10 * time.Second
+	defaultBreakerHalfOpen = 1
+	defaultRetryAttempts   = 3
+	defaultRetryInitial    = 100 * time.Millisecond
+	defaultRetryMax        = 2 * time.Second
+	defaultRetryMultiplier = 2.0
+
+	defaultRequestsPerMinute = 600
+	defaultBurst             = 60
+
+	defaultRedisAddr   = "127.0.0.1:6379"
+	defaultRedisPrefix = "parley:"
+
+	defaultMemorySample = 2 * time.Second
+)
+
+// Default returns the code defaults, the lowest configuration layer.
+func Default() Config {
+	return Config{
+		HTTP: HTTP{
+			Addr:              DefaultAddr,
+			ReadHeaderTimeout: defaultReadHeaderTimeout,
+			RequestTimeout:    defaultRequestTimeout,
+			IdleTimeout:       defaultIdleTimeout,
+			MaxBodyBytes:      defaultMaxBodyBytes,
+			DrainTimeout:      defaultDrainTimeout,
+		},
+		WebSocket: WebSocket{
+			MaxMessageBytes:      defaultWSMaxMessageBytes,
+			MaxMessagesPerSecond: defaultWSMessagesPerSec,
+			SendBuffer:           defaultWSSendBuffer,
+			WriteTimeout:         defaultWSWriteTimeout,
+			PingInterval:         defaultWSPingInterval,
+		},
+		WebRTC: WebRTC{
+			Enabled:             true,
+			DisconnectedTimeout: defaultICEDisconnected,
+			FailedTimeout:       defaultICEFailed,
+			MaxOfferBytes:       defaultMaxOfferBytes,
+		},
+		Session: Session{
+			MaxSessions:       defaultMaxSessions,
+			MaxSessionsPerIP:  defaultMaxSessionsPerIP,
+			SystemPrompt:      defaultSystemPrompt,
+			Language:          defaultLanguage,
+			OutputSampleRate:  defaultOutputSampleRate,
+			InterruptAfter:    defaultInterruptAfter,
+			MaxToolRounds:     defaultMaxToolRounds,
+			ClientToolTimeout: defaultClientToolTimeout,
+			MaxHistory:        defaultMaxHistory,
+			MaxTokens:         defaultMaxTokens,
+			Temperature:       defaultTemperature,
+			OutputLookahead:   defaultOutputLookahead,
+			IdleTimeout:       defaultSessionIdle,
+		},
+		VAD: VAD{
+			Threshold:     defaultVADThreshold,
+			MinSpeech:     defaultMinSpeech,
+			MinSilence:    defaultMinSilence,
+			PreRoll:       defaultPreRoll,
+			MinSilenceMin: defaultMinSilenceMin,
+			MinSilenceMax: defaultMinSilenceMax,
+		},
+		Plugins: Plugins{
+			HealthInterval:      defaultHealthInterval,
+			DefaultStartTimeout: defaultStartTimeout,
+			DefaultRestart: Restart{
+				MaxRestarts:    defaultMaxRestarts,
+				Window:         defaultRestartWindow,
+				InitialBackoff: defaultRestartInitial,
+				MaxBackoff:     defaultRestartMax,
+			},
+		},
+		Resilience: Resilience{
+			Breaker: Breaker{
+				ConsecutiveFailures: defaultBreakerFailures,
+				OpenTimeout:         defaultBreakerOpen,
+				HalfOpenRequests:    defaultBreakerHalfOpen,
+			},
+			Retry: Retry{
+				MaxAttempts:    defaultRetryAttempts,
+				InitialBackoff: defaultRetryInitial,
+				MaxBackoff:     defaultRetryMax,
+				Multiplier:     defaultRetryMultiplier,
+			},
+		},
+		Tools: Tools{
+			Builtin:  []string{"get_current_time", "end_session", "calculator"},
+			Timezone: "Local",
+		},
+		RateLimit: RateLimit{
+			Enabled:           true,
+			RequestsPerMinute: defaultRequestsPerMinute,
+			Burst:             defaultBurst,
+			Backend:           RateLimitMemory,
+		},
+		Redis:     Redis{Addr: defaultRedisAddr, KeyPrefix: defaultRedisPrefix},
+		Log:       Log{Level: LevelInfo, Format: FormatAuto},
+		Telemetry: Telemetry{MemorySampleInterval: defaultMemorySample},
+	}
+}

@@ -1,0 +1,289 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/knadh/koanf/parsers/dotenv"
+	"github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/env/v2"
+	"github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/v2"
+)
+
+// Environment variable conventions.
+const (
+	// EnvPrefix prefixes every Parley setting in the environment.
+	EnvPrefix = "PARLEY_"
+	// EnvNesting separates nesting levels in variable names:
+	// PARLEY_HTTP__ADDR is http.addr.
+	EnvNesting = "__"
+	// DefaultPath is the YAML file used when none is given.
+	DefaultPath = "configs/parley.yaml"
+	// DefaultDotEnv is the optional .env file in the working directory.
+	DefaultDotEnv = ".env"
+	keyDelim      = "."
+	tagName       = "koanf"
+)
+
+// Conventional provider secret names, read from .env and the environment.
+const (
+	EnvAnthropicKey  = "ANTHROPIC_API_KEY"
+	EnvElevenLabsKey = "ELEVENLABS_API_KEY"
+	EnvOpenAIKey     = "OPENAI_API_KEY"
+	EnvDeepgramKey   = "DEEPGRAM_API_KEY"
+)
+
+// Options says where Load finds its layers. Zero values mean: no YAML
+// file, DefaultDotEnv, and the process environment.
+type Options struct {
+	// Path is the YAML file. Empty means no file.
+	Path string
+	// DotEnvPath is the .env file; a missing file is not an error.
+	DotEnvPath string
+	// Environ returns KEY=VALUE pairs; nil means os.Environ.
+	Environ func() []string
+}
+
+// Load reads the YAML file at path (DefaultPath when empty) over the code
+// defaults, then .env in the working directory, then the environment, and
+// validates the result.
+func Load(path string) (*Config, error) {
+	if path == "" {
+		path = DefaultPath
+	}
+	return LoadWith(Options{Path: path, DotEnvPath: DefaultDotEnv})
+}
+
+// LoadWith is Load with explicit sources, for tests and tools.
+func LoadWith(o Options) (*Config, error) {
+	environ := o.Environ
+	if environ == nil {
+		environ = os.Environ
+	}
+	dotEnv, err := readDotEnv(o.DotEnvPath)
+	if err != nil {
+		return nil, err
+	}
+	vars := mergeEnv(dotEnv, environ())
+
+	k := koanf.New(keyDelim)
+	if o.Path != "" {
+		fk := koanf.New(keyDelim)
+		if err := fk.Load(file.Provider(o.Path), yaml.Parser()); err != nil {
+			return nil, fmt.Errorf("config %s: %w", o.Path, err)
+		}
+		if err := checkKeys(fk, "in "+o.Path); err != nil {
+			return nil, err
+		}
+		if err := k.Merge(fk); err != nil {
+			return nil, fmt.Errorf("config %s: %w", o.Path, err)
+		}
+	}
+	for _, layer := range []struct {
+		name string
+		vars map[string]string
+	}{{".env", onlyPrefixed(dotEnv)}, {"environment", onlyPrefixed(environMap(environ()))}} {
+		lk := koanf.New(keyDelim)
+		if err := lk.Load(env.Provider(keyDelim, env.Opt{
+			Prefix:        EnvPrefix,
+			TransformFunc: envKey,
+			EnvironFunc:   func() []string { return pairs(layer.vars) },
+		}), nil); err != nil {
+			return nil, fmt.Errorf("config %s: %w", layer.name, err)
+		}
+		if err := checkKeys(lk, "from "+layer.name+" ("+EnvPrefix+"…)"); err != nil {
+			return nil, err
+		}
+		if err := k.Merge(lk); err != nil {
+			return nil, fmt.Errorf("config %s: %w", layer.name, err)
+		}
+	}
+
+	cfg := Default()
+	if err := k.UnmarshalWithConf("", &cfg, koanf.UnmarshalConf{DecoderConfig: &mapstructure.DecoderConfig{
+		DecodeHook: mapstructure.ComposeDecodeHookFunc(
+			mapstructure.StringToTimeDurationHookFunc(),
+			mapstructure.StringToSliceHookFunc(","),
+		),
+		WeaklyTypedInput: true,
+		ErrorUnused:      true,
+		Result:           &cfg,
+		TagName:          tagName,
+	}}); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	resolveEnv(&cfg, vars)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// envKey maps PARLEY_HTTP__READ_TIMEOUT to http.read_timeout.
+func envKey(k, v string) (string, any) {
+	k = strings.TrimPrefix(k, EnvPrefix)
+	return strings.ToLower(strings.ReplaceAll(k, EnvNesting, keyDelim)), v
+}
+
+func readDotEnv(path string) (map[string]string, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	m, err := dotenv.Parser().Unmarshal(b)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = fmt.Sprint(v)
+	}
+	return out, nil
+}
+
+func environMap(kv []string) map[string]string {
+	m := make(map[string]string, len(kv))
+	for _, p := range kv {
+		if k, v, ok := strings.Cut(p, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// mergeEnv overlays the process environment on .env.
+func mergeEnv(dotEnv map[string]string, environ []string) map[string]string {
+	m := make(map[string]string, len(dotEnv)+len(environ))
+	for k, v := range dotEnv {
+		m[k] = v
+	}
+	for k, v := range environMap(environ) {
+		m[k] = v
+	}
+	return m
+}
+
+func onlyPrefixed(m map[string]string) map[string]string {
+	out := make(map[string]string)
+	for k, v := range m {
+		if strings.HasPrefix(k, EnvPrefix) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func pairs(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// resolveEnv fills values that come from variables named in the config and
+// the conventional provider secrets.
+func resolveEnv(cfg *Config, vars map[string]string) {
+	cfg.Secrets = Secrets{
+		AnthropicAPIKey:  vars[EnvAnthropicKey],
+		ElevenLabsAPIKey: vars[EnvElevenLabsKey],
+		OpenAIAPIKey:     vars[EnvOpenAIKey],
+		DeepgramAPIKey:   vars[EnvDeepgramKey],
+	}
+	for i := range cfg.Plugins.Instances {
+		in := &cfg.Plugins.Instances[i]
+		in.EnvValues = make(map[string]string, len(in.Env))
+		for _, name := range in.Env {
+			if v, ok := vars[name]; ok {
+				in.EnvValues[name] = v
+			}
+		}
+	}
+	for i := range cfg.Tools.Webhooks {
+		w := &cfg.Tools.Webhooks[i]
+		w.HeaderValues = make(map[string]string, len(w.HeadersEnv))
+		for header, name := range w.HeadersEnv {
+			if v, ok := vars[name]; ok {
+				w.HeaderValues[header] = v
+			}
+		}
+	}
+}
+
+// UnknownKeyError names a configuration key Parley does not know.
+type UnknownKeyError struct {
+	Key    string
+	Source string
+}
+
+func (e *UnknownKeyError) Error() string {
+	return fmt.Sprintf("config: unknown key %q %s", e.Key, e.Source)
+}
+
+// checkKeys rejects keys of one layer that no struct field has.
+func checkKeys(k *koanf.Koanf, source string) error {
+	known, free := knownKeys(reflect.TypeFor[Config](), "")
+	var errs []error
+	for _, key := range k.Keys() {
+		if known[key] || underFree(key, free) {
+			continue
+		}
+		errs = append(errs, &UnknownKeyError{Key: key, Source: source})
+	}
+	return errors.Join(errs...)
+}
+
+func underFree(key string, free []string) bool {
+	for _, f := range free {
+		if strings.HasPrefix(key, f+keyDelim) || key == f {
+			return true
+		}
+	}
+	return false
+}
+
+// knownKeys lists the dotted keys of t's fields. Maps are free-form
+// subtrees (plugin settings); slices are leaves checked when decoding.
+func knownKeys(t reflect.Type, prefix string) (map[string]bool, []string) {
+	known := map[string]bool{}
+	var free []string
+	for f := range t.Fields() {
+		tag := f.Tag.Get(tagName)
+		if tag == "" || tag == "-" {
+			continue
+		}
+		key := prefix + tag
+		ft := f.Type
+		switch {
+		case ft == reflect.TypeFor[time.Duration]():
+			known[key] = true
+		case ft.Kind() == reflect.Struct:
+			k, fr := knownKeys(ft, key+keyDelim)
+			for kk := range k {
+				known[kk] = true
+			}
+			free = append(free, fr...)
+		case ft.Kind() == reflect.Map:
+			known[key] = true
+			free = append(free, key)
+		default:
+			known[key] = true
+		}
+	}
+	return known, free
+}

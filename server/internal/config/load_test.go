@@ -1,0 +1,194 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func writeFile(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	require.NoError(t, os.WriteFile(p, []byte(body), 0o600))
+	return p
+}
+
+// TestPrecedence proves defaults < yaml < .env < env for a string, an int
+// and a duration key.
+func TestPrecedence(t *testing.T) {
+	const yamlBody = "http:\n  addr: 127.0.0.1:9001\n  drain_timeout: 3s\nsession:\n  max_sessions: 11\n"
+	const dotEnvBody = "PARLEY_HTTP__ADDR=127.0.0.1:9002\nPARLEY_SESSION__MAX_SESSIONS=22\nPARLEY_HTTP__DRAIN_TIMEOUT=4s\n"
+	envAll := []string{"PARLEY_HTTP__ADDR=127.0.0.1:9003", "PARLEY_SESSION__MAX_SESSIONS=33", "PARLEY_HTTP__DRAIN_TIMEOUT=5s"}
+	def := Default()
+	tests := []struct {
+		name      string
+		yaml      bool
+		dotEnv    bool
+		env       []string
+		wantAddr  string
+		wantMax   int
+		wantDrain time.Duration
+	}{
+		{"defaults only", false, false, nil, def.HTTP.Addr, def.Session.MaxSessions, def.HTTP.DrainTimeout},
+		{"yaml over defaults", true, false, nil, "127.0.0.1:9001", 11, 3 * time.Second},
+		{".env over yaml", true, true, nil, "127.0.0.1:9002", 22, 4 * time.Second},
+		{"env over .env", true, true, envAll, "127.0.0.1:9003", 33, 5 * time.Second},
+		{"env over yaml for one key only", true, false, envAll[1:2], "127.0.0.1:9001", 33, 3 * time.Second},
+		{".env over defaults without yaml", false, true, nil, "127.0.0.1:9002", 22, 4 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			o := Options{Environ: func() []string { return tt.env }, DotEnvPath: filepath.Join(dir, "missing.env")}
+			if tt.yaml {
+				o.Path = writeFile(t, dir, "parley.yaml", yamlBody)
+			}
+			if tt.dotEnv {
+				o.DotEnvPath = writeFile(t, dir, ".env", dotEnvBody)
+			}
+			cfg, err := LoadWith(o)
+			require.NoError(t, err)
+			assert.Equal(t, tt.wantAddr, cfg.HTTP.Addr)
+			assert.Equal(t, tt.wantMax, cfg.Session.MaxSessions)
+			assert.Equal(t, tt.wantDrain, cfg.HTTP.DrainTimeout)
+		})
+	}
+}
+
+func TestUnknownKeys(t *testing.T) {
+	tests := []struct {
+		name    string
+		yaml    string
+		env     []string
+		wantKey string
+	}{
+		{"yaml top level", "htttp:\n  addr: :1\n", nil, "htttp.addr"},
+		{"yaml nested", "http:\n  adrr: :1\n", nil, "http.adrr"},
+		{"env nested", "", []string{"PARLEY_HTTP__ADRR=:1"}, "http.adrr"},
+		{"env top level", "", []string{"PARLEY_NOPE=1"}, "nope"},
+		{"yaml inside a list", "plugins:\n  instances:\n    - name: a\n      kind: stt\n      path: /x\n      pth: /y\n", nil, "pth"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			o := Options{Environ: func() []string { return tt.env }}
+			if tt.yaml != "" {
+				o.Path = writeFile(t, dir, "parley.yaml", tt.yaml)
+			}
+			_, err := LoadWith(o)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.wantKey)
+		})
+	}
+}
+
+func TestUnknownKeyErrorType(t *testing.T) {
+	_, err := LoadWith(Options{Environ: func() []string { return []string{"PARLEY_LOG__LEVL=debug"} }})
+	var uk *UnknownKeyError
+	require.True(t, errors.As(err, &uk), "got %v", err)
+	assert.Equal(t, "log.levl", uk.Key)
+}
+
+func TestPluginConfigIsFreeForm(t *testing.T) {
+	dir := t.TempDir()
+	p := writeFile(t, dir, "parley.yaml", `
+plugins:
+  instances:
+    - name: llm-rules
+      kind: llm
+      path: ./bin/plugins/llm-rules
+      env: [ANTHROPIC_API_KEY]
+      config:
+        rules_file: x.yaml
+        nested: {any: thing}
+pipeline:
+  llm: [llm-rules]
+`)
+	cfg, err := LoadWith(Options{Path: p, Environ: func() []string { return []string{"ANTHROPIC_API_KEY=sk-test", "OTHER=1"} }})
+	require.NoError(t, err)
+	require.Len(t, cfg.Plugins.Instances, 1)
+	in := cfg.Plugins.Instances[0]
+	assert.Equal(t, "x.yaml", in.Config["rules_file"])
+	assert.Equal(t, map[string]string{"ANTHROPIC_API_KEY": "sk-test"}, in.EnvValues)
+	assert.Equal(t, "sk-test", cfg.Secrets.AnthropicAPIKey)
+}
+
+func TestValidationMessages(t *testing.T) {
+	tests := []struct {
+		name string
+		env  []string
+		want []string
+	}{
+		{"port out of range", []string{"PARLEY_HTTP__ADDR=127.0.0.1:70000"}, []string{"http.addr", "70000", "port must be 0-65535"}},
+		{"negative duration", []string{"PARLEY_HTTP__DRAIN_TIMEOUT=-5s"}, []string{"http.drain_timeout", "-5s", ">= 0"}},
+		{"unknown log level", []string{"PARLEY_LOG__LEVEL=verbose"}, []string{"log.level", "verbose", "debug, info, warn, error"}},
+		{"bad sample rate", []string{"PARLEY_SESSION__OUTPUT_SAMPLE_RATE=44100"}, []string{"session.output_sample_rate", "44100", "[8000 16000 24000 48000]"}},
+		{"pipeline names unknown plugin", []string{"PARLEY_PIPELINE__STT=ghost"}, []string{"pipeline.stt[0]", "ghost", "plugins.instances"}},
+		{"several at once", []string{"PARLEY_LOG__LEVEL=loud", "PARLEY_HTTP__ADDR=nope"}, []string{"log.level", "http.addr"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := LoadWith(Options{Environ: func() []string { return tt.env }})
+			require.Error(t, err)
+			var fe *FieldError
+			require.True(t, errors.As(err, &fe), "want a *FieldError, got %T: %v", err, err)
+			for _, w := range tt.want {
+				assert.Contains(t, err.Error(), w)
+			}
+		})
+	}
+}
+
+func TestBadTypeNamesKey(t *testing.T) {
+	_, err := LoadWith(Options{Environ: func() []string { return []string{"PARLEY_SESSION__MAX_SESSIONS=lots"} }})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "max_sessions")
+}
+
+func TestYAMLRedactsSecrets(t *testing.T) {
+	dir := t.TempDir()
+	p := writeFile(t, dir, "parley.yaml", "auth:\n  api_keys: [s3cret-key]\nredis:\n  password: hunter2\n")
+	cfg, err := LoadWith(Options{Path: p, Environ: func() []string { return []string{"OPENAI_API_KEY=sk-live-123"} }})
+	require.NoError(t, err)
+	out, err := cfg.YAML()
+	require.NoError(t, err)
+	s := string(out)
+	for _, secret := range []string{"s3cret-key", "hunter2", "sk-live-123"} {
+		assert.NotContains(t, s, secret)
+	}
+	assert.Contains(t, s, Redacted)
+	assert.Contains(t, s, "OPENAI_API_KEY: set")
+	assert.True(t, strings.Contains(s, "drain_timeout: 10s"), s)
+}
+
+func TestShippedConfigsLoad(t *testing.T) {
+	matches, err := filepath.Glob("../../../configs/*.yaml")
+	require.NoError(t, err)
+	for _, m := range matches {
+		t.Run(filepath.Base(m), func(t *testing.T) {
+			_, err := LoadWith(Options{Path: m, Environ: func() []string { return nil }})
+			require.NoError(t, err)
+		})
+	}
+}
+
+func FuzzLoadYAML(f *testing.F) {
+	f.Add("http:\n  addr: :8080\n")
+	f.Add("plugins:\n  instances:\n    - {name: a, kind: stt, path: x}\n")
+	f.Add("vad: {threshold: -1}")
+	f.Fuzz(func(t *testing.T, body string) {
+		dir := t.TempDir()
+		p := filepath.Join(dir, "f.yaml")
+		require.NoError(t, os.WriteFile(p, []byte(body), 0o600))
+		cfg, err := LoadWith(Options{Path: p, Environ: func() []string { return nil }})
+		if err == nil {
+			require.NoError(t, cfg.Validate())
+		}
+	})
+}

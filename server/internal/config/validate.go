@@ -1,0 +1,308 @@
+package config
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// FieldError is a rejected configuration value: the key, the value and
+// what is allowed.
+type FieldError struct {
+	Key     string
+	Value   string
+	Allowed string
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("config: %s = %s: %s", e.Key, e.Value, e.Allowed)
+}
+
+// Limits used by validation.
+const (
+	maxPort          = 65535
+	maxTemperature   = 2.0
+	maxVADThresholdB = 60.0
+)
+
+// SupportedSampleRates are the client audio rates Parley accepts.
+func SupportedSampleRates() []int { return []int{8000, 16000, 24000, 48000} }
+
+type validator struct{ errs []error }
+
+func (v *validator) fail(key string, value any, allowed string, args ...any) {
+	v.errs = append(v.errs, &FieldError{Key: key, Value: fmt.Sprintf("%q", fmt.Sprint(value)), Allowed: fmt.Sprintf(allowed, args...)})
+}
+
+func (v *validator) nonNegative(key string, d time.Duration) {
+	if d < 0 {
+		v.fail(key, d, "must be a duration >= 0")
+	}
+}
+
+func (v *validator) positive(key string, d time.Duration) {
+	if d <= 0 {
+		v.fail(key, d, "must be a duration > 0")
+	}
+}
+
+func (v *validator) atLeast(key string, n, lo int64) {
+	if n < lo {
+		v.fail(key, n, "must be >= %d", lo)
+	}
+}
+
+func (v *validator) addr(key, addr string, allowEmpty bool) {
+	if addr == "" && allowEmpty {
+		return
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		v.fail(key, addr, "must be host:port (e.g. 127.0.0.1:8080 or :8080)")
+		return
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 0 || p > maxPort {
+		v.fail(key, addr, "port must be 0-%d", maxPort)
+	}
+}
+
+func (v *validator) port(key string, p int) {
+	if p < 0 || p > maxPort {
+		v.fail(key, p, "must be a port 0-%d", maxPort)
+	}
+}
+
+func oneOf[T ~string](x T, allowed ...T) bool { return slices.Contains(allowed, x) }
+
+func joinStr[T ~string](xs ...T) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = string(x)
+	}
+	return strings.Join(s, ", ")
+}
+
+// Validate checks every value and returns all problems at once, each a
+// *FieldError naming the key, the value and what is allowed.
+func (c *Config) Validate() error {
+	v := &validator{}
+	c.validateHTTP(v)
+	c.validateStreams(v)
+	c.validateSession(v)
+	c.validatePlugins(v)
+	c.validateRest(v)
+	return errors.Join(v.errs...)
+}
+
+func (c *Config) validateHTTP(v *validator) {
+	v.addr("http.addr", c.HTTP.Addr, false)
+	v.positive("http.read_header_timeout", c.HTTP.ReadHeaderTimeout)
+	v.positive("http.request_timeout", c.HTTP.RequestTimeout)
+	v.nonNegative("http.idle_timeout", c.HTTP.IdleTimeout)
+	v.nonNegative("http.drain_timeout", c.HTTP.DrainTimeout)
+	v.atLeast("http.max_body_bytes", c.HTTP.MaxBodyBytes, 1)
+	for i, p := range c.HTTP.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				v.fail(fmt.Sprintf("http.trusted_proxies[%d]", i), p, "must be an IP or CIDR (e.g. 10.0.0.0/8)")
+			}
+		}
+	}
+	for i, k := range c.Auth.APIKeys {
+		if strings.TrimSpace(k) == "" {
+			v.fail(fmt.Sprintf("auth.api_keys[%d]", i), "", "must not be empty")
+		}
+	}
+	for i, o := range c.Auth.AllowedOrigins {
+		if o == "*" {
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || u.Scheme == "" || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			v.fail(fmt.Sprintf("auth.allowed_origins[%d]", i), o, "must be an origin like https://app.example.com, or *")
+		}
+	}
+}
+
+func (c *Config) validateStreams(v *validator) {
+	ws := c.WebSocket
+	v.atLeast("websocket.max_message_bytes", ws.MaxMessageBytes, 1)
+	v.atLeast("websocket.max_messages_per_second", int64(ws.MaxMessagesPerSecond), 1)
+	v.atLeast("websocket.send_buffer", int64(ws.SendBuffer), 1)
+	v.positive("websocket.write_timeout", ws.WriteTimeout)
+	v.nonNegative("websocket.ping_interval", ws.PingInterval)
+
+	rtc := c.WebRTC
+	v.port("webrtc.udp_port_min", rtc.UDPPortMin)
+	v.port("webrtc.udp_port_max", rtc.UDPPortMax)
+	v.port("webrtc.udp_mux_port", rtc.UDPMuxPort)
+	if rtc.UDPPortMax < rtc.UDPPortMin {
+		v.fail("webrtc.udp_port_max", rtc.UDPPortMax, "must be >= webrtc.udp_port_min (%d)", rtc.UDPPortMin)
+	}
+	v.positive("webrtc.disconnected_timeout", rtc.DisconnectedTimeout)
+	v.positive("webrtc.failed_timeout", rtc.FailedTimeout)
+	v.atLeast("webrtc.max_offer_bytes", rtc.MaxOfferBytes, 1)
+	for i, ip := range rtc.NAT1To1IPs {
+		if _, err := netip.ParseAddr(ip); err != nil {
+			v.fail(fmt.Sprintf("webrtc.nat_1to1_ips[%d]", i), ip, "must be an IP address")
+		}
+	}
+	for i, s := range rtc.ICEServers {
+		if len(s.URLs) == 0 {
+			v.fail(fmt.Sprintf("webrtc.ice_servers[%d].urls", i), "", "must list at least one stun:/turn: URL")
+		}
+		for j, u := range s.URLs {
+			if !strings.HasPrefix(u, "stun:") && !strings.HasPrefix(u, "turn:") && !strings.HasPrefix(u, "turns:") {
+				v.fail(fmt.Sprintf("webrtc.ice_servers[%d].urls[%d]", i, j), u, "must start with stun:, turn: or turns:")
+			}
+		}
+	}
+}
+
+func (c *Config) validateSession(v *validator) {
+	s := c.Session
+	v.atLeast("session.max_sessions", int64(s.MaxSessions), 1)
+	v.atLeast("session.max_sessions_per_ip", int64(s.MaxSessionsPerIP), 1)
+	if !slices.Contains(SupportedSampleRates(), s.OutputSampleRate) {
+		v.fail("session.output_sample_rate", s.OutputSampleRate, "must be one of %v", SupportedSampleRates())
+	}
+	v.nonNegative("session.interrupt_after", s.InterruptAfter)
+	v.atLeast("session.max_tool_rounds", int64(s.MaxToolRounds), 1)
+	v.positive("session.client_tool_timeout", s.ClientToolTimeout)
+	v.atLeast("session.max_history", int64(s.MaxHistory), 2)
+	v.atLeast("session.max_tokens", int64(s.MaxTokens), 1)
+	if s.Temperature < 0 || s.Temperature > maxTemperature {
+		v.fail("session.temperature", s.Temperature, "must be between 0 and %.1f", maxTemperature)
+	}
+	v.nonNegative("session.output_lookahead", s.OutputLookahead)
+	v.positive("session.idle_timeout", s.IdleTimeout)
+
+	d := c.VAD
+	if d.Threshold <= 0 || d.Threshold > maxVADThresholdB {
+		v.fail("vad.threshold", d.Threshold, "must be in (0, %.0f] dB above the noise floor", maxVADThresholdB)
+	}
+	v.positive("vad.min_speech", d.MinSpeech)
+	v.positive("vad.min_silence", d.MinSilence)
+	v.nonNegative("vad.pre_roll", d.PreRoll)
+	v.positive("vad.min_silence_min", d.MinSilenceMin)
+	if d.MinSilenceMax < d.MinSilenceMin {
+		v.fail("vad.min_silence_max", d.MinSilenceMax, "must be >= vad.min_silence_min (%s)", d.MinSilenceMin)
+	}
+	if d.MinSilence < d.MinSilenceMin || d.MinSilence > d.MinSilenceMax {
+		v.fail("vad.min_silence", d.MinSilence, "must be within [%s, %s]", d.MinSilenceMin, d.MinSilenceMax)
+	}
+}
+
+func (c *Config) validatePlugins(v *validator) {
+	p := c.Plugins
+	v.positive("plugins.health_interval", p.HealthInterval)
+	v.positive("plugins.default_start_timeout", p.DefaultStartTimeout)
+	validateRestart(v, "plugins.default_restart", p.DefaultRestart)
+	names := map[string]PluginKind{}
+	for i, in := range p.Instances {
+		key := fmt.Sprintf("plugins.instances[%d]", i)
+		switch {
+		case in.Name == "":
+			v.fail(key+".name", in.Name, "must not be empty")
+		case names[in.Name] != "":
+			v.fail(key+".name", in.Name, "must be unique")
+		}
+		names[in.Name] = in.Kind
+		if !oneOf(in.Kind, KindSTT, KindLLM, KindTTS) {
+			v.fail(key+".kind", in.Kind, "must be one of %s", joinStr(KindSTT, KindLLM, KindTTS))
+		}
+		if in.Path == "" {
+			v.fail(key+".path", in.Path, "must name the plugin binary")
+		}
+		if in.SHA256 != "" {
+			if b, err := hex.DecodeString(in.SHA256); err != nil || len(b) != 32 {
+				v.fail(key+".sha256", in.SHA256, "must be 64 hex digits")
+			}
+		}
+		v.nonNegative(key+".start_timeout", in.StartTimeout)
+		validateRestart(v, key+".restart", in.Restart)
+	}
+	for _, chain := range []struct {
+		key   string
+		kind  PluginKind
+		names []string
+	}{{"pipeline.stt", KindSTT, c.Pipeline.STT}, {"pipeline.llm", KindLLM, c.Pipeline.LLM}, {"pipeline.tts", KindTTS, c.Pipeline.TTS}} {
+		for i, n := range chain.names {
+			k, ok := names[n]
+			switch {
+			case !ok:
+				v.fail(fmt.Sprintf("%s[%d]", chain.key, i), n, "must name a plugin in plugins.instances")
+			case k != chain.kind:
+				v.fail(fmt.Sprintf("%s[%d]", chain.key, i), n, "is a %s plugin, want %s", k, chain.kind)
+			}
+		}
+	}
+	r := c.Resilience
+	v.atLeast("resilience.breaker.consecutive_failures", int64(r.Breaker.ConsecutiveFailures), 1)
+	v.positive("resilience.breaker.open_timeout", r.Breaker.OpenTimeout)
+	v.atLeast("resilience.breaker.half_open_requests", int64(r.Breaker.HalfOpenRequests), 1)
+	v.nonNegative("resilience.breaker.interval", r.Breaker.Interval)
+	v.atLeast("resilience.retry.max_attempts", int64(r.Retry.MaxAttempts), 1)
+	v.nonNegative("resilience.retry.initial_backoff", r.Retry.InitialBackoff)
+	v.nonNegative("resilience.retry.max_backoff", r.Retry.MaxBackoff)
+	if r.Retry.Multiplier < 1 {
+		v.fail("resilience.retry.multiplier", r.Retry.Multiplier, "must be >= 1")
+	}
+}
+
+func validateRestart(v *validator, key string, r Restart) {
+	v.atLeast(key+".max_restarts", int64(r.MaxRestarts), 0)
+	v.nonNegative(key+".window", r.Window)
+	v.nonNegative(key+".initial_backoff", r.InitialBackoff)
+	v.nonNegative(key+".max_backoff", r.MaxBackoff)
+}
+
+func (c *Config) validateRest(v *validator) {
+	builtin := []string{"get_current_time", "end_session", "calculator"}
+	for i, b := range c.Tools.Builtin {
+		if !slices.Contains(builtin, b) {
+			v.fail(fmt.Sprintf("tools.builtin[%d]", i), b, "must be one of %s", strings.Join(builtin, ", "))
+		}
+	}
+	if c.Tools.Timezone != "" {
+		if _, err := time.LoadLocation(c.Tools.Timezone); err != nil {
+			v.fail("tools.timezone", c.Tools.Timezone, "must be an IANA time zone name or Local")
+		}
+	}
+	for i, w := range c.Tools.Webhooks {
+		key := fmt.Sprintf("tools.webhooks[%d]", i)
+		if w.Name == "" || slices.Contains(builtin, w.Name) {
+			v.fail(key+".name", w.Name, "must be non-empty and not a built-in tool name")
+		}
+		if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.fail(key+".url", w.URL, "must be an http(s) URL")
+		}
+		v.nonNegative(key+".timeout", w.Timeout)
+		v.atLeast(key+".max_response_bytes", w.MaxResponseBytes, 0)
+	}
+	rl := c.RateLimit
+	v.atLeast("rate_limit.requests_per_minute", int64(rl.RequestsPerMinute), 1)
+	v.atLeast("rate_limit.burst", int64(rl.Burst), 1)
+	if !oneOf(rl.Backend, RateLimitMemory, RateLimitRedis) {
+		v.fail("rate_limit.backend", rl.Backend, "must be one of %s", joinStr(RateLimitMemory, RateLimitRedis))
+	}
+	if rl.Backend == RateLimitRedis {
+		v.addr("redis.addr", c.Redis.Addr, false)
+	}
+	v.atLeast("redis.db", int64(c.Redis.DB), 0)
+	if !oneOf(c.Log.Level, LevelDebug, LevelInfo, LevelWarn, LevelError) {
+		v.fail("log.level", c.Log.Level, "must be one of %s", joinStr(LevelDebug, LevelInfo, LevelWarn, LevelError))
+	}
+	if !oneOf(c.Log.Format, FormatAuto, FormatJSON, FormatText) {
+		v.fail("log.format", c.Log.Format, "must be one of %s", joinStr(FormatAuto, FormatJSON, FormatText))
+	}
+	v.positive("telemetry.memory_sample_interval", c.Telemetry.MemorySampleInterval)
+}
