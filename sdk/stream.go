@@ -2,7 +2,9 @@ package sdk
 
 import (
 	"context"
+	"errors"
 	"io"
+	"sync"
 )
 
 // GenerateFunc produces a generation by calling emit for each event. It
@@ -63,4 +65,116 @@ func (p *pipe[T]) Recv() (T, error) {
 		}
 		return zero, p.err
 	}
+}
+
+// STTInput is one input of a recognition stream handed to a TranscribeFunc:
+// either Audio (PCM in the stream's format) or a Flush marker.
+type STTInput struct {
+	Audio []byte
+	Flush bool
+}
+
+// TranscribeFunc runs one recognition stream. It reads inputs from in until
+// in is closed (the host called CloseSend: pending audio must then be
+// finalized), emits transcripts, and returns nil when done or the error
+// that ended it. emit fails once ctx is done; fn must then return.
+type TranscribeFunc func(ctx context.Context, in <-chan STTInput, emit func(TranscriptEvent) error) error
+
+// NewSTTStream runs fn in its own goroutine and returns an STTStream that
+// feeds it: SendAudio and Flush deliver inputs on in (SendAudio copies the
+// audio, so callers may reuse their buffer), CloseSend closes in, and Recv
+// returns what fn emits, then io.EOF once fn returned nil. It is the easy
+// way to implement STT.Transcribe:
+//
+//	func (p *plugin) Transcribe(ctx context.Context, cfg sdk.STTConfig) (sdk.STTStream, error) {
+//		return sdk.NewSTTStream(ctx, func(ctx context.Context, in <-chan sdk.STTInput, emit func(sdk.TranscriptEvent) error) error {
+//			for msg := range in {
+//				// feed msg.Audio to the recognizer; on msg.Flush emit a final transcript
+//			}
+//			return nil // in closed: the host called CloseSend
+//		}), nil
+//	}
+//
+// The goroutine ends when fn returns; sends after that fail instead of
+// blocking, and so does everything once ctx is done.
+func NewSTTStream(ctx context.Context, fn TranscribeFunc) STTStream {
+	return sttFuncStream{newDuplex(ctx, fn)}
+}
+
+type sttFuncStream struct {
+	*duplex[STTInput, TranscriptEvent]
+}
+
+// SendAudio implements STTStream.
+func (s sttFuncStream) SendAudio(pcm []byte) error {
+	return s.send(STTInput{Audio: append([]byte(nil), pcm...)})
+}
+
+// Flush implements STTStream.
+func (s sttFuncStream) Flush() error { return s.send(STTInput{Flush: true}) }
+
+// TTSInput is one input of a synthesis stream handed to a SynthesizeFunc:
+// either Text (appended to all text before it) or a Flush marker.
+type TTSInput struct {
+	Text  string
+	Flush bool
+}
+
+// SynthesizeFunc runs one synthesis stream. It reads inputs from in until
+// in is closed (the host called CloseSend: pending text must then be
+// spoken), emits audio chunks as soon as they are ready, and returns nil
+// when done or the error that ended it. emit fails once ctx is done; fn
+// must then return.
+type SynthesizeFunc func(ctx context.Context, in <-chan TTSInput, emit func(AudioChunk) error) error
+
+// NewTTSStream runs fn in its own goroutine and returns a TTSStream that
+// feeds it, like NewSTTStream: SendText and Flush deliver inputs on in,
+// CloseSend closes in, Recv returns what fn emits, then io.EOF once fn
+// returned nil.
+func NewTTSStream(ctx context.Context, fn SynthesizeFunc) TTSStream {
+	return ttsFuncStream{newDuplex(ctx, fn)}
+}
+
+type ttsFuncStream struct {
+	*duplex[TTSInput, AudioChunk]
+}
+
+// SendText implements TTSStream.
+func (s ttsFuncStream) SendText(text string) error { return s.send(TTSInput{Text: text}) }
+
+// Flush implements TTSStream.
+func (s ttsFuncStream) Flush() error { return s.send(TTSInput{Flush: true}) }
+
+// duplex feeds inputs to a producer goroutine and hands its outputs to Recv.
+type duplex[I, O any] struct {
+	*pipe[O]
+	in        chan I
+	closeOnce sync.Once
+}
+
+func newDuplex[I, O any](ctx context.Context, fn func(context.Context, <-chan I, func(O) error) error) *duplex[I, O] {
+	d := &duplex[I, O]{pipe: newPipe[O](ctx), in: make(chan I)}
+	go d.run(func(ctx context.Context) error { return fn(ctx, d.in, d.emit) })
+	return d
+}
+
+// send delivers one input, or fails once the producer ended or ctx is done.
+func (d *duplex[I, O]) send(v I) error {
+	select {
+	case d.in <- v:
+		return nil
+	case <-d.done:
+		if errors.Is(d.err, io.EOF) {
+			return &Error{Code: CodeFailedPrecondition, Message: "stream already ended"}
+		}
+		return d.err
+	case <-d.ctx.Done():
+		return d.ctx.Err()
+	}
+}
+
+// CloseSend closes the input channel; calling it again does nothing.
+func (d *duplex[I, O]) CloseSend() error {
+	d.closeOnce.Do(func() { close(d.in) })
+	return nil
 }
