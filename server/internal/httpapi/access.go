@@ -1,0 +1,184 @@
+package httpapi
+
+import (
+	"crypto/subtle"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/parleyhq/parley/server/internal/ratelimit"
+)
+
+// TokenQueryParam carries the API key for browsers that cannot set
+// headers on a WebSocket.
+const TokenQueryParam = "token"
+
+// APIKeys requires one of keys as `Authorization: Bearer <key>` or the
+// token query parameter. With no keys configured it lets everything in.
+func APIKeys(keys []string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		if len(keys) == 0 {
+			return next
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			got := bearer(r.Header.Get("Authorization"))
+			if got == "" {
+				got = r.URL.Query().Get(TokenQueryParam)
+			}
+			if got == "" {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="parley"`)
+				WriteError(w, http.StatusUnauthorized, CodeUnauthorized, "missing API key: send Authorization: Bearer <key> or ?token=<key>", nil)
+				return
+			}
+			if !matchesAny(got, keys) {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="parley", error="invalid_token"`)
+				WriteError(w, http.StatusUnauthorized, CodeUnauthorized, "invalid API key", nil)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+func bearer(h string) string {
+	const prefix = "bearer "
+	if len(h) > len(prefix) && strings.EqualFold(h[:len(prefix)], prefix) {
+		return strings.TrimSpace(h[len(prefix):])
+	}
+	return ""
+}
+
+// matchesAny compares in constant time against every key.
+func matchesAny(got string, keys []string) bool {
+	ok := 0
+	for _, k := range keys {
+		ok |= subtle.ConstantTimeCompare([]byte(got), []byte(k))
+	}
+	return ok == 1
+}
+
+// OriginPolicy decides which browser origins may use the voice endpoints.
+type OriginPolicy struct {
+	any     bool
+	allowed map[string]bool
+}
+
+// NewOriginPolicy builds a policy from configured origins ("*" = any).
+// The server's own origin (same host) is always allowed.
+func NewOriginPolicy(origins []string) OriginPolicy {
+	p := OriginPolicy{allowed: map[string]bool{}}
+	for _, o := range origins {
+		if o == "*" {
+			p.any = true
+			continue
+		}
+		p.allowed[strings.TrimSuffix(strings.ToLower(o), "/")] = true
+	}
+	return p
+}
+
+// Allowed reports whether origin may call a server reached as host.
+// Requests without an Origin (non-browser clients) are allowed.
+func (p OriginPolicy) Allowed(origin, host string) bool {
+	if origin == "" || p.any {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Host, host) {
+		return true
+	}
+	return p.allowed[strings.ToLower(u.Scheme+"://"+u.Host)]
+}
+
+// HostPatterns returns the allowed origins as host patterns, the form
+// WebSocket libraries take for their own Origin check.
+func (p OriginPolicy) HostPatterns() []string {
+	if p.any {
+		return []string{"*"}
+	}
+	out := make([]string, 0, len(p.allowed))
+	for o := range p.allowed {
+		if u, err := url.Parse(o); err == nil {
+			out = append(out, u.Host)
+		}
+	}
+	return out
+}
+
+// Origins enforces the policy (403 JSON for a foreign origin) and answers
+// CORS preflights for allowed ones.
+func Origins(p OriginPolicy) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			origin := r.Header.Get("Origin")
+			if !p.Allowed(origin, r.Host) {
+				WriteError(w, http.StatusForbidden, CodeForbiddenOrigin, "origin not allowed", map[string]string{"origin": origin})
+				return
+			}
+			if origin != "" {
+				h := w.Header()
+				h.Set("Access-Control-Allow-Origin", origin)
+				h.Add("Vary", "Origin")
+				h.Set("Access-Control-Expose-Headers", "Location, X-Request-Id, X-Session-Id, Retry-After")
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// Preflight answers CORS preflight requests (before routing and before
+// authentication, as browsers send no credentials with them): 204 with the
+// allowed methods and headers for an allowed origin, 403 otherwise.
+func Preflight(p OriginPolicy) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			origin := r.Header.Get("Origin")
+			if r.Method != http.MethodOptions || origin == "" || r.Header.Get("Access-Control-Request-Method") == "" {
+				next.ServeHTTP(w, r)
+				return
+			}
+			if !p.Allowed(origin, r.Host) {
+				WriteError(w, http.StatusForbidden, CodeForbiddenOrigin, "origin not allowed", map[string]string{"origin": origin})
+				return
+			}
+			h := w.Header()
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Add("Vary", "Origin")
+			h.Set("Access-Control-Allow-Methods", "GET, POST, PATCH, DELETE, OPTIONS")
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-Match, X-Request-Id")
+			h.Set("Access-Control-Max-Age", "600")
+			w.WriteHeader(http.StatusNoContent)
+		})
+	}
+}
+
+// RateLimit answers 429 with Retry-After (whole seconds, rounded up) when
+// the client IP's bucket is empty. A limiter failure lets the request
+// through and is logged: availability over strictness.
+func RateLimit(l ratelimit.Limiter, logger *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ok, wait, err := l.Allow(r.Context(), ClientIP(r))
+			if err != nil {
+				logger.Warn("rate limiter unavailable; allowing request", slog.Any("err", err))
+				ok = true
+			}
+			if !ok {
+				secs := int64(math.Ceil(wait.Seconds()))
+				w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
+				WriteError(w, http.StatusTooManyRequests, CodeRateLimited, "too many requests from this client",
+					map[string]string{"retry_after_seconds": strconv.FormatInt(max(secs, 1), 10)})
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

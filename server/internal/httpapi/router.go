@@ -1,0 +1,121 @@
+// Package httpapi is Parley's HTTP edge: the chi router, its middleware
+// (request id, access log, panic recovery, real client IP, body limits,
+// timeouts, API keys, origin allowlist, per-IP rate limit), the probes
+// (/healthz, /readyz, /metrics, /version) and the mounting points for the
+// voice transports, the /v1 REST API and the static web client.
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+	"runtime"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/parleyhq/parley/server/internal/config"
+	"github.com/parleyhq/parley/server/internal/ratelimit"
+)
+
+const (
+	pathHealthz = "/healthz"
+	pathReadyz  = "/readyz"
+	pathMetrics = "/metrics"
+	pathVersion = "/version"
+)
+
+// VersionInfo is served at /version.
+type VersionInfo struct {
+	Version   string `json:"version"`
+	Commit    string `json:"commit"`
+	GoVersion string `json:"go_version"`
+}
+
+// Options are the router's dependencies, wired by main.
+type Options struct {
+	HTTP config.HTTP
+	Auth config.Auth
+	// Limiter rate-limits the voice and /v1 routes per client IP; nil
+	// disables it.
+	Limiter  ratelimit.Limiter
+	Gatherer prometheus.Gatherer
+	// Ready returns why the server is not ready; empty means ready.
+	Ready   func() []string
+	Version VersionInfo
+	Logger  *slog.Logger
+	// Voice mounts streaming routes (WebSocket, WebRTC signaling): access
+	// control applies, plain-route timeouts and body limits do not.
+	Voice func(r chi.Router)
+	// API mounts REST routes (full paths, e.g. /v1/plugins): access
+	// control, timeouts and body limits apply.
+	API func(r chi.Router)
+	// Web serves the browser client at /.
+	Web http.Handler
+}
+
+// New builds the router.
+func New(o Options) (http.Handler, error) {
+	trusted, err := ParseTrustedProxies(o.HTTP.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	if o.Ready == nil {
+		o.Ready = func() []string { return nil }
+	}
+	if o.Version.GoVersion == "" {
+		o.Version.GoVersion = runtime.Version()
+	}
+	r := chi.NewRouter()
+	origins := NewOriginPolicy(o.Auth.AllowedOrigins)
+	r.Use(RequestID, RealIP(trusted), AccessLog(o.Logger), Recover(o.Logger), Preflight(origins))
+	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
+		WriteError(w, http.StatusNotFound, CodeNotFound, "no such route", nil)
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, _ *http.Request) {
+		WriteError(w, http.StatusMethodNotAllowed, CodeMethod, "method not allowed", nil)
+	})
+
+	access := []func(http.Handler) http.Handler{APIKeys(o.Auth.APIKeys), Origins(origins)}
+	if o.Limiter != nil {
+		access = append(access, RateLimit(o.Limiter, o.Logger))
+	}
+
+	r.Group(func(r chi.Router) {
+		r.Use(Timeout(o.HTTP.RequestTimeout), BodyLimit(o.HTTP.MaxBodyBytes))
+		r.Get(pathHealthz, func(w http.ResponseWriter, _ *http.Request) {
+			WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		})
+		r.Get(pathReadyz, func(w http.ResponseWriter, _ *http.Request) {
+			if reasons := o.Ready(); len(reasons) > 0 {
+				details := make(map[string]string, len(reasons))
+				for i, s := range reasons {
+					details["reason_"+itoa(int64(i))] = s
+				}
+				WriteError(w, http.StatusServiceUnavailable, CodeNotReady, "not ready", details)
+				return
+			}
+			WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		})
+		r.Get(pathVersion, func(w http.ResponseWriter, _ *http.Request) { WriteJSON(w, http.StatusOK, o.Version) })
+		if o.Gatherer != nil {
+			r.Method(http.MethodGet, pathMetrics, promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{}))
+		}
+		if o.API != nil {
+			r.Group(func(r chi.Router) {
+				r.Use(access...)
+				o.API(r)
+			})
+		}
+		if o.Web != nil {
+			r.Handle("/*", o.Web)
+		}
+	})
+	if o.Voice != nil {
+		r.Group(func(r chi.Router) {
+			r.Use(access...)
+			o.Voice(r)
+		})
+	}
+	return r, nil
+}
