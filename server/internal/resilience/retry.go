@@ -42,8 +42,43 @@ func Retry(ctx context.Context, p config.Retry, fn func(ctx context.Context) err
 }
 
 func retry(ctx context.Context, p config.Retry, fn func(ctx context.Context) error, wait waitFunc, jitter jitterFunc) error {
-	attempts := max(p.MaxAttempts, 1)
-	backoff := p.InitialBackoff
+	b := newBackoff(p, jitter)
+	for {
+		err := fn(ctx)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return err
+		}
+		d, gerr := b.Next(err)
+		if gerr != nil {
+			return gerr
+		}
+		if werr := wait(ctx, d); werr != nil {
+			return errors.Join(err, werr)
+		}
+	}
+}
+
+// Backoff is the retry schedule of one logical call, for callers that
+// cannot wrap the call in one function (streams that fail after opening).
+// It is not safe for concurrent use.
+type Backoff struct {
+	p       config.Retry
+	mult    float64
+	attempt int
+	next    time.Duration
+	jitter  jitterFunc
+}
+
+// NewBackoff returns the schedule for policy p; the first attempt is
+// assumed made when Next is first called.
+func NewBackoff(p config.Retry) *Backoff {
+	return newBackoff(p, rand.Float64)
+}
+
+func newBackoff(p config.Retry, jitter jitterFunc) *Backoff {
 	mult := p.Multiplier
 	switch {
 	case mult == 0:
@@ -51,29 +86,36 @@ func retry(ctx context.Context, p config.Retry, fn func(ctx context.Context) err
 	case mult < 1:
 		mult = 1
 	}
-	for attempt := 1; ; attempt++ {
-		err := fn(ctx)
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil || !IsTransient(err) {
-			return err
-		}
-		if attempt >= attempts {
-			return fmt.Errorf("%w after %d attempts: %w", ErrRetriesExhausted, attempt, err)
-		}
-		d := jittered(min(backoff, p.MaxBackoff), jitter)
-		if hint := retryAfter(err); hint > 0 {
-			if hint > p.MaxBackoff {
-				return fmt.Errorf("%w (%s > %s): %w", ErrRetryAfterTooLong, hint, p.MaxBackoff, err)
-			}
-			d = max(d, hint)
-		}
-		if werr := wait(ctx, d); werr != nil {
-			return errors.Join(err, werr)
-		}
-		backoff = time.Duration(float64(backoff) * mult)
+	return &Backoff{p: p, mult: mult, attempt: 1, next: p.InitialBackoff, jitter: jitter}
+}
+
+// Next is called after an attempt failed with err. It returns how long to
+// wait before the next attempt, or a non-nil error (err itself, or err
+// joined with ErrRetriesExhausted / ErrRetryAfterTooLong) when err must not
+// be retried: it is not transient, the attempts are used up, or its
+// RetryAfter hint exceeds MaxBackoff.
+func (b *Backoff) Next(err error) (time.Duration, error) {
+	if !IsTransient(err) {
+		return 0, err
 	}
+	if b.attempt >= max(b.p.MaxAttempts, 1) {
+		return 0, fmt.Errorf("%w after %d attempts: %w", ErrRetriesExhausted, b.attempt, err)
+	}
+	d := jittered(min(b.next, b.p.MaxBackoff), b.jitter)
+	if hint := retryAfter(err); hint > 0 {
+		if hint > b.p.MaxBackoff {
+			return 0, fmt.Errorf("%w (%s > %s): %w", ErrRetryAfterTooLong, hint, b.p.MaxBackoff, err)
+		}
+		d = max(d, hint)
+	}
+	b.attempt++
+	b.next = time.Duration(float64(b.next) * b.mult)
+	return d, nil
+}
+
+// Wait waits d or until ctx is done, returning ctx's error in that case.
+func Wait(ctx context.Context, d time.Duration) error {
+	return sleepCtx(ctx, d)
 }
 
 // retryAfter returns the RetryAfter hint of a ResourceExhausted error.
