@@ -1,0 +1,117 @@
+// Command parley is the Parley voice server.
+//
+//	parley [--config FILE]            serve (default configs/parley.yaml)
+//	parley config check [FILE]        validate a configuration and exit
+//	parley config print [--config F]  print the effective configuration, secrets redacted
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/parleyhq/parley/server/internal/app"
+	"github.com/parleyhq/parley/server/internal/config"
+	"github.com/parleyhq/parley/server/internal/httpapi"
+	"github.com/parleyhq/parley/server/internal/telemetry"
+)
+
+// Set at build time with -ldflags "-X main.version=… -X main.commit=…".
+var (
+	version = "dev"
+	commit  = "unknown"
+)
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "config" {
+		return configCmd(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "serve" {
+		args = args[1:]
+	}
+	fs := flag.NewFlagSet("parley", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", config.DefaultPath, "configuration file (YAML)")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitError
+	}
+	logger := telemetry.NewLogger(stderr, cfg.Log)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
+	if err != nil {
+		logger.Error("listen", "addr", cfg.HTTP.Addr, "err", err)
+		return exitError
+	}
+	a := app.New(cfg, httpapi.VersionInfo{Version: version, Commit: commit}, logger)
+	if err := a.Run(ctx, ln); err != nil && !errors.Is(err, context.Canceled) {
+		logger.Error("parley stopped", "err", err)
+		return exitError
+	}
+	logger.Info("parley stopped cleanly")
+	return exitOK
+}
+
+func configCmd(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "usage: parley config check [FILE] | parley config print [--config FILE]")
+		return exitUsage
+	}
+	switch args[0] {
+	case "check":
+		path := config.DefaultPath
+		if len(args) > 1 {
+			path = args[1]
+		}
+		if _, err := config.Load(path); err != nil {
+			fmt.Fprintln(stderr, err)
+			return exitError
+		}
+		fmt.Fprintf(stdout, "%s: ok\n", path)
+		return exitOK
+	case "print":
+		fs := flag.NewFlagSet("parley config print", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		path := fs.String("config", config.DefaultPath, "configuration file (YAML)")
+		if err := fs.Parse(args[1:]); err != nil {
+			return exitUsage
+		}
+		cfg, err := config.Load(*path)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return exitError
+		}
+		out, err := cfg.YAML()
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return exitError
+		}
+		_, _ = stdout.Write(out)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "unknown config command %q: want check or print\n", args[0])
+		return exitUsage
+	}
+}

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// waitLimit bounds how long the test waits for the process; it is a
+// safety net, not a timing assertion.
+const waitLimit = 30 * time.Second
+
+func TestConfigCommands(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	require.NoError(t, os.WriteFile(good, []byte("auth:\n  api_keys: [topsecret]\nlog:\n  level: debug\n"), 0o600))
+	bad := filepath.Join(dir, "bad.yaml")
+	require.NoError(t, os.WriteFile(bad, []byte("http:\n  addr: 127.0.0.1:70000\nlog:\n  levle: x\n"), 0o600))
+
+	var out, errOut bytes.Buffer
+	assert.Equal(t, exitOK, run([]string{"config", "check", good}, &out, &errOut), errOut.String())
+	assert.Contains(t, out.String(), "ok")
+
+	out.Reset()
+	errOut.Reset()
+	assert.Equal(t, exitError, run([]string{"config", "check", bad}, &out, &errOut))
+	assert.Contains(t, errOut.String(), "log.levle")
+
+	out.Reset()
+	assert.Equal(t, exitOK, run([]string{"config", "print", "--config", good}, &out, &errOut), errOut.String())
+	assert.Contains(t, out.String(), "level: debug")
+	assert.NotContains(t, out.String(), "topsecret")
+
+	assert.Equal(t, exitUsage, run([]string{"config", "frobnicate"}, &out, &errOut))
+}
+
+// TestBinaryServesAndStopsOnSIGTERM builds ./bin-like parley, starts it,
+// asks /healthz and checks that SIGTERM makes it exit 0.
+func TestBinaryServesAndStopsOnSIGTERM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "parley")
+	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".")
+	build.Stderr = os.Stderr
+	require.NoError(t, build.Run())
+
+	cfgPath := filepath.Join(dir, "parley.yaml")
+	require.NoError(t, os.WriteFile(cfgPath, []byte("http:\n  addr: 127.0.0.1:0\n  drain_timeout: 5s\nlog:\n  format: json\n"), 0o600))
+	cmd := exec.Command(bin, "--config", cfgPath)
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+
+	lines := make(chan string, 64)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	addr := ""
+	deadline := time.After(waitLimit)
+	for addr == "" {
+		select {
+		case l, ok := <-lines:
+			require.True(t, ok, "parley exited before listening")
+			var rec struct {
+				Msg  string `json:"msg"`
+				Addr string `json:"addr"`
+			}
+			if json.Unmarshal([]byte(l), &rec) == nil && rec.Msg == "parley listening" {
+				addr = rec.Addr
+			}
+		case <-deadline:
+			t.Fatal("parley did not start listening")
+		}
+	}
+
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+addr+"/healthz", nil)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, string(body), "ok")
+
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	var rest strings.Builder
+	for l := range lines {
+		rest.WriteString(l + "\n")
+	}
+	waitErr := make(chan error, 1)
+	go func() { waitErr <- cmd.Wait() }()
+	select {
+	case err := <-waitErr:
+		require.NoError(t, err, "SIGTERM must exit 0; log:\n%s", rest.String())
+	case <-time.After(waitLimit):
+		t.Fatal("parley did not exit after SIGTERM")
+	}
+	assert.Contains(t, rest.String(), "stopped cleanly")
+}
