@@ -1,0 +1,24 @@
+// Command stt-pocketsphinx is Parley's offline speech-to-text plugin: CMU
+// pocketsphinx behind the sdk.STT contract, served over go-plugin gRPC.
+// Parley starts it; run by hand it prints a notice and exits.
+package main
+
+import (
+	"log/slog"
+	"os"
+
+	"github.com/parleyhq/parley/plugins/stt-pocketsphinx/sphinx"
+	"github.com/parleyhq/parley/sdk"
+)
+
+func main() {
+	// Stdout carries the go-plugin handshake; logs go to stderr, which the
+	// host forwards to its own log.
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("plugin", sphinx.Name)
+	engine := sphinx.New(logger)
+	sdk.Serve(sdk.ServeConfig{STT: engine})
+	if err := engine.Close(); err != nil {
+		logger.Error("closing decoders", "error", err)
+		os.Exit(1)
+	}
+}
