@@ -1,0 +1,254 @@
+package vad
+
+import (
+	"math"
+
+	"github.com/parleyhq/parley/server/internal/audio"
+	"github.com/parleyhq/parley/server/internal/config"
+)
+
+// Detector decides, frame by frame, whether a 20 ms frame holds speech.
+// Implementations keep their own adaptive state.
+type Detector interface {
+	// IsSpeech reports whether f holds speech, updating the detector's
+	// state.
+	IsSpeech(f *audio.Frame) bool
+	// Reset forgets everything learned about the stream.
+	Reset()
+}
+
+// Tunables of EnergyDetector.
+const (
+	// DefaultThreshold is the entry threshold in dB used when
+	// config.VAD.Threshold is not positive: the mean speech-band level
+	// above the per-band noise floor a frame needs to start speech.
+	DefaultThreshold = 8.0
+	// hysteresisRatio sets the exit threshold: speech continues while the
+	// level stays above Threshold × hysteresisRatio.
+	hysteresisRatio = 0.5
+	// AbsoluteFloorDBFS is the frame level (dBFS) below which nothing is
+	// speech, whatever the noise floor: digital silence and dither never
+	// count.
+	AbsoluteFloorDBFS = -60.0
+	// floorDownRate is the fraction of the distance the noise floor moves
+	// per frame when the level drops below it (fast).
+	floorDownRate = 0.3
+	// floorUpStep is how far (dB per frame) the floor may rise on a
+	// non-speech frame: 2.5 dB/s, slow enough not to learn quiet speech.
+	floorUpStep = 0.05
+	// floorNoiseUpStep is the faster rise (dB per frame, 25 dB/s) on frames
+	// the spectral features call steady noise, so a noise that starts
+	// mid-stream is learned within a second or two.
+	floorNoiseUpStep = 0.5
+	// minBandLevelDB keeps band levels of digital silence finite.
+	minBandLevelDB = -130.0
+	// maxBandSNR caps one band's contribution to the mean SNR (dB).
+	maxBandSNR = 30.0
+	// maxExcessFlatness is the highest spectral flatness of the level
+	// above the noise floor (1 = every band rose equally) that may start
+	// speech: a broadband level step of steady noise is flat, speech has
+	// formants.
+	maxExcessFlatness = 0.75
+	// steadyFrames is the window (frames) of the steadiness check.
+	steadyFrames = 25
+	// steadyStdDB is the mean per-band standard deviation (dB) over the
+	// window below which a sound counts as steady noise, not speech.
+	steadyStdDB = 2.5
+	// warmupFrames is how many frames the floor follows the level in both
+	// directions at the start of a stream.
+	warmupFrames = 5
+)
+
+// Spectral analysis.
+const (
+	fftSize   = 512
+	spectrumN = fftSize/2 + 1
+	binHz     = float64(audio.SampleRate) / fftSize
+)
+
+// bandEdgesHz are the edges of the analysis bands covering the speech band
+// (150 Hz to 6 kHz); below it live hum and most of brown noise. As an
+// array constant expression it is copied, never shared.
+func bandEdgesHz() [16]float64 {
+	return [16]float64{150, 300, 450, 600, 800, 1000, 1250, 1500, 1800, 2100, 2500, 3000, 3500, 4000, 5000, 6000}
+}
+
+const numBands = 15
+
+// EnergyDetector is the built-in pure-Go detector. Per frame it computes a
+// 512-point spectrum and the levels of 15 bands between 150 Hz and 6 kHz,
+// keeps an adaptive noise floor per band (falls quickly, rises slowly, never
+// rises while in speech) and decides speech on the mean band level above
+// the floor with hysteresis. Two spectral features keep steady noise out:
+// the flatness of the rise above the floor (a noise level step lifts every
+// band alike, speech does not) gates speech onset, and a steadiness check
+// (band levels that barely move for half a second) ends a "speech" run that
+// is really a noise that started, letting the floor learn it. A frame below
+// AbsoluteFloorDBFS is never speech.
+type EnergyDetector struct {
+	enter, exit float64
+	fft         *fft
+	window      [audio.FrameSamples]float32
+	bandLo      [numBands]int
+	bandHi      [numBands]int
+	re, im      [fftSize]float32
+
+	floor    [numBands]float64
+	frames   int
+	speaking bool
+	// history of band levels for the steadiness check (ring).
+	hist    [steadyFrames][numBands]float64
+	histPos int
+	histN   int
+
+	last features
+}
+
+// features are the per-frame measurements, kept for tests and tuning.
+type features struct {
+	dbfs     float64
+	snr      float64
+	flatness float64
+	steadyDB float64
+	speech   bool
+}
+
+var _ Detector = (*EnergyDetector)(nil)
+
+// NewEnergyDetector returns the built-in detector. cfg.Threshold is the
+// entry threshold in dB above the noise floor (DefaultThreshold if not
+// positive); speech continues down to half of it.
+func NewEnergyDetector(cfg config.VAD) *EnergyDetector {
+	th := cfg.Threshold
+	if th <= 0 {
+		th = DefaultThreshold
+	}
+	d := &EnergyDetector{enter: th, exit: th * hysteresisRatio, fft: newFFT(fftSize)}
+	for i := range d.window {
+		d.window[i] = float32(0.5 - 0.5*math.Cos(2*math.Pi*float64(i)/float64(audio.FrameSamples-1)))
+	}
+	edges := bandEdgesHz()
+	for b := range numBands {
+		d.bandLo[b] = int(math.Round(edges[b] / binHz))
+		d.bandHi[b] = int(math.Round(edges[b+1] / binHz))
+	}
+	d.Reset()
+	return d
+}
+
+// Reset forgets the noise floor and state.
+func (d *EnergyDetector) Reset() {
+	d.frames, d.speaking, d.histPos, d.histN = 0, false, 0, 0
+	for b := range d.floor {
+		d.floor[b] = minBandLevelDB
+	}
+	d.last = features{}
+}
+
+// IsSpeech reports whether f holds speech.
+func (d *EnergyDetector) IsSpeech(f *audio.Frame) bool {
+	var levels [numBands]float64
+	dbfs := d.analyse(f, &levels)
+	d.frames++
+
+	var snr float64
+	var logSum, linSum float64
+	for b, l := range levels {
+		r := l - d.floor[b]
+		snr += math.Min(math.Max(r, 0), maxBandSNR)
+		rl := math.Pow(10, math.Max(r, 0)/10)
+		logSum += math.Log(rl)
+		linSum += rl
+	}
+	snr /= numBands
+	flatness := math.Exp(logSum/numBands) / (linSum / numBands)
+	steady := d.pushHistory(&levels)
+
+	noiseLike := false
+	switch {
+	case dbfs < AbsoluteFloorDBFS || d.frames <= warmupFrames:
+		d.speaking = false
+	case d.speaking:
+		d.speaking = snr >= d.exit
+		if d.speaking && steady < steadyStdDB && d.histN == steadyFrames {
+			d.speaking, noiseLike = false, true
+		}
+	default:
+		if snr >= d.enter {
+			if flatness <= maxExcessFlatness && !(steady < steadyStdDB && d.histN == steadyFrames) {
+				d.speaking = true
+			} else {
+				noiseLike = true
+			}
+		}
+	}
+	d.updateFloor(&levels, noiseLike)
+	d.last = features{dbfs: dbfs, snr: snr, flatness: flatness, steadyDB: steady, speech: d.speaking}
+	return d.speaking
+}
+
+// updateFloor moves the per-band noise floor after a decision.
+func (d *EnergyDetector) updateFloor(levels *[numBands]float64, noiseLike bool) {
+	for b, l := range levels {
+		fl := &d.floor[b]
+		switch {
+		case d.frames <= warmupFrames:
+			// The first frames set the floor: their mean level in dB.
+			*fl += (l - *fl) / float64(d.frames)
+		case l < *fl:
+			*fl += floorDownRate * (l - *fl)
+		case d.speaking:
+			// Never learn speech as noise.
+		case noiseLike:
+			*fl += math.Min(l-*fl, floorNoiseUpStep)
+		default:
+			*fl += math.Min(l-*fl, floorUpStep)
+		}
+	}
+}
+
+// pushHistory records the band levels and returns the mean over bands of
+// their standard deviation across the window (dB).
+func (d *EnergyDetector) pushHistory(levels *[numBands]float64) float64 {
+	d.hist[d.histPos] = *levels
+	d.histPos = (d.histPos + 1) % steadyFrames
+	if d.histN < steadyFrames {
+		d.histN++
+	}
+	n := float64(d.histN)
+	var total float64
+	for b := range numBands {
+		var sum, sq float64
+		for i := range d.histN {
+			v := d.hist[i][b]
+			sum += v
+			sq += v * v
+		}
+		mean := sum / n
+		total += math.Sqrt(math.Max(sq/n-mean*mean, 0))
+	}
+	return total / numBands
+}
+
+// analyse fills the band levels (dB) of f and returns its level in dBFS.
+func (d *EnergyDetector) analyse(f *audio.Frame, levels *[numBands]float64) float64 {
+	var sq float64
+	for i, s := range f {
+		x := float32(s) / 32768
+		sq += float64(x) * float64(x)
+		d.re[i] = x * d.window[i]
+		d.im[i] = 0
+	}
+	for i := audio.FrameSamples; i < fftSize; i++ {
+		d.re[i], d.im[i] = 0, 0
+	}
+	d.fft.transform(d.re[:], d.im[:])
+	for b := range numBands {
+		var p float64
+		for k := d.bandLo[b]; k < d.bandHi[b]; k++ {
+			p += float64(d.re[k])*float64(d.re[k]) + float64(d.im[k])*float64(d.im[k])
+		}
+		levels[b] = math.Max(10*math.Log10(p+1e-30), minBandLevelDB)
+	}
+	return audio.AmplitudeDBFS(math.Sqrt(sq/audio.FrameSamples) * 32768)
+}
