@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -191,4 +192,32 @@ func FuzzLoadYAML(f *testing.F) {
 			require.NoError(t, cfg.Validate())
 		}
 	})
+}
+
+// TestEnvExampleDocumentsEveryKey keeps configs/.env.example complete:
+// every scalar key has its PARLEY_ variable there.
+func TestEnvExampleDocumentsEveryKey(t *testing.T) {
+	b, err := os.ReadFile("../../../configs/.env.example")
+	require.NoError(t, err)
+	doc := string(b)
+	known, free := knownKeys(reflect.TypeFor[Config](), "")
+	for key := range known {
+		if underFree(key, free) || listOfObjects(key) {
+			continue
+		}
+		name := EnvPrefix + strings.ToUpper(strings.ReplaceAll(key, keyDelim, EnvNesting))
+		assert.Contains(t, doc, name, "configs/.env.example must document %s", key)
+	}
+	for _, s := range []string{EnvAnthropicKey, EnvElevenLabsKey, EnvOpenAIKey, EnvDeepgramKey} {
+		assert.Contains(t, doc, s)
+	}
+}
+
+// listOfObjects are keys configured in YAML only (lists of objects).
+func listOfObjects(key string) bool {
+	switch key {
+	case "webrtc.ice_servers", "plugins.instances", "tools.webhooks":
+		return true
+	}
+	return false
 }

@@ -1,0 +1,100 @@
+# Parley — the two commands that matter:
+#   make run    installs what is missing, builds server and plugins, serves http://localhost:8080
+#   make test   installs what tests need and runs the whole suite
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+GO      ?= go
+BIN     := $(CURDIR)/bin
+TOOLS   := $(BIN)/tools
+CONFIG  ?= configs/parley.yaml
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+# Every plugins/<name> folder with a main package is a plugin binary.
+PLUGINS := $(patsubst plugins/%/main.go,%,$(wildcard plugins/*/main.go))
+
+# Pinned tool versions, installed into ./bin/tools.
+STATICCHECK_VERSION   := v0.8.2
+GOLANGCI_LINT_VERSION := v2.15.0
+DEADCODE_VERSION      := v0.52.0
+GOVULNCHECK_VERSION   := v1.9.0
+BENCHSTAT_VERSION     := v0.0.0-20260908200009-22c9c6c9d4da
+
+# Debian packages: to build and run (cgo engines, Opus), and for tests.
+DEBS_RUN  := gcc pkg-config libc6-dev libpocketsphinx-dev pocketsphinx pocketsphinx-en-us flite flite1-dev libopus-dev libopusfile-dev
+DEBS_TEST := $(DEBS_RUN) git protobuf-compiler sox espeak-ng chromium chromium-driver redis-server
+
+TEST_TIMEOUT ?= 20m
+
+.PHONY: help
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+.PHONY: deps-run deps-test
+deps-run: ## install the Debian packages Parley needs to build and run
+	@.ci/ensure-packages $(DEBS_RUN)
+deps-test: ## install the Debian packages the tests need
+	@.ci/ensure-packages $(DEBS_TEST)
+
+.PHONY: build
+build: deps-run ## build ./bin/parley and every plugin into ./bin/plugins
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/parley ./server/cmd/parley
+	@mkdir -p $(BIN)/plugins
+	@for p in $(PLUGINS); do echo "  plugin $$p"; $(GO) build -o $(BIN)/plugins/$$p ./plugins/$$p; done
+
+.PHONY: run
+run: build ## build and start Parley on the offline default config
+	$(BIN)/parley --config $(CONFIG)
+
+.PHONY: test
+test: deps-test build ## run the whole suite with the race detector (unit, plugin integration, end-to-end)
+	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+
+.PHONY: test-short
+test-short: ## quick unit tests only
+	$(GO) test -short ./...
+
+.PHONY: bench
+bench: deps-run ## run the Go benchmarks (figures go to server/BENCHMARKS.md)
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+.PHONY: tools
+tools: $(TOOLS)/staticcheck $(TOOLS)/golangci-lint $(TOOLS)/deadcode ## install pinned lint tools into ./bin/tools
+$(TOOLS)/staticcheck:
+	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+$(TOOLS)/golangci-lint:
+	GOBIN=$(TOOLS) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+$(TOOLS)/deadcode:
+	GOBIN=$(TOOLS) $(GO) install golang.org/x/tools/cmd/deadcode@$(DEADCODE_VERSION)
+$(TOOLS)/govulncheck:
+	GOBIN=$(TOOLS) $(GO) install golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION)
+
+.PHONY: lint
+lint: deps-run tools ## gofmt, go vet, staticcheck, golangci-lint, deadcode
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(TOOLS)/staticcheck ./...
+	$(TOOLS)/golangci-lint run ./...
+	@out=$$($(TOOLS)/deadcode -test ./...); if [ -n "$$out" ]; then echo "dead code:"; echo "$$out"; exit 1; fi
+
+.PHONY: vulncheck
+vulncheck: $(TOOLS)/govulncheck ## govulncheck (needs its online database; not part of lint or CI)
+	$(TOOLS)/govulncheck ./...
+
+.PHONY: proto proto-check
+proto: ## regenerate sdk/proto Go code
+	@.ci/ensure-packages protobuf-compiler
+	bash sdk/proto/generate.sh
+proto-check: proto ## fail if committed generated code is stale
+	@git diff --exit-code -- sdk/proto || { echo "sdk/proto: generated code is stale; run make proto and commit"; exit 1; }
+
+.PHONY: clean
+clean: ## remove build output
+	rm -rf $(BIN)/parley $(BIN)/plugins
+
+$(TOOLS)/benchstat:
+	GOBIN=$(TOOLS) $(GO) install golang.org/x/perf/cmd/benchstat@$(BENCHSTAT_VERSION)
+.PHONY: benchstat
+benchstat: $(TOOLS)/benchstat ## install benchstat into ./bin/tools
