@@ -50,21 +50,27 @@ func (p *pipe[T]) emit(v T) error {
 	}
 }
 
-// Recv returns the next value, the producer's error, or io.EOF.
+// Recv returns the next value, the producer's error, or io.EOF. Once ctx
+// is done a producer that returned nil reads as ctx.Err(), never io.EOF:
+// a cancelled stream must not look complete.
 func (p *pipe[T]) Recv() (T, error) {
 	var zero T
 	select {
 	case v := <-p.ch:
 		return v, nil
 	case <-p.done:
-		return zero, p.err
+		return zero, p.endErr()
 	case <-p.ctx.Done():
 		<-p.done
-		if p.err == io.EOF {
-			return zero, p.ctx.Err()
-		}
-		return zero, p.err
+		return zero, p.endErr()
 	}
+}
+
+func (p *pipe[T]) endErr() error {
+	if errors.Is(p.err, io.EOF) && p.ctx.Err() != nil {
+		return p.ctx.Err()
+	}
+	return p.err
 }
 
 // STTInput is one input of a recognition stream handed to a TranscribeFunc:
@@ -75,9 +81,10 @@ type STTInput struct {
 }
 
 // TranscribeFunc runs one recognition stream. It reads inputs from in until
-// in is closed (the host called CloseSend: pending audio must then be
-// finalized), emits transcripts, and returns nil when done or the error
-// that ended it. emit fails once ctx is done; fn must then return.
+// in is closed, emits transcripts, and returns nil when done or the error
+// that ended it. in is closed when the host calls CloseSend (pending audio
+// must then be finalized) or when ctx is done (emit then fails and fn
+// should return ctx.Err()), so ranging over in never hangs.
 type TranscribeFunc func(ctx context.Context, in <-chan STTInput, emit func(TranscriptEvent) error) error
 
 // NewSTTStream runs fn in its own goroutine and returns an STTStream that
@@ -95,8 +102,8 @@ type TranscribeFunc func(ctx context.Context, in <-chan STTInput, emit func(Tran
 //		}), nil
 //	}
 //
-// The goroutine ends when fn returns; sends after that fail instead of
-// blocking, and so does everything once ctx is done.
+// The goroutine ends when fn returns; sends after that, after CloseSend or
+// once ctx is done fail instead of blocking.
 func NewSTTStream(ctx context.Context, fn TranscribeFunc) STTStream {
 	return sttFuncStream{newDuplex(ctx, fn)}
 }
@@ -121,10 +128,10 @@ type TTSInput struct {
 }
 
 // SynthesizeFunc runs one synthesis stream. It reads inputs from in until
-// in is closed (the host called CloseSend: pending text must then be
-// spoken), emits audio chunks as soon as they are ready, and returns nil
-// when done or the error that ended it. emit fails once ctx is done; fn
-// must then return.
+// in is closed, emits audio chunks as soon as they are ready, and returns
+// nil when done or the error that ended it. in is closed when the host
+// calls CloseSend (pending text must then be spoken) or when ctx is done
+// (emit then fails and fn should return ctx.Err()).
 type SynthesizeFunc func(ctx context.Context, in <-chan TTSInput, emit func(AudioChunk) error) error
 
 // NewTTSStream runs fn in its own goroutine and returns a TTSStream that
@@ -146,20 +153,37 @@ func (s ttsFuncStream) SendText(text string) error { return s.send(TTSInput{Text
 func (s ttsFuncStream) Flush() error { return s.send(TTSInput{Flush: true}) }
 
 // duplex feeds inputs to a producer goroutine and hands its outputs to Recv.
+// The input channel is closed by CloseSend or, so that a producer ranging
+// over it always returns, when ctx is done; mu keeps sends and that close
+// apart.
 type duplex[I, O any] struct {
 	*pipe[O]
-	in        chan I
-	closeOnce sync.Once
+	mu     sync.Mutex
+	in     chan I
+	closed bool
 }
 
 func newDuplex[I, O any](ctx context.Context, fn func(context.Context, <-chan I, func(O) error) error) *duplex[I, O] {
 	d := &duplex[I, O]{pipe: newPipe[O](ctx), in: make(chan I)}
-	go d.run(func(ctx context.Context) error { return fn(ctx, d.in, d.emit) })
+	stop := context.AfterFunc(ctx, d.closeIn)
+	go d.run(func(ctx context.Context) error {
+		defer stop()
+		return fn(ctx, d.in, d.emit)
+	})
 	return d
 }
 
-// send delivers one input, or fails once the producer ended or ctx is done.
+// send delivers one input, or fails once the input was closed, the
+// producer ended or ctx is done.
 func (d *duplex[I, O]) send(v I) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		if err := d.ctx.Err(); err != nil {
+			return err
+		}
+		return &Error{Code: CodeFailedPrecondition, Message: "send after CloseSend"}
+	}
 	select {
 	case d.in <- v:
 		return nil
@@ -175,6 +199,15 @@ func (d *duplex[I, O]) send(v I) error {
 
 // CloseSend closes the input channel; calling it again does nothing.
 func (d *duplex[I, O]) CloseSend() error {
-	d.closeOnce.Do(func() { close(d.in) })
+	d.closeIn()
 	return nil
+}
+
+func (d *duplex[I, O]) closeIn() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.closed {
+		d.closed = true
+		close(d.in)
+	}
 }
