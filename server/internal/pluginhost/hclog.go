@@ -1,0 +1,168 @@
+package pluginhost
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log"
+	"log/slog"
+
+	hclog "github.com/hashicorp/go-hclog"
+)
+
+// hclogAdapter bridges go-plugin's hclog.Logger into slog: go-plugin's own
+// lines and the log lines plugins write to stderr (which go-plugin parses
+// and re-logs) reach Parley's slog handler with the plugin's name. Trace
+// maps to Debug. SetLevel is ignored: the slog handler decides.
+type hclogAdapter struct {
+	logger  *slog.Logger
+	name    string
+	implied []any
+}
+
+var _ hclog.Logger = (*hclogAdapter)(nil)
+
+// newHCLogAdapter returns an hclog.Logger writing to logger.
+func newHCLogAdapter(logger *slog.Logger, name string) *hclogAdapter {
+	return &hclogAdapter{logger: logger, name: name}
+}
+
+func slogLevel(level hclog.Level) slog.Level {
+	switch level {
+	case hclog.Trace, hclog.Debug:
+		return slog.LevelDebug
+	case hclog.Warn:
+		return slog.LevelWarn
+	case hclog.Error:
+		return slog.LevelError
+	default:
+		return slog.LevelInfo
+	}
+}
+
+// Log implements hclog.Logger.
+func (a *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
+	if level == hclog.Off {
+		return
+	}
+	lvl := slogLevel(level)
+	ctx := context.Background()
+	if !a.logger.Enabled(ctx, lvl) {
+		return
+	}
+	all := make([]any, 0, len(a.implied)+len(args)+2)
+	if a.name != "" {
+		all = append(all, "logger", a.name)
+	}
+	all = append(all, a.implied...)
+	all = append(all, args...)
+	a.logger.Log(ctx, lvl, msg, all...)
+}
+
+// Trace implements hclog.Logger.
+func (a *hclogAdapter) Trace(msg string, args ...any) { a.Log(hclog.Trace, msg, args...) }
+
+// Debug implements hclog.Logger.
+func (a *hclogAdapter) Debug(msg string, args ...any) { a.Log(hclog.Debug, msg, args...) }
+
+// Info implements hclog.Logger.
+func (a *hclogAdapter) Info(msg string, args ...any) { a.Log(hclog.Info, msg, args...) }
+
+// Warn implements hclog.Logger.
+func (a *hclogAdapter) Warn(msg string, args ...any) { a.Log(hclog.Warn, msg, args...) }
+
+// Error implements hclog.Logger.
+func (a *hclogAdapter) Error(msg string, args ...any) { a.Log(hclog.Error, msg, args...) }
+
+func (a *hclogAdapter) enabled(level slog.Level) bool {
+	return a.logger.Enabled(context.Background(), level)
+}
+
+// IsTrace implements hclog.Logger.
+func (a *hclogAdapter) IsTrace() bool { return a.enabled(slog.LevelDebug) }
+
+// IsDebug implements hclog.Logger.
+func (a *hclogAdapter) IsDebug() bool { return a.enabled(slog.LevelDebug) }
+
+// IsInfo implements hclog.Logger.
+func (a *hclogAdapter) IsInfo() bool { return a.enabled(slog.LevelInfo) }
+
+// IsWarn implements hclog.Logger.
+func (a *hclogAdapter) IsWarn() bool { return a.enabled(slog.LevelWarn) }
+
+// IsError implements hclog.Logger.
+func (a *hclogAdapter) IsError() bool { return a.enabled(slog.LevelError) }
+
+// ImpliedArgs implements hclog.Logger.
+func (a *hclogAdapter) ImpliedArgs() []any { return append([]any(nil), a.implied...) }
+
+// With implements hclog.Logger.
+func (a *hclogAdapter) With(args ...any) hclog.Logger {
+	c := *a
+	c.implied = append(append([]any(nil), a.implied...), args...)
+	return &c
+}
+
+// Name implements hclog.Logger.
+func (a *hclogAdapter) Name() string { return a.name }
+
+// Named implements hclog.Logger.
+func (a *hclogAdapter) Named(name string) hclog.Logger {
+	c := *a
+	if c.name != "" {
+		c.name += "." + name
+	} else {
+		c.name = name
+	}
+	return &c
+}
+
+// ResetNamed implements hclog.Logger.
+func (a *hclogAdapter) ResetNamed(name string) hclog.Logger {
+	c := *a
+	c.name = name
+	return &c
+}
+
+// SetLevel implements hclog.Logger; the slog handler owns the level.
+func (a *hclogAdapter) SetLevel(hclog.Level) {}
+
+// GetLevel implements hclog.Logger.
+func (a *hclogAdapter) GetLevel() hclog.Level {
+	switch {
+	case a.IsDebug():
+		return hclog.Debug
+	case a.IsInfo():
+		return hclog.Info
+	case a.IsWarn():
+		return hclog.Warn
+	default:
+		return hclog.Error
+	}
+}
+
+// StandardLogger implements hclog.Logger.
+func (a *hclogAdapter) StandardLogger(opts *hclog.StandardLoggerOptions) *log.Logger {
+	return log.New(a.StandardWriter(opts), "", 0)
+}
+
+// StandardWriter implements hclog.Logger: each line written is logged at
+// the options' ForceLevel (Info if unset).
+func (a *hclogAdapter) StandardWriter(opts *hclog.StandardLoggerOptions) io.Writer {
+	level := hclog.Info
+	if opts != nil && opts.ForceLevel != hclog.NoLevel {
+		level = opts.ForceLevel
+	}
+	return &lineWriter{a: a, level: level}
+}
+
+// lineWriter logs each written chunk, trimmed, as one line.
+type lineWriter struct {
+	a     *hclogAdapter
+	level hclog.Level
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.a.Log(w.level, string(bytes.TrimSpace(p)))
+	return len(p), nil
+}
