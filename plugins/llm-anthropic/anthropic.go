@@ -52,8 +52,12 @@ type plugin struct {
 var _ sdk.LLM = (*plugin)(nil)
 
 // newPlugin returns an unconfigured plugin. getenv looks up the API key
-// (os.Getenv in production); client is the HTTP client for all requests.
+// (os.Getenv in production); client is the HTTP client for all requests;
+// a nil logger discards.
 func newPlugin(client *http.Client, getenv func(string) string, logger *slog.Logger) *plugin {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	return &plugin{client: client, getenv: getenv, logger: logger}
 }
 

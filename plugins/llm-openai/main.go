@@ -1,0 +1,18 @@
+package main
+
+import (
+	"log/slog"
+	"net/http"
+	"os"
+
+	"github.com/parleyhq/parley/sdk"
+)
+
+func main() {
+	// go-plugin forwards the plugin's stderr to the host's log.
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	// No client-wide timeout: the stream is bounded per request by the
+	// request, first-byte and idle timeouts from the settings.
+	client := &http.Client{}
+	sdk.Serve(sdk.ServeConfig{LLM: newPlugin(client, os.Getenv, logger)})
+}
