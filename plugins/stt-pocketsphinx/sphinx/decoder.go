@@ -27,19 +27,21 @@ static double parley_ln_prob(ps_decoder_t *ps) {
 	return logmath_log_to_ln(ps_get_logmath(ps), prob);
 }
 
-// parley_quiet turns sphinxbase's process-global logging off.
-static void parley_quiet(void) {
+// parley_quiet turns sphinxbase's process-global logging off once, when
+// the program is loaded and before any decoder exists: setting it per
+// decoder with -logfn races when decoders start concurrently.
+__attribute__((constructor)) static void parley_quiet(void) {
 	err_set_logfp(NULL);
 }
 */
 import "C"
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
 	"strings"
-	"sync"
 	"time"
 	"unsafe"
 )
@@ -52,11 +54,6 @@ var errModels = errors.New("pocketsphinx: models could not be loaded")
 
 // errDecode reports that pocketsphinx failed on an audio or utterance call.
 var errDecode = errors.New("pocketsphinx: decoding failed")
-
-// quietOnce guards the one process-wide call that silences sphinxbase logs.
-// It is a sync.Once because the logger is process-global C state: setting it
-// per decoder with -logfn races when decoders start concurrently.
-var quietOnce sync.Once //nolint:gochecknoglobals // guards process-global C logger state.
 
 // defaultFrameRate is pocketsphinx's feature frame rate unless -frate says
 // otherwise, in frames per second.
@@ -92,7 +89,6 @@ type decoder struct {
 // newDecoder loads the models named by args (pocketsphinx flags and values,
 // e.g. "-hmm", "/path"). It costs about half a second and 100 MB.
 func newDecoder(args []string) (*decoder, error) {
-	quietOnce.Do(func() { C.parley_quiet() })
 	d := &decoder{argv: make([]*C.char, len(args))}
 	for i, a := range args {
 		d.argv[i] = C.CString(a)
@@ -159,7 +155,7 @@ func (d *decoder) process(pcm []byte) error {
 	}
 	s := d.samples[:n]
 	for i := range s {
-		s[i] = int16(uint16(pcm[2*i]) | uint16(pcm[2*i+1])<<8)
+		s[i] = int16(binary.LittleEndian.Uint16(pcm[bytesPerSample*i:]))
 	}
 	if C.ps_process_raw(d.ps, (*C.int16)(unsafe.Pointer(&s[0])), C.size_t(n), C.FALSE, C.FALSE) < 0 {
 		return fmt.Errorf("%w: ps_process_raw", errDecode)

@@ -170,6 +170,47 @@ public <command> = (turn on | turn off) the (lights | radio) | what time is it;
 	assert.Equal(t, "turn off the radio", finals[0].Text)
 }
 
+func TestConcurrentStreams(t *testing.T) {
+	e := newEngine(t, `{"pool_size": 2, "acquire_wait": "0s"}`)
+	texts := []string{"hello how are you", "turn off the lights in the kitchen"}
+	audio := make([][]byte, len(texts))
+	for i, text := range texts {
+		audio[i] = speech(t, text)
+	}
+	results := make(chan received, len(texts))
+	for i := range texts {
+		go func() {
+			st, err := e.Transcribe(context.Background(), sttConfig(true))
+			if err != nil {
+				results <- received{err: err}
+				return
+			}
+			done := receive(st)
+			for off := 0; off < len(audio[i]); off += chunkBytes {
+				if err := st.SendAudio(audio[i][off:min(off+chunkBytes, len(audio[i]))]); err != nil {
+					results <- received{err: err}
+					return
+				}
+			}
+			if err := st.CloseSend(); err != nil {
+				results <- received{err: err}
+				return
+			}
+			results <- <-done
+		}()
+	}
+	var got []string
+	for range texts {
+		r := <-results
+		require.ErrorIs(t, r.err, io.EOF)
+		require.Len(t, r.finals(), 1)
+		got = append(got, r.finals()[0].Text)
+	}
+	assert.ElementsMatch(t, texts, got, "each stream hears its own audio")
+	assert.EqualValues(t, 2, e.decoderInits())
+	assert.Equal(t, 2, e.idleDecoders())
+}
+
 func TestPoolExhaustedThenReused(t *testing.T) {
 	e := newEngine(t, `{"pool_size": 1, "acquire_wait": "50ms"}`)
 	require.EqualValues(t, 1, e.decoderInits(), "the pool is warmed at Configure")

@@ -59,8 +59,16 @@ const (
 	fieldSettings        = "settings"
 )
 
-// reservedOptions are pocketsphinx flags that have their own setting.
-var reservedOptions = []string{"-hmm", "-dict", "-lm", "-kws", "-jsgf", "-logfn", "-samprate", "-remove_silence"} //nolint:gochecknoglobals // read-only table.
+// reservedOption reports whether a pocketsphinx flag has its own setting
+// or is fixed by the plugin, and so may not appear in options.
+func reservedOption(flag string) bool {
+	switch flag {
+	case "-hmm", "-dict", "-lm", "-kws", "-jsgf", "-logfn", "-samprate", "-remove_silence":
+		return true
+	default:
+		return false
+	}
+}
 
 // Settings configure the plugin. Every field is optional.
 type Settings struct {
@@ -240,7 +248,7 @@ func (s Settings) validate() error {
 		if !strings.HasPrefix(k, "-") || len(k) < 2 {
 			return sdk.InvalidField(fieldOptions, "%q is not a pocketsphinx flag (flags start with -)", k)
 		}
-		if slices.Contains(reservedOptions, k) {
+		if reservedOption(k) {
 			return sdk.InvalidField(fieldOptions, "%q is set by its own setting or by the plugin", k)
 		}
 	}
