@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -37,6 +38,12 @@ const (
 const (
 	headerAPIKey  = "x-api-key"
 	headerVersion = "anthropic-version"
+)
+
+// Draining the response after the final event.
+const (
+	drainLimit   = 4 << 10
+	drainTimeout = time.Second
 )
 
 // plugin implements sdk.LLM against the Anthropic Messages API.
@@ -143,6 +150,12 @@ func (p *plugin) run(ctx context.Context, cfg config, body []byte, emit func(sdk
 			return err
 		}
 	}
+	// Read the end of the response (the final chunk of a chunked body) so
+	// that the connection goes back to the pool: the next turn then skips
+	// a TCP and TLS handshake. A server that keeps the response open after
+	// its final event is cut off after drainTimeout.
+	wd.arm(drainTimeout, errIdleTimeout)
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainLimit))
 	p.logger.DebugContext(ctx, "generation done",
 		slog.String("model", cfg.model),
 		slog.Int("input_tokens", dec.usage.InputTokens),

@@ -7,11 +7,13 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -37,12 +39,21 @@ type fakeServer struct {
 	// released is closed when the test ends, so that handlers that block
 	// to simulate a slow provider always return.
 	released chan struct{}
+	// conns counts the TCP connections the fake accepted.
+	conns atomic.Int32
 }
 
 func newFake(t *testing.T, h http.HandlerFunc) *fakeServer {
 	t.Helper()
+	return startFake(t, h, true)
+}
+
+// startFake starts a fake; without keep-alive it closes every connection
+// after one response.
+func startFake(t *testing.T, h http.HandlerFunc, keepAlive bool) *fakeServer {
+	t.Helper()
 	f := &fakeServer{requests: make(chan recorded, 16), released: make(chan struct{})}
-	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
@@ -51,6 +62,13 @@ func newFake(t *testing.T, h http.HandlerFunc) *fakeServer {
 		f.requests <- recorded{method: r.Method, path: r.URL.Path, header: r.Header.Clone(), body: body}
 		h(w, r)
 	}))
+	f.srv.Config.SetKeepAlivesEnabled(keepAlive)
+	f.srv.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			f.conns.Add(1)
+		}
+	}
+	f.srv.Start()
 	t.Cleanup(f.srv.Close)
 	t.Cleanup(func() { close(f.released) }) // runs before srv.Close
 	return f

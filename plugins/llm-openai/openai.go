@@ -40,6 +40,12 @@ const (
 // bearerPrefix starts the Authorization header value.
 const bearerPrefix = "Bearer "
 
+// Draining the response after the final event.
+const (
+	drainLimit   = 4 << 10
+	drainTimeout = time.Second
+)
+
 // plugin implements sdk.LLM against a Chat Completions endpoint.
 type plugin struct {
 	client *http.Client
@@ -153,6 +159,12 @@ func (p *plugin) run(ctx context.Context, cfg config, body []byte, emit func(sdk
 			return err
 		}
 	}
+	// Read the end of the response (the final chunk of a chunked body) so
+	// that the connection goes back to the pool: the next turn then skips
+	// a TCP and TLS handshake. A server that keeps the response open after
+	// its final event is cut off after drainTimeout.
+	wd.arm(drainTimeout, errIdleTimeout)
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainLimit))
 	p.logger.DebugContext(ctx, "generation done",
 		slog.String("model", cfg.model),
 		slog.Int("input_tokens", dec.usage.InputTokens),

@@ -446,3 +446,16 @@ func TestInfo(t *testing.T) {
 	assert.Equal(t, sdk.KindLLM, info.Kind)
 	assert.Contains(t, info.Capabilities, capabilityTools)
 }
+
+func TestConnectionIsReusedAcrossTurns(t *testing.T) {
+	f := newFake(t, streamHandler(sseEvents(t, "text.sse")...))
+	p := newTestPlugin(t, f.srv.URL, nil)
+	for turn := range 3 {
+		s, err := p.Generate(context.Background(), hi)
+		require.NoError(t, err)
+		_, err = collect(t, s)
+		require.ErrorIs(t, err, io.EOF, "turn %d", turn)
+		f.lastRequest(t)
+	}
+	assert.Equal(t, int32(1), f.conns.Load(), "every turn after the first reuses the pooled connection")
+}

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/parleyhq/parley/sdk/plugintest"
+)
+
+// conformanceFake serves the text fixture without keep-alive, so that no
+// pooled idle connection outlives a stream and the suite's goroutine-leak
+// checks see only what the stream itself started.
+func conformanceFake(t *testing.T) *fakeServer {
+	t.Helper()
+	events := sseEvents(t, "text.sse")
+	f := startFake(t, streamHandler(events...), false)
+	go func() { // the suite makes several requests; keep the record channel free
+		for {
+			select {
+			case <-f.requests:
+			case <-f.released:
+				return
+			}
+		}
+	}()
+	return f
+}
+
+func conformanceSettings(t *testing.T, baseURL string) json.RawMessage {
+	t.Helper()
+	raw, err := json.Marshal(map[string]any{"base_url": baseURL + "/v1", "model": "gpt-4o-mini", "max_tokens": 64})
+	require.NoError(t, err)
+	return raw
+}
+
+func TestConformanceInProcess(t *testing.T) {
+	f := conformanceFake(t)
+	client := &http.Client{}
+	t.Cleanup(client.CloseIdleConnections)
+	p := newPlugin(client, envMap(map[string]string{defaultAPIKeyEnv: testAPIKey}), nil)
+	plugintest.RunLLM(t, p, plugintest.Options{Settings: conformanceSettings(t, f.srv.URL)})
+}
+
+// TestConformanceBinary runs the suite against the built plugin. Its bad
+// settings name an API key variable missing from the plugin's environment
+// (the in-process run covers the unknown-field case), so the missing-key
+// check is proven across the process boundary too.
+func TestConformanceBinary(t *testing.T) {
+	f := conformanceFake(t)
+	bin := filepath.Join(t.TempDir(), pluginName)
+	out, err := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+	bad, err := json.Marshal(map[string]any{"base_url": f.srv.URL + "/v1", "api_key_env": "PARLEY_TEST_UNSET_KEY"})
+	require.NoError(t, err)
+	plugintest.RunBinary(t, bin, plugintest.Options{
+		Settings:    conformanceSettings(t, f.srv.URL),
+		BadSettings: bad,
+		Env:         []string{defaultAPIKeyEnv + "=" + testAPIKey},
+	})
+}
