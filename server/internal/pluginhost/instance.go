@@ -33,6 +33,8 @@ const (
 	defaultHealthInterval = 5 * time.Second
 	defaultRestartInitial = 100 * time.Millisecond
 	defaultRestartMax     = 10 * time.Second
+	// stopGrace bounds a graceful stop before the process is SIGKILLed.
+	stopGrace = 3 * time.Second
 	// restartMultiplier grows the restart backoff per recent restart.
 	restartMultiplier = 2
 )
@@ -75,6 +77,7 @@ type Status struct {
 // after a new process took over.
 type generation struct {
 	client *plugin.Client
+	cmd    *exec.Cmd
 	conn   *grpc.ClientConn
 	stt    sdk.STT
 	llm    sdk.LLM
@@ -99,11 +102,39 @@ func (g *generation) isDead() bool {
 	}
 }
 
-// stop marks the generation dead and stops its process (gracefully, then
-// by force after go-plugin's 2 s grace period), waiting for it to exit.
-func (g *generation) stop() {
+// stop marks the generation dead and stops its process, waiting for it to
+// exit. Graceful asks the plugin to shut down first (go-plugin waits up to
+// 2 s for that); otherwise — a crashed or hung process — it is SIGKILLed at
+// once. Either way a process that has not exited after stopGrace is
+// SIGKILLed: go-plugin's shutdown call has no deadline of its own and would
+// wait forever on a frozen process.
+func (g *generation) stop(graceful bool) {
 	g.markDead()
-	g.client.Kill()
+	if !graceful {
+		g.forceKill()
+	}
+	done := make(chan struct{})
+	go func() {
+		g.client.Kill()
+		close(done)
+	}()
+	t := time.NewTimer(stopGrace)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		g.forceKill()
+		<-done
+	}
+}
+
+// forceKill SIGKILLs the process. os.Process tracks the child (by pidfd on
+// Linux), so a process already reaped is not confused with a new one that
+// reused its pid.
+func (g *generation) forceKill() {
+	if g.cmd != nil && g.cmd.Process != nil {
+		_ = g.cmd.Process.Kill()
+	}
 }
 
 // instance is one configured plugin process and its supervisor.
@@ -221,14 +252,14 @@ func (in *instance) supervise(ctx context.Context, started chan<- error) {
 	for {
 		werr := in.watch(ctx, gen)
 		if ctx.Err() != nil {
-			gen.stop()
+			gen.stop(true)
 			in.setStopped()
 			return
 		}
 		in.logger.Warn("plugin down, restarting", "pid", gen.pid, "error", werr)
 		gen.markDead()
 		in.setDown(werr)
-		gen.stop()
+		gen.stop(false)
 		gen = in.relaunch(ctx)
 		if gen == nil {
 			return
@@ -264,7 +295,7 @@ func (in *instance) relaunch(ctx context.Context) *generation {
 		gen, err := in.launch()
 		if ctx.Err() != nil {
 			if gen != nil {
-				gen.stop()
+				gen.stop(true)
 			}
 			in.setStopped()
 			return nil
@@ -306,7 +337,7 @@ func (in *instance) launch() (*generation, error) {
 		client.Kill()
 		return nil, in.startError(err)
 	}
-	gen := &generation{client: client, dead: make(chan struct{})}
+	gen := &generation{client: client, cmd: cmd, dead: make(chan struct{})}
 	if rc := client.ReattachConfig(); rc != nil {
 		gen.pid = rc.Pid
 	}
@@ -314,7 +345,7 @@ func (in *instance) launch() (*generation, error) {
 		gen.conn = gc.Conn
 	}
 	if err := in.initialize(gen, rpc); err != nil {
-		gen.stop()
+		gen.stop(false)
 		return nil, err
 	}
 	return gen, nil
