@@ -134,8 +134,10 @@ func dispense(t *testing.T, cfg sdk.ServeConfig, kind sdk.Kind) any {
 	require.NoError(t, err)
 	client, server := plugin.TestPluginGRPCConn(t, false, set)
 	t.Cleanup(func() {
-		_ = client.Close()
+		// Stop first: Close asks the server to stop too, and go-plugin's
+		// Stop is not safe to run twice at once.
 		server.Stop()
+		_ = client.Close()
 	})
 	raw, err := client.Dispense(string(kind))
 	require.NoError(t, err)

@@ -117,14 +117,10 @@ func sttConfigFromPB(c *parleyv1.STTConfig) STTConfig {
 	}
 }
 
-func transcriptToPB(ev TranscriptEvent) *parleyv1.TranscribeResponse {
-	return &parleyv1.TranscribeResponse{
-		Text:          ev.Text,
-		Final:         ev.Final,
-		Confidence:    ev.Confidence,
-		StartOffsetUs: ev.Start.Microseconds(),
-		EndOffsetUs:   ev.End.Microseconds(),
-	}
+// transcriptIntoPB fills dst (reused across a stream's events) from ev.
+func transcriptIntoPB(dst *parleyv1.TranscribeResponse, ev TranscriptEvent) {
+	dst.Text, dst.Final, dst.Confidence = ev.Text, ev.Final, ev.Confidence
+	dst.StartOffsetUs, dst.EndOffsetUs = ev.Start.Microseconds(), ev.End.Microseconds()
 }
 
 func transcriptFromPB(ev *parleyv1.TranscribeResponse) TranscriptEvent {

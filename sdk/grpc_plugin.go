@@ -101,9 +101,14 @@ func clientSendError(ctx context.Context, err error) error {
 		return fromStatus(ctxErr)
 	}
 	if errors.Is(err, io.EOF) {
-		return &Error{Code: CodeFailedPrecondition, Message: "stream already ended (Recv returns its status)"}
+		return errStreamEnded()
 	}
 	return fromStatus(err)
+}
+
+// errStreamEnded is the error of sending on a stream that has ended.
+func errStreamEnded() error {
+	return &Error{Code: CodeFailedPrecondition, Message: "stream already ended (Recv returns its status)"}
 }
 
 // emptyMessage is the status for a oneof input message with nothing set.

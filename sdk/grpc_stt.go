@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync/atomic"
 
 	"google.golang.org/grpc"
 
@@ -54,8 +55,10 @@ func (c *grpcSTTClient) Transcribe(ctx context.Context, cfg STTConfig) (STTStrea
 type grpcSTTStream struct {
 	stream parleyv1.STT_TranscribeClient
 	cancel context.CancelFunc
-	audio  parleyv1.TranscribeRequest_Audio
-	req    parleyv1.TranscribeRequest
+	// ended is set by Recv before it releases the stream after its last message.
+	ended atomic.Bool
+	audio parleyv1.TranscribeRequest_Audio
+	req   parleyv1.TranscribeRequest
 }
 
 var _ STTStream = (*grpcSTTStream)(nil)
@@ -68,7 +71,7 @@ func (s *grpcSTTStream) SendAudio(pcm []byte) error {
 	err := s.stream.Send(&s.req)
 	s.audio.Audio = nil
 	if err != nil {
-		return clientSendError(s.stream.Context(), err)
+		return s.sendError(err)
 	}
 	return nil
 }
@@ -77,7 +80,7 @@ func (s *grpcSTTStream) SendAudio(pcm []byte) error {
 func (s *grpcSTTStream) Flush() error {
 	err := s.stream.Send(&parleyv1.TranscribeRequest{Msg: &parleyv1.TranscribeRequest_Flush{Flush: &parleyv1.Flush{}}})
 	if err != nil {
-		return clientSendError(s.stream.Context(), err)
+		return s.sendError(err)
 	}
 	return nil
 }
@@ -85,7 +88,7 @@ func (s *grpcSTTStream) Flush() error {
 // CloseSend implements STTStream.
 func (s *grpcSTTStream) CloseSend() error {
 	if err := s.stream.CloseSend(); err != nil {
-		return clientSendError(s.stream.Context(), err)
+		return s.sendError(err)
 	}
 	return nil
 }
@@ -94,6 +97,7 @@ func (s *grpcSTTStream) CloseSend() error {
 func (s *grpcSTTStream) Recv() (TranscriptEvent, error) {
 	resp, err := s.stream.Recv()
 	if err != nil {
+		s.ended.Store(true)
 		s.cancel()
 		if errors.Is(err, io.EOF) {
 			return TranscriptEvent{}, io.EOF
@@ -154,8 +158,7 @@ func (s *sttServer) Transcribe(gs parleyv1.STT_TranscribeServer) error {
 		if err != nil {
 			return streamEndError(ctx, err)
 		}
-		out.Text, out.Final, out.Confidence = ev.Text, ev.Final, ev.Confidence
-		out.StartOffsetUs, out.EndOffsetUs = ev.Start.Microseconds(), ev.End.Microseconds()
+		transcriptIntoPB(&out, ev)
 		if err := gs.Send(&out); err != nil {
 			return err
 		}
@@ -197,4 +200,13 @@ func pumpSTTInput(gs parleyv1.STT_TranscribeServer, st STTStream, cancel context
 			return
 		}
 	}
+}
+
+// sendError maps a failed Send; after Recv saw the end, the stream's own
+// cancel must not read as the host cancelling.
+func (s *grpcSTTStream) sendError(err error) error {
+	if s.ended.Load() {
+		return errStreamEnded()
+	}
+	return clientSendError(s.stream.Context(), err)
 }

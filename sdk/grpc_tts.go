@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync/atomic"
 
 	"google.golang.org/grpc"
 
@@ -53,6 +54,8 @@ func (c *grpcTTSClient) Synthesize(ctx context.Context, cfg TTSConfig) (TTSStrea
 type grpcTTSStream struct {
 	stream parleyv1.TTS_SynthesizeClient
 	cancel context.CancelFunc
+	// ended is set by Recv before it releases the stream after its last message.
+	ended atomic.Bool
 }
 
 var _ TTSStream = (*grpcTTSStream)(nil)
@@ -61,7 +64,7 @@ var _ TTSStream = (*grpcTTSStream)(nil)
 func (s *grpcTTSStream) SendText(text string) error {
 	err := s.stream.Send(&parleyv1.SynthesizeRequest{Msg: &parleyv1.SynthesizeRequest_Text{Text: text}})
 	if err != nil {
-		return clientSendError(s.stream.Context(), err)
+		return s.sendError(err)
 	}
 	return nil
 }
@@ -70,7 +73,7 @@ func (s *grpcTTSStream) SendText(text string) error {
 func (s *grpcTTSStream) Flush() error {
 	err := s.stream.Send(&parleyv1.SynthesizeRequest{Msg: &parleyv1.SynthesizeRequest_Flush{Flush: &parleyv1.Flush{}}})
 	if err != nil {
-		return clientSendError(s.stream.Context(), err)
+		return s.sendError(err)
 	}
 	return nil
 }
@@ -78,7 +81,7 @@ func (s *grpcTTSStream) Flush() error {
 // CloseSend implements TTSStream.
 func (s *grpcTTSStream) CloseSend() error {
 	if err := s.stream.CloseSend(); err != nil {
-		return clientSendError(s.stream.Context(), err)
+		return s.sendError(err)
 	}
 	return nil
 }
@@ -87,6 +90,7 @@ func (s *grpcTTSStream) CloseSend() error {
 func (s *grpcTTSStream) Recv() (AudioChunk, error) {
 	resp, err := s.stream.Recv()
 	if err != nil {
+		s.ended.Store(true)
 		s.cancel()
 		if errors.Is(err, io.EOF) {
 			return AudioChunk{}, io.EOF
@@ -180,4 +184,13 @@ func pumpTTSInput(gs parleyv1.TTS_SynthesizeServer, st TTSStream, cancel context
 			return
 		}
 	}
+}
+
+// sendError maps a failed Send; after Recv saw the end, the stream's own
+// cancel must not read as the host cancelling.
+func (s *grpcTTSStream) sendError(err error) error {
+	if s.ended.Load() {
+		return errStreamEnded()
+	}
+	return clientSendError(s.stream.Context(), err)
 }

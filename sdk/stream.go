@@ -188,10 +188,11 @@ func (d *duplex[I, O]) send(v I) error {
 	case d.in <- v:
 		return nil
 	case <-d.done:
-		if errors.Is(d.err, io.EOF) {
+		err := d.endErr()
+		if errors.Is(err, io.EOF) {
 			return &Error{Code: CodeFailedPrecondition, Message: "stream already ended"}
 		}
-		return d.err
+		return err
 	case <-d.ctx.Done():
 		return d.ctx.Err()
 	}
