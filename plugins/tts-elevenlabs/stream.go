@@ -231,5 +231,9 @@ func (s *stream) transportError(reqCtx context.Context, err error) error {
 			Err:     err,
 		}
 	}
-	return providerhttp.ErrorFromTransport(s.ctx, providerName, err)
+	e := *providerhttp.ErrorFromTransport(s.ctx, providerName, err)
+	if errors.Is(e.Err, io.EOF) {
+		e.Err = errors.New(e.Err.Error()) // an EOF cause would read as the stream's regular end
+	}
+	return &e
 }
