@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/parleyhq/parley/server/internal/config"
@@ -42,10 +43,8 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 
 	var limiter ratelimit.Limiter
 	if cfg.RateLimit.Enabled {
-		l, err := newLimiter(cfg)
-		if err != nil {
-			return err
-		}
+		l, closeLimiter := newLimiter(cfg)
+		defer closeLimiter()
 		limiter = l
 	}
 
@@ -104,11 +103,15 @@ func (a *App) drain(srv *http.Server) error {
 	return nil
 }
 
-func newLimiter(cfg *config.Config) (ratelimit.Limiter, error) {
-	switch cfg.RateLimit.Backend {
-	case config.RateLimitMemory:
-		return ratelimit.NewMemory(cfg.RateLimit, nil), nil
-	default:
-		return nil, fmt.Errorf("rate_limit.backend %q: not available in this build", cfg.RateLimit.Backend)
+// newLimiter builds the configured rate limiter and its cleanup.
+func newLimiter(cfg *config.Config) (ratelimit.Limiter, func()) {
+	if cfg.RateLimit.Backend == config.RateLimitRedis {
+		client := redis.NewClient(&redis.Options{
+			Addr:     cfg.Redis.Addr,
+			Password: cfg.Redis.Password,
+			DB:       cfg.Redis.DB,
+		})
+		return ratelimit.NewRedis(cfg.RateLimit, client, cfg.Redis.KeyPrefix), func() { _ = client.Close() }
 	}
+	return ratelimit.NewMemory(cfg.RateLimit, nil), func() {}
 }
