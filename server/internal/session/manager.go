@@ -1,0 +1,289 @@
+// Package session runs Parley's conversations: a Manager admits and tracks
+// sessions; a Session owns one conversation's context (history, tools,
+// settings) and its turn-taking — VAD, streaming STT → LLM → TTS, paced
+// audio output and barge-in. It is transport-agnostic: transports (WebSocket,
+// WebRTC) hand it client messages and PCM audio and give it a Conn to send
+// events and audio back. The client protocol's messages live here too, so
+// every transport speaks the same protocol.
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/parleyhq/parley/sdk"
+	"github.com/parleyhq/parley/server/internal/config"
+)
+
+// Log attribute keys.
+const (
+	logKeySessionID = "session_id"
+	logKeyRemoteIP  = "remote_ip"
+	logKeyTransport = "transport"
+)
+
+// sessionIDBytes is the entropy of a session id.
+const sessionIDBytes = 12
+
+// SessionID identifies a session.
+type SessionID string
+
+// Plugins are the speech and language services a session uses. In
+// production they are the plugin host's resilient chains; tests hand in
+// in-process fakes.
+type Plugins struct {
+	STT sdk.STT
+	LLM sdk.LLM
+	TTS sdk.TTS
+}
+
+// MemoryGuard reports whether the process is too close to its memory limit
+// to accept another session.
+type MemoryGuard interface {
+	Overloaded() bool
+}
+
+// Option tunes a Manager.
+type Option func(*Manager)
+
+// WithClock replaces the wall clock (tests drive time with the audio).
+func WithClock(c Clock) Option { return func(m *Manager) { m.clock = c } }
+
+// WithHTTPClient sets the client used for webhook tools.
+func WithHTTPClient(c *http.Client) Option { return func(m *Manager) { m.httpClient = c } }
+
+// Manager admits sessions (global cap, per-IP cap, memory guard), keeps the
+// registry of running sessions and drains them on shutdown.
+type Manager struct {
+	cfg        config.Session
+	vad        config.VAD
+	plugins    Plugins
+	guard      MemoryGuard
+	metrics    *metrics
+	log        *slog.Logger
+	clock      Clock
+	httpClient *http.Client
+	tools      *toolbox
+
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	sessions map[SessionID]*Session
+	perIP    map[string]int
+	reserved int
+	draining bool
+}
+
+// NewManager builds a Manager. cfg and vad are the session and VAD settings
+// (MaxSessions or MaxSessionsPerIP 0 means no limit), tools the server-side
+// tools, guard may be nil (never overloaded), reg may be nil (no metrics
+// export).
+func NewManager(cfg config.Session, vad config.VAD, tools config.Tools, p Plugins, guard MemoryGuard,
+	reg prometheus.Registerer, logger *slog.Logger, opts ...Option,
+) (*Manager, error) {
+	if p.STT == nil || p.LLM == nil || p.TTS == nil {
+		return nil, errors.New("session: STT, LLM and TTS plugins are required")
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	m := &Manager{
+		cfg: cfg, vad: vad, plugins: p, guard: guard, log: logger,
+		clock: SystemClock{}, httpClient: http.DefaultClient,
+		sessions: map[SessionID]*Session{}, perIP: map[string]int{},
+	}
+	for _, o := range opts {
+		o(m)
+	}
+	met, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	m.metrics = met
+	tb, err := newToolbox(tools, m.clock, m.httpClient)
+	if err != nil {
+		return nil, err
+	}
+	m.tools = tb
+	return m, nil
+}
+
+// Clock returns the manager's clock (transports use it for rate limits).
+func (m *Manager) Clock() Clock { return m.clock }
+
+// Reservation holds an admitted slot until Start or Release.
+type Reservation struct {
+	m    *Manager
+	ip   string
+	once sync.Once
+	used bool
+}
+
+// Reserve admits a new session from client ip, or returns ErrDraining,
+// ErrOverloaded, ErrSessionLimit or ErrIPLimit. Transports reserve before
+// accepting the connection so they can refuse cleanly.
+func (m *Manager) Reserve(ip string) (*Reservation, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var err error
+	switch {
+	case m.draining:
+		err = ErrDraining
+	case m.guard != nil && m.guard.Overloaded():
+		err = ErrOverloaded
+	case m.cfg.MaxSessions > 0 && len(m.sessions)+m.reserved >= m.cfg.MaxSessions:
+		err = ErrSessionLimit
+	case m.cfg.MaxSessionsPerIP > 0 && m.perIP[ip] >= m.cfg.MaxSessionsPerIP:
+		err = ErrIPLimit
+	}
+	if err != nil {
+		m.metrics.refused.WithLabelValues(string(RefusalCode(err))).Inc()
+		return nil, err
+	}
+	m.reserved++
+	m.perIP[ip]++
+	return &Reservation{m: m, ip: ip}, nil
+}
+
+// Release gives back a slot that will not be started. Safe to call after Start.
+func (r *Reservation) Release() {
+	r.once.Do(func() {
+		r.m.mu.Lock()
+		defer r.m.mu.Unlock()
+		r.m.reserved--
+		r.m.dropIPLocked(r.ip)
+	})
+}
+
+func (m *Manager) dropIPLocked(ip string) {
+	if m.perIP[ip] <= 1 {
+		delete(m.perIP, ip)
+		return
+	}
+	m.perIP[ip]--
+}
+
+// RefusalCode maps an admission error to its protocol error code.
+func RefusalCode(err error) ErrorCode {
+	switch {
+	case errors.Is(err, ErrSessionLimit):
+		return CodeSessionLimit
+	case errors.Is(err, ErrIPLimit):
+		return CodeIPLimit
+	case errors.Is(err, ErrOverloaded):
+		return CodeOverloaded
+	case errors.Is(err, ErrDraining):
+		return CodeDraining
+	}
+	return CodeInternal
+}
+
+// Start turns a reservation into a running session talking over p.Conn.
+// It sends connection_established before returning.
+func (m *Manager) Start(r *Reservation, p StartParams) (*Session, error) {
+	started := false
+	r.once.Do(func() { started = true })
+	if !started {
+		return nil, ErrReservationUsed
+	}
+	id, err := newSessionID()
+	if err != nil {
+		m.mu.Lock()
+		m.reserved--
+		m.dropIPLocked(r.ip)
+		m.mu.Unlock()
+		return nil, err
+	}
+	s, err := newSession(m, id, r.ip, p)
+	if err != nil {
+		m.mu.Lock()
+		m.reserved--
+		m.dropIPLocked(r.ip)
+		m.mu.Unlock()
+		return nil, err
+	}
+	m.mu.Lock()
+	m.reserved--
+	m.sessions[id] = s
+	draining := m.draining
+	m.wg.Add(1)
+	m.mu.Unlock()
+	m.metrics.active.Inc()
+	s.log.Info("session started")
+	s.sendConnectionEstablished()
+	go func() {
+		defer m.wg.Done()
+		s.run()
+		m.remove(s)
+	}()
+	if draining {
+		s.Close(CloseGoingAway, "server shutting down")
+	}
+	return s, nil
+}
+
+func (m *Manager) remove(s *Session) {
+	m.mu.Lock()
+	delete(m.sessions, s.id)
+	m.dropIPLocked(s.remoteIP)
+	m.mu.Unlock()
+	m.metrics.active.Dec()
+}
+
+// Count returns the number of running sessions.
+func (m *Manager) Count() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.sessions)
+}
+
+// Lookup returns a running session by id.
+func (m *Manager) Lookup(id SessionID) (*Session, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.sessions[id]
+	return s, ok
+}
+
+// Drain refuses new sessions, ends every running one (close code
+// CloseGoingAway, reason "server shutting down") and waits for them to
+// finish or for ctx to end.
+func (m *Manager) Drain(ctx context.Context) error {
+	m.mu.Lock()
+	m.draining = true
+	all := make([]*Session, 0, len(m.sessions))
+	for _, s := range m.sessions {
+		all = append(all, s)
+	}
+	m.mu.Unlock()
+	m.log.Info("draining sessions", "count", len(all))
+	for _, s := range all {
+		s.Close(CloseGoingAway, "server shutting down")
+	}
+	done := make(chan struct{})
+	go func() {
+		m.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("session: drain: %w", ctx.Err())
+	}
+}
+
+func newSessionID() (SessionID, error) {
+	var b [sessionIDBytes]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("session: id: %w", err)
+	}
+	return SessionID("sess_" + hex.EncodeToString(b[:])), nil
+}

@@ -1,0 +1,101 @@
+package session
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metricsNamespace prefixes Parley's metric names.
+const metricsNamespace = "parley"
+
+// latencyBuckets (seconds) cover 10 ms .. ~10 s for turn latencies.
+func latencyBuckets() []float64 { return prometheus.ExponentialBuckets(0.01, 1.6, 15) }
+
+// metrics are the session manager's Prometheus collectors.
+type metrics struct {
+	sttFinal     prometheus.Histogram
+	llmTTFT      prometheus.Histogram
+	ttsTTFA      prometheus.Histogram
+	voiceToVoice prometheus.Histogram
+	active       prometheus.Gauge
+	refused      *prometheus.CounterVec
+	interrupts   *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	h := func(name, help string) prometheus.Histogram {
+		return prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: metricsNamespace, Subsystem: "turn", Name: name, Help: help, Buckets: latencyBuckets(),
+		})
+	}
+	m := &metrics{
+		sttFinal:     h("stt_final_seconds", "End of user speech to final transcript."),
+		llmTTFT:      h("llm_ttft_seconds", "LLM request to first token."),
+		ttsTTFA:      h("tts_ttfa_seconds", "First text sent to TTS to first audio received."),
+		voiceToVoice: h("voice_to_voice_seconds", "End of user speech to first agent audio sent."),
+		active: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: metricsNamespace, Subsystem: "sessions", Name: "active", Help: "Sessions running now.",
+		}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: metricsNamespace, Subsystem: "sessions", Name: "refused_total", Help: "Sessions refused at admission, by reason.",
+		}, []string{"reason"}),
+		interrupts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: metricsNamespace, Subsystem: "turn", Name: "interruptions_total", Help: "Responses cut off, by reason.",
+		}, []string{"reason"}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.sttFinal, m.llmTTFT, m.ttsTTFA, m.voiceToVoice, m.active, m.refused, m.interrupts} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("session: register metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// turnTimes are the instants of one turn (zero when the stage did not happen).
+type turnTimes struct {
+	speechEnd     time.Time
+	sttFinal      time.Time
+	llmStart      time.Time
+	llmFirst      time.Time
+	ttsFirstText  time.Time
+	ttsFirstAudio time.Time
+	firstAudioOut time.Time
+}
+
+func span(from, to time.Time) (time.Duration, bool) {
+	if from.IsZero() || to.IsZero() || to.Before(from) {
+		return 0, false
+	}
+	return to.Sub(from), true
+}
+
+func ms(d time.Duration) *float64 {
+	v := float64(d) / float64(time.Millisecond)
+	return &v
+}
+
+// observe records t in the histograms and returns the metrics event.
+func (m *metrics) observe(responseID string, t turnTimes) MetricsEvent {
+	ev := MetricsEvent{Type: TypeMetrics, ResponseID: responseID}
+	for _, s := range []struct {
+		from, to time.Time
+		h        prometheus.Histogram
+		dst      **float64
+	}{
+		{t.speechEnd, t.sttFinal, m.sttFinal, &ev.STTMS},
+		{t.llmStart, t.llmFirst, m.llmTTFT, &ev.LLMTTFTMS},
+		{t.ttsFirstText, t.ttsFirstAudio, m.ttsTTFA, &ev.TTSTTFAMS},
+		{t.speechEnd, t.firstAudioOut, m.voiceToVoice, &ev.VoiceToVoice},
+	} {
+		if d, ok := span(s.from, s.to); ok {
+			s.h.Observe(d.Seconds())
+			*s.dst = ms(d)
+		}
+	}
+	return ev
+}

@@ -1,0 +1,227 @@
+package session
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/parleyhq/parley/server/internal/audio"
+)
+
+// framesPerSecond is the number of 20 ms frames in a second.
+const framesPerSecond = int(time.Second / audio.FrameDuration)
+
+// pcmBytesPerSample is the size of one PCM16 sample.
+const pcmBytesPerSample = 2
+
+// audioSpan maps a stretch of a response's output audio to the bytes of
+// response text it speaks.
+type audioSpan struct {
+	audioStart, audioEnd time.Duration
+	textStart, textEnd   int
+}
+
+// pacedAudio is TTS audio already converted to the output rate.
+type pacedAudio struct {
+	pcm                []byte
+	textStart, textEnd int
+}
+
+// output is one response's way to the client: every event and audio frame
+// of the response goes through it, so that closing it (barge-in, cancel)
+// stops the response's output at once — no frame or event of the response is
+// sent after close returns. Its pacer sends audio at real time plus a small
+// look-ahead, and it keeps what is needed to tell how much was played.
+type output struct {
+	clock      Clock
+	conn       Conn
+	lookahead  time.Duration
+	rate       int
+	frameBytes int
+	onSendErr  func(error)
+
+	mu        sync.Mutex
+	closed    bool
+	started   bool
+	startMsg  []byte
+	sent      time.Duration
+	queuedEnd time.Time
+	firstSent time.Time
+	received  time.Duration
+	spans     []audioSpan
+}
+
+func newOutput(clock Clock, conn Conn, lookahead time.Duration, rate int, startMsg []byte, onSendErr func(error)) *output {
+	return &output{
+		clock: clock, conn: conn, lookahead: lookahead, rate: rate,
+		frameBytes: rate / framesPerSecond * pcmBytesPerSample,
+		startMsg:   startMsg, onSendErr: onSendErr,
+	}
+}
+
+// emit sends a JSON event of the response unless the output is closed.
+func (o *output) emit(msg []byte) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return false
+	}
+	if err := o.conn.SendText(msg); err != nil {
+		o.onSendErr(err)
+		return false
+	}
+	return true
+}
+
+// close stops all further output and returns how much audio the client has
+// played by now (sent audio minus what is still queued ahead of playback).
+func (o *output) close() time.Duration {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.closed = true
+	return o.playedLocked(o.clock.Now())
+}
+
+// playedLocked is the client's playback position under the model that
+// the client plays frames back to back as they arrive.
+func (o *output) playedLocked(now time.Time) time.Duration {
+	ahead := o.queuedEnd.Sub(now)
+	if ahead < 0 || o.queuedEnd.IsZero() {
+		ahead = 0
+	}
+	return o.sent - ahead
+}
+
+// stats returns the sent duration and the time the first frame was sent.
+func (o *output) stats() (sent time.Duration, first time.Time) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.sent, o.firstSent
+}
+
+// addSpan records the text span of audio handed to the pacer.
+func (o *output) addSpan(a pacedAudio) {
+	d := pcmDuration(len(a.pcm), o.rate)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if a.textEnd > a.textStart {
+		o.spans = append(o.spans, audioSpan{audioStart: o.received, audioEnd: o.received + d, textStart: a.textStart, textEnd: a.textEnd})
+	}
+	o.received += d
+}
+
+// textPlayed returns the prefix of text spoken by the first played of
+// audio. A partly played span counts up to the last whole word.
+func (o *output) textPlayed(text string, played time.Duration) string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	cut := 0
+	for _, s := range o.spans {
+		end := min(s.textEnd, len(text))
+		switch {
+		case s.audioEnd <= played:
+			cut = max(cut, end)
+		case s.audioStart < played && end > s.textStart:
+			frac := float64(played-s.audioStart) / float64(s.audioEnd-s.audioStart)
+			part := s.textStart + int(frac*float64(end-s.textStart))
+			// Back up to the end of the last whole word.
+			for part > s.textStart && part < len(text) && !isSpace(text[part]) {
+				part--
+			}
+			cut = max(cut, part)
+		}
+	}
+	if len(o.spans) == 0 && o.received > 0 {
+		// The TTS gave no text spans: estimate by proportion.
+		cut = int(float64(len(text)) * min(1, float64(played)/float64(o.received)))
+		for cut > 0 && cut < len(text) && !isSpace(text[cut]) {
+			cut--
+		}
+	}
+	return strings.TrimRight(text[:cut], " \t\r\n")
+}
+
+// sendFrame sends one frame (taking ownership) unless the output is closed.
+func (o *output) sendFrame(frame []byte) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return false
+	}
+	if !o.started {
+		o.started = true
+		if err := o.conn.SendText(o.startMsg); err != nil {
+			o.onSendErr(err)
+			return false
+		}
+	}
+	now := o.clock.Now()
+	if o.queuedEnd.Before(now) {
+		o.queuedEnd = now
+	}
+	o.queuedEnd = o.queuedEnd.Add(audio.FrameDuration)
+	o.sent += audio.FrameDuration
+	if o.firstSent.IsZero() {
+		o.firstSent = now
+	}
+	if err := o.conn.SendAudio(frame); err != nil {
+		o.onSendErr(err)
+		return false
+	}
+	return true
+}
+
+// sendAt returns when the next frame may be sent: at once while less than
+// the look-ahead is queued ahead of playback.
+func (o *output) sendAt() time.Time {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.queuedEnd.Add(audio.FrameDuration - max(o.lookahead, audio.FrameDuration))
+}
+
+// pace sends the audio arriving on in, frame by frame at real time plus the
+// look-ahead, until in is closed (nil) or ctx ends or the output is closed.
+func (o *output) pace(ctx context.Context, in <-chan pacedAudio) error {
+	var pending []byte
+	open := true
+	for {
+		for len(pending) < o.frameBytes && open {
+			select {
+			case a, ok := <-in:
+				if !ok {
+					open = false
+					break
+				}
+				o.addSpan(a)
+				pending = append(pending, a.pcm...)
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if len(pending) == 0 {
+			return nil
+		}
+		frame := make([]byte, o.frameBytes)
+		n := copy(frame, pending) // a short last frame is padded with silence
+		pending = pending[n:]
+		if at := o.sendAt(); at.After(o.clock.Now()) {
+			ch, stop := o.clock.At(at)
+			select {
+			case <-ch:
+				stop()
+			case <-ctx.Done():
+				stop()
+				return ctx.Err()
+			}
+		}
+		if !o.sendFrame(frame) {
+			return context.Canceled
+		}
+	}
+}
+
+// pcmDuration is the duration of n bytes of PCM16 mono at rate.
+func pcmDuration(n, rate int) time.Duration {
+	return time.Duration(n/pcmBytesPerSample) * time.Second / time.Duration(rate)
+}

@@ -1,0 +1,227 @@
+package ws_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/parleyhq/parley/sdk"
+	"github.com/parleyhq/parley/server/internal/audio"
+	"github.com/parleyhq/parley/server/internal/session"
+	"github.com/parleyhq/parley/server/internal/session/sessiontest"
+)
+
+const reply1 = "Paris is the capital of France. It has about two million people."
+
+// TestScriptedConversation: speech audio → VAD → transcript → LLM deltas
+// → sentences into TTS → paced audio frames → response.done → metrics.
+func TestScriptedConversation(t *testing.T) {
+	llm := scripted(map[string][]sdk.GenerateEvent{
+		"what is the capital of france": sessiontest.Text("Paris is the capital", " of France. It has about", " two million people."),
+	})
+	h := newHarness(t, llm, nil)
+	h.stt.Transcripts = []string{"what is the capital of france"}
+	c := h.dial(true)
+	c.ready(nil)
+
+	c.utterance(time.Second)
+	tr := c.until(session.TypeResponseDone, true)
+	tr2 := c.until(session.TypeMetrics, true)
+
+	// The partial comes from the STT goroutine: after speech start, before the final.
+	partial := indexOf(tr.order, session.TypeTranscriptPartial)
+	assert.Greater(t, partial, indexOf(tr.order, session.TypeSpeechStarted))
+	assert.Less(t, partial, indexOf(tr.order, session.TypeTranscriptFinal))
+	// Text deltas and audio interleave (TTS starts on the first sentence
+	// while the LLM still streams); both follow the final transcript.
+	assert.Equal(t, []string{
+		session.TypeSpeechStarted, session.TypeSpeechStopped, session.TypeTranscriptFinal, session.TypeResponseDone,
+	}, without(without(without(tr.types(), session.TypeTranscriptPartial), session.TypeTextDelta), session.TypeAudioStarted))
+	assert.Greater(t, indexOf(tr.order, session.TypeTextDelta), indexOf(tr.order, session.TypeTranscriptFinal))
+	var deltas strings.Builder
+	for _, e := range tr.events {
+		if e.str("type") == session.TypeTextDelta {
+			deltas.WriteString(e.str("delta"))
+		}
+	}
+	assert.Equal(t, reply1, deltas.String())
+	assert.Equal(t, "what", tr.first(session.TypeTranscriptPartial).str("text"))
+	assert.Equal(t, "what is the capital of france", tr.first(session.TypeTranscriptFinal).str("text"))
+	done := tr.first(session.TypeResponseDone)
+	assert.Equal(t, session.StatusCompleted, done.str("status"))
+	assert.Equal(t, reply1, done.str("text"))
+
+	// Audio: every word is 100 ms = 5 frames of 640 bytes, sent after
+	// response.audio.started.
+	nWords := len(strings.Fields(reply1))
+	require.Len(t, tr.frames, nWords*5)
+	for _, f := range tr.frames {
+		require.Len(t, f, audio.FrameBytes)
+	}
+	started := indexOf(tr.order, session.TypeAudioStarted)
+	assert.Less(t, started, indexOf(tr.order, "#audio"))
+
+	// The VAD onset is ~400 ms into the stream; the STT got the pre-roll and the speech.
+	assert.InDelta(t, 400, tr.first(session.TypeSpeechStarted).num("audio_ms"), 60)
+	assert.GreaterOrEqual(t, h.stt.AudioBytes()[0], 32000)
+	// TTS got the sentences verbatim.
+	assert.Equal(t, []string{reply1}, h.tts.Texts())
+
+	// The LLM got the system prompt, the user turn and the tools.
+	reqs := llm.Requests()
+	require.Len(t, reqs, 1)
+	assert.Equal(t, []sdk.Message{
+		{Role: sdk.RoleSystem, Content: "You are a test agent."},
+		{Role: sdk.RoleUser, Content: "what is the capital of france"},
+	}, reqs[0].Messages)
+	assert.Len(t, reqs[0].Tools, 3)
+
+	m := tr2.first(session.TypeMetrics)
+	for _, k := range []string{"stt_final_ms", "llm_ttft_ms", "tts_ttfa_ms", "voice_to_voice_ms"} {
+		assert.Contains(t, m, k)
+	}
+	assert.Equal(t, []sdk.Message{
+		{Role: sdk.RoleUser, Content: "what is the capital of france"},
+		{Role: sdk.RoleAssistant, Content: reply1},
+	}, c.history())
+}
+
+// TestOutputResampled: output_sample_rate 24000 gives 960-byte frames.
+func TestOutputResampled(t *testing.T) {
+	h := newHarness(t, scripted(map[string][]sdk.GenerateEvent{"*": sessiontest.Text("One two three four.")}), nil)
+	c := h.dial(true)
+	upd := c.ready(map[string]any{"output_sample_rate": 24000})
+	assert.InDelta(t, 24000, upd["output_audio_format"].(map[string]any)["sample_rate"], 0)
+	c.sendJSON(map[string]any{"type": "input.text", "text": "count"})
+	tr := c.until(session.TypeResponseDone, true)
+	require.NotEmpty(t, tr.frames)
+	for _, f := range tr.frames {
+		require.Len(t, f, 960)
+	}
+	// 400 ms of 16 kHz speech, resampled: within a filter delay of 20 frames.
+	assert.InDelta(t, 20, len(tr.frames), 1)
+	assert.InDelta(t, 24000, tr.first(session.TypeAudioStarted)["format"].(map[string]any)["sample_rate"], 0)
+}
+
+func without(list []string, drop string) []string {
+	var out []string
+	for _, v := range list {
+		if v != drop {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func indexOf(list []string, s string) int {
+	for i, v := range list {
+		if v == s {
+			return i
+		}
+	}
+	return -1
+}
+
+
+const longReply = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty."
+
+// TestBargeIn: the user talks over the agent for longer than
+// InterruptAfter: no audio frame of the response follows
+// response.interrupted, and the history keeps only the text played.
+func TestBargeIn(t *testing.T) {
+	llm := scripted(map[string][]sdk.GenerateEvent{
+		"count to twenty": sessiontest.Text(longReply),
+		"stop":            sessiontest.Text("Okay."),
+	})
+	h := newHarness(t, llm, nil)
+	h.stt.Transcripts = []string{"count to twenty", "stop"}
+	c := h.dial(true)
+	c.ready(nil)
+	c.utterance(time.Second)
+	tr := c.until(session.TypeAudioStarted, true)
+	respID := tr.first(session.TypeAudioStarted).str("response_id")
+	// The client plays 10 frames (200 ms) of the answer.
+	played := 0
+	for played < 10 {
+		m := c.next()
+		require.NoError(t, m.err)
+		if m.typ == 2 { // binary
+			played++
+			h.clock.Advance(frameDur)
+		}
+	}
+	// Now the user talks over it; the mic stream keeps the clock going.
+	c.audio(sessiontest.Speech(800*time.Millisecond, audio.SampleRate))
+	c.audio(sessiontest.Silence(500*time.Millisecond, audio.SampleRate))
+
+	tr = c.until(session.TypeResponseInterrupted, false)
+	intr := tr.events[len(tr.events)-1]
+	assert.Equal(t, respID, intr.str("response_id"))
+	assert.Equal(t, session.ReasonBargeIn, intr.str("reason"))
+	totalFrames := 10 + len(tr.frames)
+	playedMS := int(intr.num("played_ms"))
+	// Played = sent minus at most the look-ahead still queued at the client.
+	assert.LessOrEqual(t, playedMS, totalFrames*20)
+	assert.GreaterOrEqual(t, playedMS, totalFrames*20-100)
+	assert.Less(t, totalFrames, len(strings.Fields(longReply))*5, "the reply was cut")
+	// 100 ms per word: the words fully played.
+	want := words(longReply, playedMS/100)
+	assert.Equal(t, want, intr.str("text_played"))
+
+	// Nothing of the interrupted response after response.interrupted: the
+	// next audio frame belongs to the next response.
+	tr = c.until(session.TypeResponseDone, true)
+	firstAudio := indexOf(tr.order, "#audio")
+	require.GreaterOrEqual(t, firstAudio, 0)
+	assert.Less(t, indexOf(tr.order, session.TypeAudioStarted), firstAudio)
+	for _, e := range tr.events {
+		if e.str("type") == session.TypeTextDelta || e.str("type") == session.TypeAudioStarted {
+			assert.NotEqual(t, respID, e.str("response_id"))
+		}
+	}
+	assert.Equal(t, "Okay.", tr.first(session.TypeResponseDone).str("text"))
+	hist := c.history()
+	require.Len(t, hist, 4)
+	assert.Equal(t, sdk.Message{Role: sdk.RoleAssistant, Content: want}, hist[1])
+	assert.Equal(t, sdk.Message{Role: sdk.RoleUser, Content: "stop"}, hist[2])
+	// The second LLM request saw the truncated history.
+	reqs := llm.Requests()
+	require.Len(t, reqs, 2)
+	assert.Equal(t, want, reqs[1].Messages[2].Content)
+}
+
+// TestFalseInterruption: a cough (speech shorter than MinSpeech) and a
+// short backchannel (shorter than InterruptAfter) over the agent do not cut
+// it off and do not start a turn.
+func TestFalseInterruption(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		burst       time.Duration
+		wantStarted bool
+	}{
+		{name: "cough", burst: 60 * time.Millisecond},
+		{name: "backchannel", burst: 200 * time.Millisecond, wantStarted: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			llm := scripted(map[string][]sdk.GenerateEvent{"count": sessiontest.Text(longReply)})
+			h := newHarness(t, llm, nil)
+			c := h.dial(true)
+			c.ready(nil)
+			c.sendJSON(map[string]any{"type": "input.text", "text": "count"})
+			c.until(session.TypeAudioStarted, true)
+			c.audio(sessiontest.Silence(200*time.Millisecond, audio.SampleRate))
+			c.audio(sessiontest.Speech(tc.burst, audio.SampleRate))
+			c.audio(sessiontest.Silence(500*time.Millisecond, audio.SampleRate))
+			tr := c.until(session.TypeResponseDone, true)
+			assert.Equal(t, -1, indexOf(tr.order, session.TypeResponseInterrupted))
+			assert.Equal(t, tc.wantStarted, indexOf(tr.order, session.TypeSpeechStarted) >= 0)
+			assert.Equal(t, session.StatusCompleted, tr.first(session.TypeResponseDone).str("status"))
+			assert.Equal(t, longReply, tr.first(session.TypeResponseDone).str("text"))
+			assert.Len(t, llm.Requests(), 1, "no new turn")
+			assert.Len(t, c.history(), 2)
+		})
+	}
+}

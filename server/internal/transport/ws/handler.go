@@ -1,0 +1,191 @@
+// Package ws serves Parley's client protocol (parley.v1) on /ws/voice:
+// JSON text messages and binary PCM16LE audio over a WebSocket. It only
+// moves bytes: parsing, validation, audio conversion and turn-taking are
+// the session package's, so the WebRTC transport speaks the same protocol.
+package ws
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/coder/websocket"
+	"golang.org/x/time/rate"
+
+	"github.com/parleyhq/parley/server/internal/config"
+	"github.com/parleyhq/parley/server/internal/session"
+)
+
+// Defaults for zero config values.
+const (
+	defaultMaxMessageBytes = 64 << 10
+	defaultSendBuffer      = 256
+	// hardLimitFactor: messages up to this multiple of MaxMessageBytes are
+	// read and refused with an error event; beyond it the connection is
+	// closed with 1009.
+	hardLimitFactor = 4
+	// retryAfterSeconds is the Retry-After of a refused upgrade.
+	retryAfterSeconds = 5
+)
+
+// Handler serves /ws/voice.
+type Handler struct {
+	cfg     config.WebSocket
+	mgr     *session.Manager
+	log     *slog.Logger
+	origins []string
+}
+
+// New returns the /ws/voice handler. Access control (API keys, per-IP
+// request rate) is the HTTP middleware's job; the handler checks the
+// Origin header against auth.AllowedOrigins (same-host origins always pass)
+// and admits sessions through mgr, using r.RemoteAddr as the client IP.
+func New(cfg config.WebSocket, auth config.Auth, mgr *session.Manager, logger *slog.Logger) *Handler {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxMessageBytes <= 0 {
+		cfg.MaxMessageBytes = defaultMaxMessageBytes
+	}
+	if cfg.SendBuffer <= 0 {
+		cfg.SendBuffer = defaultSendBuffer
+	}
+	return &Handler{cfg: cfg, mgr: mgr, log: logger, origins: OriginPatterns(auth.AllowedOrigins)}
+}
+
+// OriginPatterns turns allowed origins ("https://app.example.com", "*")
+// into coder/websocket host patterns ("app.example.com", "*").
+func OriginPatterns(allowed []string) []string {
+	out := make([]string, 0, len(allowed))
+	for _, o := range allowed {
+		o = strings.TrimSpace(o)
+		if o == "" {
+			continue
+		}
+		if u, err := url.Parse(o); err == nil && u.Host != "" {
+			out = append(out, u.Host)
+			continue
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+// errorBody is the JSON body of a refused upgrade.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    session.ErrorCode `json:"code"`
+	Message string            `json:"message"`
+	Details map[string]string `json:"details"`
+}
+
+func clientIP(remoteAddr string) string {
+	if host, _, err := net.SplitHostPort(remoteAddr); err == nil {
+		return host
+	}
+	return remoteAddr
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ip := clientIP(r.RemoteAddr)
+	res, err := h.mgr.Reserve(ip)
+	if err != nil {
+		h.refuse(w, err)
+		return
+	}
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		Subprotocols:   []string{session.ProtocolVersion},
+		OriginPatterns: h.origins,
+	})
+	if err != nil {
+		res.Release()
+		h.log.Info("websocket upgrade refused", "remote_ip", ip, "error", err)
+		return
+	}
+	c.SetReadLimit(h.cfg.MaxMessageBytes * hardLimitFactor)
+	log := h.log.With("remote_ip", ip)
+	wc := newConn(c, h.cfg.SendBuffer, h.cfg.WriteTimeout, log)
+	go wc.run()
+	sess, err := h.mgr.Start(res, session.StartParams{Conn: wc, Transport: "websocket", AwaitUpdate: true})
+	if err != nil {
+		log.Error("session start failed", "error", err)
+		wc.Close(session.CloseInternalError, "session start failed")
+		<-wc.done
+		return
+	}
+	ctx := context.WithoutCancel(r.Context())
+	h.readLoop(ctx, c, sess)
+	sess.Close(session.CloseNormal, "client closed the connection")
+	<-sess.Done()
+	<-wc.done
+}
+
+// refuse answers an upgrade over the admission limits with 503.
+func (h *Handler) refuse(w http.ResponseWriter, err error) {
+	code := session.RefusalCode(err)
+	h.log.Info("session refused", "code", string(code))
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+	w.WriteHeader(http.StatusServiceUnavailable)
+	body, _ := json.Marshal(errorBody{Error: errorDetail{Code: code, Message: err.Error(), Details: map[string]string{}}})
+	_, _ = w.Write(body)
+}
+
+// readLoop moves client messages into the session until the connection
+// ends. Over the message rate the session is closed (1008); messages then
+// are read and dropped until the close handshake ends the connection.
+func (h *Handler) readLoop(ctx context.Context, c *websocket.Conn, sess *session.Session) {
+	clock := h.mgr.Clock()
+	var limiter *rate.Limiter
+	if n := h.cfg.MaxMessagesPerSecond; n > 0 {
+		limiter = rate.NewLimiter(rate.Limit(n), n)
+	}
+	limit := h.cfg.MaxMessageBytes
+	flooded := false
+	for {
+		typ, rd, err := c.Reader(ctx)
+		if err != nil {
+			return
+		}
+		data, err := io.ReadAll(io.LimitReader(rd, limit+1))
+		if err != nil {
+			return
+		}
+		if int64(len(data)) > limit {
+			n, err := io.Copy(io.Discard, rd)
+			if err != nil {
+				return
+			}
+			sess.ReportError(session.CodeMessageTooLarge, "message exceeds "+strconv.FormatInt(limit, 10)+" bytes",
+				map[string]string{"max_bytes": strconv.FormatInt(limit, 10), "bytes": strconv.FormatInt(int64(len(data))+n, 10)})
+			continue
+		}
+		if flooded {
+			continue
+		}
+		if limiter != nil && !limiter.AllowN(clock.Now(), 1) {
+			flooded = true
+			sess.Close(session.ClosePolicyViolation, "message rate exceeded")
+			continue
+		}
+		if typ == websocket.MessageText {
+			err = sess.HandleText(ctx, data)
+		} else {
+			err = sess.HandleAudio(ctx, data)
+		}
+		if errors.Is(err, session.ErrConnClosed) {
+			flooded = true // the session ended: drain until the close handshake
+		}
+	}
+}
