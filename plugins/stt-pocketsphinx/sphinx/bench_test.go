@@ -2,6 +2,9 @@ package sphinx
 
 import (
 	"context"
+	"os"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -87,4 +90,40 @@ func BenchmarkCancel(b *testing.B) {
 	}
 	b.ReportMetric(float64(total.Microseconds())/float64(b.N), "µs-to-recv/op")
 	b.ReportMetric(float64(worst.Microseconds()), "worst-µs")
+}
+
+// rssBytes returns the process's resident set size.
+func rssBytes(b *testing.B) int64 {
+	b.Helper()
+	raw, err := os.ReadFile("/proc/self/statm")
+	require.NoError(b, err)
+	fields := strings.Fields(string(raw))
+	require.GreaterOrEqual(b, len(fields), 2)
+	pages, err := strconv.ParseInt(fields[1], 10, 64)
+	require.NoError(b, err)
+	return pages * int64(os.Getpagesize())
+}
+
+// BenchmarkPoolMemory warms a pool of two decoders, reports the resident
+// memory each one costs, then closes the pool and reports how much of it
+// stays resident afterwards.
+func BenchmarkPoolMemory(b *testing.B) {
+	const poolSize = 2
+	const mb = 1 << 20
+	var perDecoder, kept float64
+	for b.Loop() {
+		trimHeap()
+		before := rssBytes(b)
+		s := DefaultSettings()
+		s.PoolSize = poolSize
+		p, err := newPool(context.Background(), s, testLogger(), func() {})
+		require.NoError(b, err)
+		warm := rssBytes(b)
+		p.close()
+		after := rssBytes(b)
+		perDecoder = float64(warm-before) / poolSize / mb
+		kept = float64(after-before) / mb
+	}
+	b.ReportMetric(perDecoder, "MB-rss/decoder")
+	b.ReportMetric(kept, "MB-rss-after-close")
 }

@@ -178,7 +178,9 @@ func decodeError(err error) error {
 	}
 	const unknownPrefix = "json: unknown field "
 	if msg := err.Error(); strings.HasPrefix(msg, unknownPrefix) {
-		field = strings.Trim(strings.TrimPrefix(msg, unknownPrefix), `"`)
+		if name := strings.Trim(strings.TrimPrefix(msg, unknownPrefix), `"`); name != "" {
+			field = name
+		}
 	}
 	e := sdk.InvalidField(field, "invalid settings: %s", err.Error())
 	e.Err = err
