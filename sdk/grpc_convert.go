@@ -295,6 +295,15 @@ func stopReasonFromPB(r parleyv1.StopReason) StopReason {
 }
 
 func generateEventToPB(ev GenerateEvent) (*parleyv1.GenerateResponse, error) {
+	set := 0
+	for _, ok := range []bool{ev.TextDelta != "", ev.ToolCall != nil, ev.Done != nil} {
+		if ok {
+			set++
+		}
+	}
+	if set > 1 {
+		return nil, Errorf(CodeInternal, "invalid generate event: more than one of TextDelta, ToolCall, Done set")
+	}
 	switch {
 	case ev.Done != nil:
 		return &parleyv1.GenerateResponse{Event: &parleyv1.GenerateResponse_Done{Done: &parleyv1.Done{

@@ -98,11 +98,14 @@ func drain[T any](recv func() (T, error)) *stream[T] {
 	return s
 }
 
-// wait returns the drained stream, or fails t after timeout. The stream's
-// context must be bounded so the reader always ends.
+// waitGrace is how much longer than its context's timeout wait gives a
+// stream: the context should end it first, with a clear error.
+const waitGrace = 5 * time.Second
+
+// wait returns the drained stream, or fails t after timeout (plus grace).
 func (s *stream[T]) wait(t *testing.T, timeout time.Duration) drained[T] {
 	t.Helper()
-	timer := time.NewTimer(timeout)
+	timer := time.NewTimer(timeout + waitGrace)
 	defer timer.Stop()
 	select {
 	case d := <-s.done:

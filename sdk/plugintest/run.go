@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"os/exec"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	hclog "github.com/hashicorp/go-hclog"
 	plugin "github.com/hashicorp/go-plugin"
@@ -55,9 +58,36 @@ func dispenseInProcess(t *testing.T, cfg sdk.ServeConfig, kind sdk.Kind) any {
 		server.Stop()
 		_ = client.Close()
 	})
+	waitForBroker(t, brokerClientFunc, brokerServerFunc)
 	raw, err := client.Dispense(string(kind))
 	require.NoError(t, err, "dispense %s", kind)
 	return raw
+}
+
+// The goroutines of go-plugin's broker stream, which it opens
+// asynchronously when a client connects.
+const (
+	brokerClientFunc = "go-plugin.(*gRPCBrokerClientImpl).StartStream.func1"
+	brokerServerFunc = "go-plugin.(*gRPCBrokerServer).StartStream.func1"
+	brokerWait       = 10 * time.Second
+	brokerPoll       = time.Millisecond
+	stackBufBytes    = 1 << 20
+)
+
+// waitForBroker waits until go-plugin's broker stream is up, so that the
+// goroutine snapshots of the leak checks include its goroutines.
+func waitForBroker(t *testing.T, funcs ...string) {
+	t.Helper()
+	buf := make([]byte, stackBufBytes)
+	require.Eventually(t, func() bool {
+		stacks := string(buf[:runtime.Stack(buf, true)])
+		for _, f := range funcs {
+			if !strings.Contains(stacks, f) {
+				return false
+			}
+		}
+		return true
+	}, brokerWait, brokerPoll, "go-plugin's broker stream did not start")
 }
 
 // RunBinary launches the plugin binary at path the way the Parley host
@@ -90,6 +120,7 @@ func RunBinary(t *testing.T, path string, opts Options) {
 	})
 	rpc, err := client.Client()
 	require.NoError(t, err, "start plugin %s", path)
+	waitForBroker(t, brokerClientFunc)
 	require.Equal(t, sdk.ProtocolVersion, client.NegotiatedVersion(), "negotiated protocol version")
 
 	served := map[sdk.Kind]any{}
