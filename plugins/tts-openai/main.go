@@ -1,0 +1,16 @@
+// Command tts-openai is a Parley TTS plugin that speaks with OpenAI's
+// /audio/speech endpoint (or any server compatible with it), sentence by
+// sentence. Parley starts it; it is not meant to be run by hand.
+package main
+
+import (
+	"log/slog"
+	"os"
+
+	"github.com/parleyhq/parley/sdk"
+)
+
+func main() {
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	sdk.Serve(sdk.ServeConfig{TTS: newPlugin(logger, os.Getenv)})
+}
