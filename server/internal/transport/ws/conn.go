@@ -49,7 +49,9 @@ func newConn(c *websocket.Conn, buffer int, writeTimeout time.Duration, log *slo
 }
 
 // SendText implements session.Conn.
-func (w *conn) SendText(msg []byte) error { return w.send(outMsg{typ: websocket.MessageText, data: msg}) }
+func (w *conn) SendText(msg []byte) error {
+	return w.send(outMsg{typ: websocket.MessageText, data: msg})
+}
 
 // SendAudio implements session.Conn.
 func (w *conn) SendAudio(pcm []byte) error {

@@ -125,7 +125,6 @@ func indexOf(list []string, s string) int {
 	return -1
 }
 
-
 const longReply = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty."
 
 // TestBargeIn: the user talks over the agent for longer than
