@@ -155,7 +155,6 @@ func collect(t *testing.T, s sdk.TTSStream) ([]sdk.AudioChunk, error) {
 	}
 }
 
-
 func joinPCM(chunks []sdk.AudioChunk) []byte {
 	var out []byte
 	for _, c := range chunks {

@@ -33,8 +33,8 @@ var errClosed = sdk.Errorf(sdk.CodeFailedPrecondition, "%s: stream closed for se
 
 // streamParams are the fixed parameters of one synthesis stream.
 type streamParams struct {
-	cfg           *config
-	logger        *slog.Logger
+	cfg        *config
+	logger     *slog.Logger
 	voice      string
 	speed      float64 // 0: server default
 	sampleRate int
