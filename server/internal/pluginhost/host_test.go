@@ -699,3 +699,24 @@ func TestHostDeathKillsPlugins(t *testing.T) {
 	}, testTimeout, 10*time.Millisecond, "plugin %d must die with its host", pid)
 	assert.ErrorIs(t, syscall.Kill(pid, 0), syscall.ESRCH)
 }
+
+func TestPluginSeesOnlyItsEnv(t *testing.T) {
+	t.Setenv("PARLEY_TEST_HOST_ONLY", "leak")
+	i := inst("stt1", config.KindSTT, nil)
+	i.Env = []string{"PARLEY_TEST_SECRET"}
+	i.EnvValues = map[string]string{"PARLEY_TEST_SECRET": "s3cret"}
+	f := start(t, []config.Instance{i}, config.Pipeline{STT: []string{"stt1"}}, testRes())
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	s, err := f.h.STT().Transcribe(ctx, sdk.STTConfig{SampleRate: 16000})
+	require.NoError(t, err)
+	require.NoError(t, s.SendAudio([]byte("ENV")))
+	ev, err := s.Recv()
+	require.NoError(t, err)
+	names := strings.Split(ev.Text, ",")
+	assert.Contains(t, names, "PARLEY_TEST_SECRET")
+	for _, n := range names {
+		ok := n == "PARLEY_TEST_SECRET" || strings.HasPrefix(n, "PLUGIN_") || n == "PARLEY_PLUGIN"
+		assert.True(t, ok, "unexpected variable %s reached the plugin", n)
+	}
+}

@@ -10,7 +10,8 @@
 //   - through magic input — STT audio or TTS text starting with, or an LLM
 //     user message equal to: CRASH (os.Exit mid-stream), HANG (never answer
 //     until cancelled), STALL (answer once, then never again), ERR:<code>
-//     (fail with that sdk code);
+//     (fail with that sdk code); STT audio "ENV" answers with the sorted
+//     names of the plugin's environment variables;
 //   - through flags: -protocol 2 speaks plugin protocol version 2 with plain
 //     go-plugin, -nohandshake never starts serving.
 //
@@ -26,6 +27,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 
@@ -37,6 +39,8 @@ const (
 	magicHang  = "HANG"
 	magicStall = "STALL"
 	magicErr   = "ERR:"
+	// magicEnv asks STT for the names of its environment variables.
+	magicEnv = "ENV"
 	// crashExitCode is the exit status of a CRASH.
 	crashExitCode = 3
 	// bytesPerTextByte is how much fake audio TTS returns per text byte.
@@ -165,6 +169,12 @@ func (p *sttFault) Transcribe(ctx context.Context, cfg sdk.STTConfig) (sdk.STTSt
 				}
 				continue
 			}
+			if string(msg.Audio) == magicEnv {
+				if err := emit(sdk.TranscriptEvent{Text: envNames()}); err != nil {
+					return err
+				}
+				continue
+			}
 			stall, err := magic(ctx, string(msg.Audio))
 			if err != nil {
 				return err
@@ -182,6 +192,17 @@ func (p *sttFault) Transcribe(ctx context.Context, cfg sdk.STTConfig) (sdk.STTSt
 		}
 		return nil
 	}), nil
+}
+
+// envNames returns the sorted names of the process's environment.
+func envNames() string {
+	var names []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ",")
 }
 
 type llmFault struct{ *fault }
