@@ -91,8 +91,7 @@ func buildRequest(cfg config, req sdk.GenerateRequest) ([]byte, error) {
 			for j, tc := range m.ToolCalls {
 				input, err := toolInput(tc.Arguments)
 				if err != nil {
-					return nil, sdk.Errorf(sdk.CodeInvalidArgument,
-						"%s: messages[%d].tool_calls[%d] (%s): arguments are not a JSON object", providerName, i, j, tc.Name)
+					return nil, invalidRequest(err, "messages[%d].tool_calls[%d] (%s): arguments are not a JSON object", i, j, tc.Name)
 				}
 				blocks = append(blocks, wireBlock{Type: blockToolUse, ID: tc.ID, Name: tc.Name, Input: input})
 			}
@@ -113,7 +112,7 @@ func buildRequest(cfg config, req sdk.GenerateRequest) ([]byte, error) {
 	for i, t := range req.Tools {
 		schema, err := toolSchema(t.Parameters)
 		if err != nil {
-			return nil, sdk.Errorf(sdk.CodeInvalidArgument, "%s: tools[%d] (%s): parameters are not a JSON object", providerName, i, t.Name)
+			return nil, invalidRequest(err, "tools[%d] (%s): parameters are not a JSON object", i, t.Name)
 		}
 		out.Tools = append(out.Tools, wireTool{Name: t.Name, Description: t.Description, InputSchema: schema})
 	}
@@ -122,6 +121,13 @@ func buildRequest(cfg config, req sdk.GenerateRequest) ([]byte, error) {
 		return nil, sdk.Errorf(sdk.CodeInternal, "%s: encode request: %s", providerName, err.Error())
 	}
 	return body, nil
+}
+
+// invalidRequest returns an InvalidArgument error about the request.
+func invalidRequest(cause error, format string, args ...any) *sdk.Error {
+	e := sdk.Errorf(sdk.CodeInvalidArgument, providerName+": "+format, args...)
+	e.Err = cause
+	return e
 }
 
 // textBlocks returns one text block, or none for empty text (the API
