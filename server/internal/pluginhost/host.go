@@ -103,7 +103,8 @@ func (h *Host) Start(ctx context.Context) error {
 		return fmt.Errorf("pluginhost: start: %w (started twice or closed)", ErrNotStarted)
 	}
 	h.started = true
-	superCtx, cancel := context.WithCancel(context.Background())
+	// Supervision outlives Start's ctx (it ends in Close) but keeps its values.
+	superCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	h.cancel = cancel
 	h.mu.Unlock()
 

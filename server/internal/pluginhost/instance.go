@@ -241,7 +241,7 @@ func firstPositive(ds ...time.Duration) time.Duration {
 // stopped the process) or Parley dies.
 func (in *instance) supervise(ctx context.Context, started chan<- error) {
 	runtime.LockOSThread()
-	gen, err := in.launch()
+	gen, err := in.launch(ctx)
 	if err != nil {
 		in.setFailed(err)
 		started <- err
@@ -292,7 +292,7 @@ func (in *instance) relaunch(ctx context.Context) *generation {
 			return nil
 		}
 		in.recordRestart(time.Now())
-		gen, err := in.launch()
+		gen, err := in.launch(ctx)
 		if ctx.Err() != nil {
 			if gen != nil {
 				gen.stop(true)
@@ -312,9 +312,12 @@ func (in *instance) relaunch(ctx context.Context) *generation {
 }
 
 // launch starts one process: handshake, dispense, Info (kind check) and
-// Configure. On failure nothing is left running.
-func (in *instance) launch() (*generation, error) {
-	cmd := exec.Command(in.cfg.Path, in.cfg.Args...)
+// Configure. On failure nothing is left running. ctx bounds Info and
+// Configure; the handshake is bounded by the start timeout.
+func (in *instance) launch(ctx context.Context) (*generation, error) {
+	// The process's life is managed by generation.stop (graceful first),
+	// not by a context: cancelling ctx must not SIGKILL it behind our back.
+	cmd := exec.CommandContext(context.WithoutCancel(ctx), in.cfg.Path, in.cfg.Args...)
 	cmd.Env = append([]string(nil), in.env...)
 	cmd.SysProcAttr = sysProcAttr()
 	var secure *plugin.SecureConfig
@@ -344,7 +347,7 @@ func (in *instance) launch() (*generation, error) {
 	if gc, ok := rpc.(*plugin.GRPCClient); ok {
 		gen.conn = gc.Conn
 	}
-	if err := in.initialize(gen, rpc); err != nil {
+	if err := in.initialize(ctx, gen, rpc); err != nil {
 		gen.stop(false)
 		return nil, err
 	}
@@ -352,7 +355,7 @@ func (in *instance) launch() (*generation, error) {
 }
 
 // initialize dispenses the plugin, checks its kind and configures it.
-func (in *instance) initialize(gen *generation, rpc plugin.ClientProtocol) error {
+func (in *instance) initialize(ctx context.Context, gen *generation, rpc plugin.ClientProtocol) error {
 	raw, err := rpc.Dispense(string(in.kind))
 	if err != nil {
 		if errors.Is(err, &sdk.Error{Code: sdk.CodeUnimplemented}) || errors.Is(err, &sdk.Error{Code: sdk.CodeFailedPrecondition}) {
@@ -375,7 +378,7 @@ func (in *instance) initialize(gen *generation, rpc plugin.ClientProtocol) error
 	if p == nil {
 		return fmt.Errorf("plugin %s: %w: dispensed %T is not an sdk %s", in.name, ErrKindMismatch, raw, in.kind)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), in.startTimeout)
+	ctx, cancel := context.WithTimeout(ctx, in.startTimeout)
 	defer cancel()
 	info, err := p.Info(ctx)
 	if err != nil {
