@@ -142,13 +142,16 @@ func (p *plugin) run(ctx context.Context, cfg config, body []byte, emit func(sdk
 		if err != nil {
 			return transportError(ctx, reqCtx, fmt.Errorf("read stream: %w", err))
 		}
-		wd.arm(cfg.idleTimeout, errIdleTimeout)
+		// The idle countdown measures the provider only: it is paused while
+		// the consumer takes the event.
+		wd.pause()
 		if err := dec.handle(ev); err != nil {
 			if ctx.Err() != nil {
 				return providerhttp.ErrorFromTransport(ctx, providerName, err)
 			}
 			return err
 		}
+		wd.arm(cfg.idleTimeout, errIdleTimeout)
 	}
 	// Read the end of the response (the final chunk of a chunked body) so
 	// that the connection goes back to the pool: the next turn then skips

@@ -435,3 +435,33 @@ func TestConnectionIsReusedAcrossTurns(t *testing.T) {
 	}
 	assert.Equal(t, int32(1), f.conns.Load(), "every turn after the first reuses the pooled connection")
 }
+
+func TestSlowConsumerIsNotAnIdleProvider(t *testing.T) {
+	const (
+		idle = 50 * time.Millisecond
+		// consumerDelay simulates a consumer busy elsewhere (not a sync point).
+		consumerDelay = 4 * idle
+	)
+	// The plugin blocks handing over the second text while the consumer is
+	// away; enough padding follows it that the rest cannot already sit in
+	// the plugin's read buffer when the consumer comes back.
+	const padding = 2000
+	all := sseEvents(t, "text.sse")
+	events := append([]string{}, all[:5]...)
+	for range padding {
+		events = append(events, event("ping", `{"type": "ping"}`))
+	}
+	events = append(events, all[5:]...)
+	f := newFake(t, streamHandler(events...))
+	p := newTestPlugin(t, f.srv.URL, map[string]any{"idle_timeout": idle.String()})
+	s, err := p.Generate(context.Background(), sdk.GenerateRequest{Messages: []sdk.Message{{Role: sdk.RoleUser, Content: "hi"}}})
+	require.NoError(t, err)
+	ev, err := s.Recv()
+	require.NoError(t, err)
+	assert.Equal(t, "Hello", ev.TextDelta)
+	<-time.After(consumerDelay)
+	evs, err := collect(t, s)
+	require.ErrorIs(t, err, io.EOF, "the provider sent everything at once; only the consumer was slow")
+	require.NotEmpty(t, evs)
+	assert.NotNil(t, evs[len(evs)-1].Done)
+}

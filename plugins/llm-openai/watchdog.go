@@ -41,16 +41,22 @@ func newWatchdog(ctx context.Context, d time.Duration, cause error) (context.Con
 	return ctx, w
 }
 
-// arm restarts the countdown with a new duration and cause.
+// arm restarts the countdown with a new duration and cause. Arming a
+// watchdog that already fired is harmless: its context stays cancelled
+// with the first cause.
 func (w *watchdog) arm(d time.Duration, cause error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if !w.timer.Stop() {
-		// Already fired (the context is cancelled) or stopped.
-		return
-	}
+	w.timer.Stop()
 	w.cause = cause
 	w.timer.Reset(d)
+}
+
+// pause stops the countdown until the next arm.
+func (w *watchdog) pause() {
+	w.mu.Lock()
+	w.timer.Stop()
+	w.mu.Unlock()
 }
 
 // fire cancels the context with the current cause.
