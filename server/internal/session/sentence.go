@@ -15,9 +15,19 @@ const maxSentenceBytes = 240
 func isAbbreviation(word string) bool {
 	switch strings.ToLower(word) {
 	case "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "e.g", "i.e", "a.m", "p.m",
-		"u.s", "u.k", "no", "nos", "fig", "approx", "inc", "ltd", "co", "corp", "mt", "ave", "dept",
+		"u.s", "u.k", "approx", "inc", "ltd", "co", "corp", "mt", "ave", "dept",
 		"est", "gen", "gov", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
-		"cf", "al", "vol", "ch", "p", "pp", "min", "max", "sec", "hr", "hrs":
+		"cf", "al", "min", "max", "hr", "hrs":
+		return true
+	}
+	return false
+}
+
+// isNumberAbbreviation: these end a sentence unless a number follows
+// ("No. 5", "p. 12", but "I said no. Then…").
+func isNumberAbbreviation(word string) bool {
+	switch strings.ToLower(word) {
+	case "no", "nos", "fig", "vol", "ch", "p", "pp", "art", "sec":
 		return true
 	}
 	return false
@@ -118,14 +128,14 @@ func endsSentence(before, after []byte) bool {
 	if word == "" {
 		return true
 	}
-	if isAbbreviation(word) {
+	next, _ := utf8.DecodeRune(after)
+	if isAbbreviation(word) || (isNumberAbbreviation(word) && unicode.IsDigit(next)) {
 		return false
 	}
 	r, _ := utf8.DecodeRuneInString(word)
 	if utf8.RuneCountInString(word) == 1 && unicode.IsUpper(r) {
 		return false // an initial
 	}
-	next, _ := utf8.DecodeRune(after)
 	if unicode.IsLower(next) {
 		return false // "approx. five", a lower-case continuation
 	}

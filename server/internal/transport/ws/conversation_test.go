@@ -87,6 +87,29 @@ func TestScriptedConversation(t *testing.T) {
 		{Role: sdk.RoleUser, Content: "what is the capital of france"},
 		{Role: sdk.RoleAssistant, Content: reply1},
 	}, c.history())
+	// The same turn is in the Prometheus histograms.
+	for _, name := range []string{"parley_turn_stt_final_seconds", "parley_turn_llm_ttft_seconds",
+		"parley_turn_tts_ttfa_seconds", "parley_turn_voice_to_voice_seconds"} {
+		assert.Equal(t, uint64(1), histogramCount(t, h, name), name)
+	}
+	// Time is the audio clock here: voice-to-voice is at least the
+	// end-of-turn silence (300 ms), plus what the client's clock moved on
+	// while the server worked (at most the 500 ms of silence it sent).
+	assert.GreaterOrEqual(t, m.num("voice_to_voice_ms"), 300.0)
+	assert.LessOrEqual(t, m.num("voice_to_voice_ms"), 820.0)
+}
+
+func histogramCount(t *testing.T, h *harness, name string) uint64 {
+	t.Helper()
+	mfs, err := h.reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetHistogram().GetSampleCount()
+		}
+	}
+	t.Fatalf("metric %s not found", name)
+	return 0
 }
 
 // TestOutputResampled: output_sample_rate 24000 gives 960-byte frames.

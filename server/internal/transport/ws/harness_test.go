@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -337,3 +338,5 @@ func okHTTP(t *testing.T, resp *http.Response) {
 		_ = resp.Body.Close()
 	}
 }
+
+func sortStrings(s []string) { slices.Sort(s) }
