@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -18,8 +19,17 @@ import (
 
 	"github.com/parleyhq/parley/server/internal/config"
 	"github.com/parleyhq/parley/server/internal/httpapi"
+	"github.com/parleyhq/parley/server/internal/pluginhost"
 	"github.com/parleyhq/parley/server/internal/ratelimit"
+	"github.com/parleyhq/parley/server/internal/session"
 	"github.com/parleyhq/parley/server/internal/telemetry"
+	"github.com/parleyhq/parley/server/internal/transport/ws"
+)
+
+// Routes served by the app (besides the probes httpapi serves).
+const (
+	PathVoiceWS = "/ws/voice"
+	PathPlugins = "/v1/plugins"
 )
 
 // App is a configured Parley server.
@@ -35,11 +45,24 @@ func New(cfg *config.Config, version httpapi.VersionInfo, logger *slog.Logger) *
 }
 
 // Run serves on ln until ctx is done, then stops accepting, drains within
-// the configured timeout and returns nil on a clean shutdown.
+// the configured timeout and returns nil on a clean shutdown. Plugins start
+// while the server already answers probes (/readyz is 503 until they run);
+// a plugin that cannot start stops the server with an error naming it.
 func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	cfg := a.cfg
 	reg := telemetry.NewRegistry()
 	guard := telemetry.NewMemoryGuard(cfg.Telemetry, reg, a.logger)
+
+	host, err := pluginhost.New(cfg.Plugins, cfg.Resilience, cfg.Pipeline, reg, a.logger)
+	if err != nil {
+		return fmt.Errorf("plugins: %w", err)
+	}
+	mgr, err := session.NewManager(cfg.Session, cfg.VAD, cfg.Tools,
+		session.Plugins{STT: host.STT(), LLM: host.LLM(), TTS: host.TTS()}, guard, reg, a.logger)
+	if err != nil {
+		return fmt.Errorf("sessions: %w", err)
+	}
+	voiceWS := ws.New(cfg.WebSocket, cfg.Auth, mgr, a.logger)
 
 	var limiter ratelimit.Limiter
 	if cfg.RateLimit.Enabled {
@@ -47,17 +70,28 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		defer closeLimiter()
 		limiter = l
 	}
-
+	var draining atomic.Bool
 	handler, err := httpapi.New(httpapi.Options{
 		HTTP:     cfg.HTTP,
 		Auth:     cfg.Auth,
 		Limiter:  limiter,
 		Gatherer: reg,
-		Ready:    func() []string { return nil },
-		Version:  a.version,
-		Logger:   a.logger,
-		API:      func(chi.Router) {},
-		Voice:    func(chi.Router) {},
+		Ready: func() []string {
+			if draining.Load() {
+				return []string{"server is draining"}
+			}
+			return host.Ready()
+		},
+		Version: a.version,
+		Logger:  a.logger,
+		API: func(r chi.Router) {
+			r.Get(PathPlugins, func(w http.ResponseWriter, _ *http.Request) {
+				httpapi.WriteJSON(w, http.StatusOK, map[string][]pluginhost.Status{"plugins": host.Status()})
+			})
+		},
+		Voice: func(r chi.Router) {
+			r.Method(http.MethodGet, PathVoiceWS, voiceWS)
+		},
 	})
 	if err != nil {
 		return fmt.Errorf("http: %w", err)
@@ -82,22 +116,43 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		return nil
 	})
 	g.Go(func() error {
+		if err := host.Start(gctx); err != nil {
+			if gctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("plugins: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
 		<-gctx.Done()
+		draining.Store(true)
 		a.logger.Info("shutting down", "drain_timeout", cfg.HTTP.DrainTimeout)
-		return a.drain(srv)
+		return a.drain(srv, mgr, host)
 	})
 	return g.Wait()
 }
 
-// drain stops accepting and waits for in-flight requests and sessions,
-// bounded by the drain timeout.
-func (a *App) drain(srv *http.Server) error {
+// drain ends sessions (WebSockets are hijacked, so Shutdown alone would not
+// wait for them), stops accepting and waits for in-flight requests, then
+// stops the plugins — all bounded by the drain timeout.
+func (a *App) drain(srv *http.Server, mgr *session.Manager, host *pluginhost.Host) error {
 	dctx, cancel := context.WithTimeout(context.Background(), a.cfg.HTTP.DrainTimeout)
 	defer cancel()
 	start := time.Now()
+	var errs []error
+	if err := mgr.Drain(dctx); err != nil {
+		errs = append(errs, err)
+	}
 	if err := srv.Shutdown(dctx); err != nil {
 		_ = srv.Close()
-		return fmt.Errorf("drain: %w", err)
+		errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+	}
+	if err := host.Close(dctx); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("drain: %w", errors.Join(errs...))
 	}
 	a.logger.Info("drained", "took", time.Since(start))
 	return nil
