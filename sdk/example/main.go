@@ -26,8 +26,6 @@ type beeper struct {
 	cfg settings
 }
 
-func newBeeper() *beeper { return &beeper{cfg: settings{WordMS: 150, PitchHz: 440}} }
-
 func (b *beeper) Info(context.Context) (sdk.Info, error) {
 	return sdk.Info{Name: "tts-beep", Version: "1.0.0", Kind: sdk.KindTTS,
 		AudioFormats: []sdk.AudioFormat{{Encoding: sdk.EncodingPCM16LE, SampleRate: 16000, Channels: 1}}}, nil
@@ -47,20 +45,14 @@ func (b *beeper) Configure(_ context.Context, raw json.RawMessage) error {
 		return sdk.InvalidField("pitch_hz", "must be 50..4000, got %g", s.PitchHz)
 	}
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	b.cfg = s
-	b.mu.Unlock()
 	return nil
 }
 
 func (b *beeper) Synthesize(ctx context.Context, cfg sdk.TTSConfig) (sdk.TTSStream, error) {
-	if cfg.SampleRate == 0 {
-		cfg.SampleRate = 16000
-	}
 	if cfg.SampleRate < 8000 || cfg.SampleRate > 48000 {
 		return nil, sdk.InvalidField("sample_rate", "must be 8000..48000, got %d", cfg.SampleRate)
-	}
-	if cfg.Speed <= 0 {
-		cfg.Speed = 1
 	}
 	b.mu.Lock()
 	s := b.cfg
@@ -70,23 +62,22 @@ func (b *beeper) Synthesize(ctx context.Context, cfg sdk.TTSConfig) (sdk.TTSStre
 		spoken := 0 // bytes of text already spoken
 		speak := func(upTo int) error {
 			words := len(strings.Fields(text.String()[spoken:upTo]))
-			start := spoken
+			chunk := sdk.AudioChunk{SampleRate: cfg.SampleRate, TextStart: spoken, TextEnd: upTo}
 			spoken = upTo
 			if words == 0 {
 				return nil
 			}
-			samples := int(float64(words*s.WordMS*cfg.SampleRate) / 1000 / float64(cfg.Speed))
-			return emit(sdk.AudioChunk{PCM: beep(samples, cfg.SampleRate, s.PitchHz), SampleRate: cfg.SampleRate,
-				TextStart: start, TextEnd: upTo})
+			chunk.PCM = beep(words*s.WordMS*cfg.SampleRate/1000, cfg.SampleRate, s.PitchHz)
+			return emit(chunk) // fails once the host cancelled
 		}
-		for msg := range in { // ends when the host calls CloseSend
+		for msg := range in { // closed by CloseSend or cancellation
 			text.WriteString(msg.Text)
 			upTo := strings.LastIndexByte(text.String(), ' ') + 1 // whole words only
 			if msg.Flush {
 				upTo = text.Len()
 			}
 			if err := speak(max(upTo, spoken)); err != nil {
-				return err // ctx is done: the host cancelled
+				return err
 			}
 		}
 		return speak(text.Len())
@@ -103,4 +94,4 @@ func beep(n, rate int, hz float64) []byte {
 	return pcm
 }
 
-func main() { sdk.Serve(sdk.ServeConfig{TTS: newBeeper()}) }
+func main() { sdk.Serve(sdk.ServeConfig{TTS: &beeper{cfg: settings{WordMS: 150, PitchHz: 440}}}) }

@@ -16,7 +16,7 @@ func TestMain(m *testing.M) {
 }
 
 func TestConformanceInProcess(t *testing.T) {
-	plugintest.RunTTS(t, newBeeper(), plugintest.Options{Settings: []byte(`{"word_ms": 100}`)})
+	plugintest.RunTTS(t, &beeper{cfg: settings{WordMS: 150, PitchHz: 440}}, plugintest.Options{Settings: []byte(`{"word_ms": 100}`)})
 }
 
 func TestConformanceBinary(t *testing.T) {
