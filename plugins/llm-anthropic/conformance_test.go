@@ -19,15 +19,7 @@ func conformanceFake(t *testing.T) *fakeServer {
 	t.Helper()
 	events := sseEvents(t, "text.sse")
 	f := startFake(t, streamHandler(events...), false)
-	go func() { // the suite makes several requests; keep the record channel free
-		for {
-			select {
-			case <-f.requests:
-			case <-f.released:
-				return
-			}
-		}
-	}()
+	f.discardRequests() // the suite makes several requests
 	return f
 }
 

@@ -15,7 +15,7 @@ import (
 // must hold exactly one of TextDelta, ToolCall (with valid JSON) or Done.
 func FuzzDecoder(f *testing.F) {
 	for _, fixture := range []string{"text.sse", "tool_use.sse"} {
-		f.Add(strings.Join(sseEventsF(f, fixture), ""))
+		f.Add(strings.Join(sseEvents(f, fixture), ""))
 	}
 	f.Add("event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\"}}\n\n")
 	f.Add("data: {\"type\":\"content_block_delta\",\"index\":-1,\"delta\":{\"type\":\"input_json_delta\"}}\n\n")

@@ -43,14 +43,14 @@ type fakeServer struct {
 	conns atomic.Int32
 }
 
-func newFake(t *testing.T, h http.HandlerFunc) *fakeServer {
+func newFake(t testing.TB, h http.HandlerFunc) *fakeServer {
 	t.Helper()
 	return startFake(t, h, true)
 }
 
 // startFake starts a fake; without keep-alive it closes every connection
 // after one response.
-func startFake(t *testing.T, h http.HandlerFunc, keepAlive bool) *fakeServer {
+func startFake(t testing.TB, h http.HandlerFunc, keepAlive bool) *fakeServer {
 	t.Helper()
 	f := &fakeServer{requests: make(chan recorded, 16), released: make(chan struct{})}
 	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -74,6 +74,19 @@ func startFake(t *testing.T, h http.HandlerFunc, keepAlive bool) *fakeServer {
 	return f
 }
 
+// discardRequests stops recording requests, for tests that make many.
+func (f *fakeServer) discardRequests() {
+	go func() {
+		for {
+			select {
+			case <-f.requests:
+			case <-f.released:
+				return
+			}
+		}
+	}()
+}
+
 // lastRequest returns the request the fake received.
 func (f *fakeServer) lastRequest(t *testing.T) recorded {
 	t.Helper()
@@ -87,13 +100,7 @@ func (f *fakeServer) lastRequest(t *testing.T) recorded {
 }
 
 // sseEvents splits a fixture into its events, each ending with its blank line.
-func sseEvents(t *testing.T, fixture string) []string {
-	t.Helper()
-	return sseEventsF(t, fixture)
-}
-
-// sseEventsF is sseEvents for any testing.TB (fuzz seeds).
-func sseEventsF(t testing.TB, fixture string) []string {
+func sseEvents(t testing.TB, fixture string) []string {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join("testdata", fixture))
 	require.NoError(t, err)
@@ -174,7 +181,7 @@ func envMap(m map[string]string) func(string) string {
 
 // newTestPlugin returns a plugin configured against baseURL with extra
 // settings merged over base_url.
-func newTestPlugin(t *testing.T, baseURL string, extra map[string]any) *plugin {
+func newTestPlugin(t testing.TB, baseURL string, extra map[string]any) *plugin {
 	t.Helper()
 	client := &http.Client{}
 	t.Cleanup(client.CloseIdleConnections)

@@ -24,7 +24,10 @@ func TestMain(m *testing.M) {
 // at once; it only turns a hang into a failure.
 const testWait = 10 * time.Second
 
-var hi = sdk.GenerateRequest{Messages: []sdk.Message{{Role: sdk.RoleUser, Content: "hi"}}}
+// hi returns a one-message request.
+func hi() sdk.GenerateRequest {
+	return sdk.GenerateRequest{Messages: []sdk.Message{{Role: sdk.RoleUser, Content: "hi"}}}
+}
 
 func TestGenerateStreamsText(t *testing.T) {
 	f := newFake(t, streamHandler(sseEvents(t, "text.sse")...))
@@ -152,7 +155,7 @@ func TestToolCallAssembly(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFake(t, streamHandler(tc.events...))
 			p := newTestPlugin(t, f.srv.URL, nil)
-			s, err := p.Generate(context.Background(), hi)
+			s, err := p.Generate(context.Background(), hi())
 			require.NoError(t, err)
 			evs, err := collect(t, s)
 			require.ErrorIs(t, err, io.EOF)
@@ -179,7 +182,7 @@ func TestLocalServerSettings(t *testing.T) {
 	require.NoError(t, p.Configure(context.Background(), json.RawMessage(`{
 		"base_url": "`+f.srv.URL+`/v1", "model": "llama3.2", "max_tokens_field": "max_tokens", "include_usage": false, "max_tokens": 64
 	}`)))
-	s, err := p.Generate(context.Background(), hi)
+	s, err := p.Generate(context.Background(), hi())
 	require.NoError(t, err)
 	_, err = collect(t, s)
 	require.ErrorIs(t, err, io.EOF)
@@ -201,7 +204,7 @@ func TestGenerateRejectsBadRequest(t *testing.T) {
 		{"tool call arguments not JSON", sdk.GenerateRequest{Messages: []sdk.Message{
 			{Role: sdk.RoleAssistant, ToolCalls: []sdk.ToolCall{{ID: "x", Name: "f", Arguments: json.RawMessage(`{"a":`)}}},
 		}}},
-		{"tool schema not an object", sdk.GenerateRequest{Messages: hi.Messages, Tools: []sdk.Tool{{Name: "f", Parameters: json.RawMessage(`"string"`)}}}},
+		{"tool schema not an object", sdk.GenerateRequest{Messages: hi().Messages, Tools: []sdk.Tool{{Name: "f", Parameters: json.RawMessage(`"string"`)}}}},
 		{"unknown role", sdk.GenerateRequest{Messages: []sdk.Message{{Role: "narrator", Content: "hi"}}}},
 	}
 	for _, tc := range tests {
@@ -215,7 +218,7 @@ func TestGenerateRejectsBadRequest(t *testing.T) {
 
 func TestGenerateBeforeConfigure(t *testing.T) {
 	p := newPlugin(&http.Client{}, envMap(nil), nil)
-	_, err := p.Generate(context.Background(), hi)
+	_, err := p.Generate(context.Background(), hi())
 	assert.Equal(t, sdk.CodeFailedPrecondition, sdk.CodeOf(err))
 }
 
@@ -239,7 +242,7 @@ func TestHTTPErrorsAreMapped(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFake(t, errorHandler(tc.status, tc.header, tc.body))
 			p := newTestPlugin(t, f.srv.URL, nil)
-			s, err := p.Generate(context.Background(), hi)
+			s, err := p.Generate(context.Background(), hi())
 			require.NoError(t, err)
 			evs, err := collect(t, s)
 			assert.Empty(t, evs)
@@ -271,7 +274,7 @@ func TestMidStreamErrorChunk(t *testing.T) {
 			events = append(events, dataEvent(tc.chunk))
 			f := newFake(t, streamHandler(events...))
 			p := newTestPlugin(t, f.srv.URL, nil)
-			s, err := p.Generate(context.Background(), hi)
+			s, err := p.Generate(context.Background(), hi())
 			require.NoError(t, err)
 			evs, err := collect(t, s)
 			assert.Equal(t, "Hello", text(evs))
@@ -298,7 +301,7 @@ func TestMalformedStream(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFake(t, streamHandler(tc.events...))
 			p := newTestPlugin(t, f.srv.URL, nil)
-			s, err := p.Generate(context.Background(), hi)
+			s, err := p.Generate(context.Background(), hi())
 			require.NoError(t, err)
 			evs, err := collect(t, s)
 			assert.Empty(t, evs)
@@ -342,7 +345,7 @@ func TestStreamCutShortIsUnavailable(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFake(t, tc.handler(t))
 			p := newTestPlugin(t, f.srv.URL, nil)
-			s, err := p.Generate(context.Background(), hi)
+			s, err := p.Generate(context.Background(), hi())
 			require.NoError(t, err)
 			evs, err := collect(t, s)
 			assert.Equal(t, tc.wantText, text(evs))
@@ -372,7 +375,7 @@ func TestCancelEndsSlowStream(t *testing.T) {
 	p := newTestPlugin(t, f.srv.URL, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s, err := p.Generate(ctx, hi)
+	s, err := p.Generate(ctx, hi())
 	require.NoError(t, err)
 	ev, err := s.Recv()
 	require.NoError(t, err)
@@ -417,7 +420,7 @@ func TestTimeouts(t *testing.T) {
 				}
 			})
 			p := newTestPlugin(t, f.srv.URL, tc.settings)
-			s, err := p.Generate(context.Background(), hi)
+			s, err := p.Generate(context.Background(), hi())
 			require.NoError(t, err)
 			_, err = collect(t, s)
 			e := sdkError(t, err)
@@ -433,7 +436,7 @@ func TestProviderUnreachable(t *testing.T) {
 	url := f.srv.URL
 	f.srv.Close()
 	p := newTestPlugin(t, url, nil)
-	s, err := p.Generate(context.Background(), hi)
+	s, err := p.Generate(context.Background(), hi())
 	require.NoError(t, err)
 	_, err = collect(t, s)
 	assert.Equal(t, sdk.CodeUnavailable, sdk.CodeOf(err))
@@ -451,7 +454,7 @@ func TestConnectionIsReusedAcrossTurns(t *testing.T) {
 	f := newFake(t, streamHandler(sseEvents(t, "text.sse")...))
 	p := newTestPlugin(t, f.srv.URL, nil)
 	for turn := range 3 {
-		s, err := p.Generate(context.Background(), hi)
+		s, err := p.Generate(context.Background(), hi())
 		require.NoError(t, err)
 		_, err = collect(t, s)
 		require.ErrorIs(t, err, io.EOF, "turn %d", turn)

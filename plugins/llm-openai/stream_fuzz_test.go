@@ -15,7 +15,7 @@ import (
 // must hold exactly one of TextDelta, ToolCall (with valid JSON) or Done.
 func FuzzDecoder(f *testing.F) {
 	for _, fixture := range []string{"text.sse", "tool_calls.sse"} {
-		f.Add(strings.Join(sseEventsF(f, fixture), ""))
+		f.Add(strings.Join(sseEvents(f, fixture), ""))
 	}
 	f.Add("data: {\"error\":{\"message\":\"x\",\"code\":503}}\n\n")
 	f.Add("data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":-1,\"function\":{\"name\":\"f\"}}]},\"finish_reason\":\"tool_calls\"}]}\n\ndata: [DONE]\n\n")
