@@ -87,17 +87,19 @@ func open[T any](ctx context.Context, c *chain, cur *cursor, prevErr error, try 
 			return zero, c.exhausted(cur.errs)
 		}
 		in := c.members[cur.member]
+		// A plugin that is down is skipped without touching its breaker:
+		// its supervisor already knows and is restarting it, and a restart
+		// taking a few retries must not hold the breaker open afterwards.
+		gen, aerr := in.acquire()
+		if aerr != nil {
+			in.countError(aerr)
+			err = aerr
+			continue
+		}
 		done, berr := in.breaker.Allow()
 		if berr != nil {
 			in.countError(berr)
 			err = berr
-			continue
-		}
-		gen, aerr := in.acquire()
-		if aerr != nil {
-			done(aerr)
-			in.countError(aerr)
-			err = aerr
 			continue
 		}
 		v, terr := try(ctx, in, gen)
