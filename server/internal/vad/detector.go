@@ -36,23 +36,36 @@ const (
 	// floorUpStep is how far (dB per frame) the floor may rise on a
 	// non-speech frame: 2.5 dB/s, slow enough not to learn quiet speech.
 	floorUpStep = 0.05
-	// floorNoiseUpStep is the faster rise (dB per frame, 25 dB/s) on frames
-	// the spectral features call steady noise, so a noise that starts
-	// mid-stream is learned within a second or two.
-	floorNoiseUpStep = 0.5
+	// floorNoiseRate is the fraction of the distance the floor rises per
+	// frame on frames the spectral features call noise, so a noise that
+	// starts mid-stream is learned within about half a second.
+	floorNoiseRate = 0.1
 	// minBandLevelDB keeps band levels of digital silence finite.
 	minBandLevelDB = -130.0
+	// minFloorDBFS is the lowest noise floor, as the level (dBFS) of a
+	// white noise: bands that carry no noise at all (digital silence,
+	// or above a hum) do not make faint sounds look like loud speech.
+	minFloorDBFS = -65.0
 	// maxBandSNR caps one band's contribution to the mean SNR (dB).
 	maxBandSNR = 30.0
 	// maxExcessFlatness is the highest spectral flatness of the level
 	// above the noise floor (1 = every band rose equally) that may start
 	// speech: a broadband level step of steady noise is flat, speech has
 	// formants.
-	maxExcessFlatness = 0.75
+	maxExcessFlatness = 0.6
+	// maxFlatnessExcess caps each band's rise (dB) in the flatness
+	// measure, far above any real noise step.
+	maxFlatnessExcess = 60.0
 	// steadyFrames is the window (frames) of the steadiness check.
 	steadyFrames = 25
-	// steadyStdDB is the mean per-band standard deviation (dB) over the
-	// window below which a sound counts as steady noise, not speech.
+	// steadyBlock is the block length (frames) whose mean levels the
+	// steadiness check compares.
+	steadyBlock = 5
+	// steadyTop is how many of the most-varying bands the steadiness check
+	// averages.
+	steadyTop = 3
+	// steadyStdDB is the variation (dB, see pushHistory) below which a
+	// sound counts as steady noise, not speech.
 	steadyStdDB = 2.5
 	// warmupFrames is how many frames the floor follows the level in both
 	// directions at the start of a stream.
@@ -61,9 +74,12 @@ const (
 
 // Spectral analysis.
 const (
-	fftSize   = 512
-	spectrumN = fftSize/2 + 1
-	binHz     = float64(audio.SampleRate) / fftSize
+	// dbToNeper converts a power ratio in dB to its natural logarithm.
+	dbToNeper = math.Ln10 / 10
+	fftSize = 512
+	// maxBin is one past the highest FFT bin the bands use (6 kHz).
+	maxBin = 192
+	binHz  = float64(audio.SampleRate) / fftSize
 )
 
 // bandEdgesHz are the edges of the analysis bands covering the speech band
@@ -87,11 +103,14 @@ const numBands = 15
 // AbsoluteFloorDBFS is never speech.
 type EnergyDetector struct {
 	enter, exit float64
-	fft         *fft
+	fft         *realFFT
 	window      [audio.FrameSamples]float32
 	bandLo      [numBands]int
 	bandHi      [numBands]int
-	re, im      [fftSize]float32
+	// minFloor is each band's lowest floor (dB), from minFloorDBFS.
+	minFloor [numBands]float64
+	windowed [audio.FrameSamples]float32
+	power    [maxBin]float64
 
 	floor    [numBands]float64
 	frames   int
@@ -123,7 +142,7 @@ func NewEnergyDetector(cfg config.VAD) *EnergyDetector {
 	if th <= 0 {
 		th = DefaultThreshold
 	}
-	d := &EnergyDetector{enter: th, exit: th * hysteresisRatio, fft: newFFT(fftSize)}
+	d := &EnergyDetector{enter: th, exit: th * hysteresisRatio, fft: newRealFFT(fftSize)}
 	for i := range d.window {
 		d.window[i] = float32(0.5 - 0.5*math.Cos(2*math.Pi*float64(i)/float64(audio.FrameSamples-1)))
 	}
@@ -131,6 +150,14 @@ func NewEnergyDetector(cfg config.VAD) *EnergyDetector {
 	for b := range numBands {
 		d.bandLo[b] = int(math.Round(edges[b] / binHz))
 		d.bandHi[b] = int(math.Round(edges[b+1] / binHz))
+		// Expected band power of white noise at minFloorDBFS: per bin
+		// σ² × Σ w², summed over the band's bins.
+		var w2 float64
+		for _, w := range d.window {
+			w2 += float64(w) * float64(w)
+		}
+		sigma2 := math.Pow(10, minFloorDBFS/10)
+		d.minFloor[b] = 10 * math.Log10(sigma2*w2*float64(d.bandHi[b]-d.bandLo[b]))
 	}
 	d.Reset()
 	return d
@@ -156,9 +183,10 @@ func (d *EnergyDetector) IsSpeech(f *audio.Frame) bool {
 	for b, l := range levels {
 		r := l - d.floor[b]
 		snr += math.Min(math.Max(r, 0), maxBandSNR)
-		rl := math.Pow(10, math.Max(r, 0)/10)
-		logSum += math.Log(rl)
-		linSum += rl
+		// ln of the power ratio, then the ratio itself.
+		ln := math.Min(math.Max(r, 0), maxFlatnessExcess) * dbToNeper
+		logSum += ln
+		linSum += math.Exp(ln)
 	}
 	snr /= numBands
 	flatness := math.Exp(logSum/numBands) / (linSum / numBands)
@@ -170,12 +198,12 @@ func (d *EnergyDetector) IsSpeech(f *audio.Frame) bool {
 		d.speaking = false
 	case d.speaking:
 		d.speaking = snr >= d.exit
-		if d.speaking && steady < steadyStdDB && d.histN == steadyFrames {
+		if d.speaking && steady < steadyStdDB {
 			d.speaking, noiseLike = false, true
 		}
 	default:
 		if snr >= d.enter {
-			if flatness <= maxExcessFlatness && !(steady < steadyStdDB && d.histN == steadyFrames) {
+			if flatness <= maxExcessFlatness && steady >= steadyStdDB {
 				d.speaking = true
 			} else {
 				noiseLike = true
@@ -200,34 +228,57 @@ func (d *EnergyDetector) updateFloor(levels *[numBands]float64, noiseLike bool) 
 		case d.speaking:
 			// Never learn speech as noise.
 		case noiseLike:
-			*fl += math.Min(l-*fl, floorNoiseUpStep)
+			*fl += math.Max(floorNoiseRate*(l-*fl), math.Min(l-*fl, floorUpStep))
 		default:
 			*fl += math.Min(l-*fl, floorUpStep)
 		}
+		*fl = math.Max(*fl, d.minFloor[b])
 	}
 }
 
-// pushHistory records the band levels and returns the mean over bands of
-// their standard deviation across the window (dB).
+// pushHistory records the band levels and returns how much the loudest-
+// moving bands vary over the window: per band, the standard deviation (dB)
+// of the means of steadyBlock-frame blocks, averaged over the steadyTop
+// bands that vary most. Block means remove most of the frame-to-frame
+// jitter of noise but keep the syllable-rate modulation of speech, and
+// taking the most-varying bands keeps speech that rises above the noise in
+// only a few bands from being averaged away.
 func (d *EnergyDetector) pushHistory(levels *[numBands]float64) float64 {
 	d.hist[d.histPos] = *levels
 	d.histPos = (d.histPos + 1) % steadyFrames
 	if d.histN < steadyFrames {
 		d.histN++
+		return math.Inf(1)
 	}
-	n := float64(d.histN)
-	var total float64
+	var top [steadyTop]float64
 	for b := range numBands {
 		var sum, sq float64
-		for i := range d.histN {
-			v := d.hist[i][b]
-			sum += v
-			sq += v * v
+		for k := range steadyFrames / steadyBlock {
+			var m float64
+			for j := range steadyBlock {
+				m += d.hist[(d.histPos+k*steadyBlock+j)%steadyFrames][b]
+			}
+			m /= steadyBlock
+			sum += m
+			sq += m * m
 		}
-		mean := sum / n
-		total += math.Sqrt(math.Max(sq/n-mean*mean, 0))
+		const blocks = steadyFrames / steadyBlock
+		mean := sum / blocks
+		std := math.Sqrt(math.Max(sq/blocks-mean*mean, 0))
+		// Insert into the sorted top list.
+		for i := range top {
+			if std > top[i] {
+				copy(top[i+1:], top[i:steadyTop-1])
+				top[i] = std
+				break
+			}
+		}
 	}
-	return total / numBands
+	var total float64
+	for _, v := range top {
+		total += v
+	}
+	return total / steadyTop
 }
 
 // analyse fills the band levels (dB) of f and returns its level in dBFS.
@@ -236,17 +287,13 @@ func (d *EnergyDetector) analyse(f *audio.Frame, levels *[numBands]float64) floa
 	for i, s := range f {
 		x := float32(s) / 32768
 		sq += float64(x) * float64(x)
-		d.re[i] = x * d.window[i]
-		d.im[i] = 0
+		d.windowed[i] = x * d.window[i]
 	}
-	for i := audio.FrameSamples; i < fftSize; i++ {
-		d.re[i], d.im[i] = 0, 0
-	}
-	d.fft.transform(d.re[:], d.im[:])
+	d.fft.power(d.windowed[:], d.power[:])
 	for b := range numBands {
 		var p float64
-		for k := d.bandLo[b]; k < d.bandHi[b]; k++ {
-			p += float64(d.re[k])*float64(d.re[k]) + float64(d.im[k])*float64(d.im[k])
+		for _, v := range d.power[d.bandLo[b]:d.bandHi[b]] {
+			p += v
 		}
 		levels[b] = math.Max(10*math.Log10(p+1e-30), minBandLevelDB)
 	}

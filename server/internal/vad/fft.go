@@ -14,7 +14,7 @@ type fft struct {
 	reverse []int
 }
 
-// newFFT plans an FFT of size n (a power of two).
+// newFFT plans an FFT of size n (a power of two, at least 2).
 func newFFT(n int) *fft {
 	f := &fft{n: n, cos: make([]float32, n/2), sin: make([]float32, n/2), reverse: make([]int, n)}
 	for i := range n / 2 {
@@ -53,5 +53,65 @@ func (f *fft) transform(re, im []float32) {
 				im[a] += ti
 			}
 		}
+	}
+}
+
+// realFFT computes the power spectrum of a real signal of even length n
+// with one complex FFT of n/2 points (even samples as real part, odd
+// samples as imaginary part, then split).
+type realFFT struct {
+	half   *fft
+	n      int
+	cos    []float32 // cos(2πk/n), k < n/2
+	sin    []float32 // sin(2πk/n)
+	re, im []float32
+}
+
+// newRealFFT plans a real FFT of size n (a power of two, at least 4).
+func newRealFFT(n int) *realFFT {
+	r := &realFFT{half: newFFT(n / 2), n: n, cos: make([]float32, n/2), sin: make([]float32, n/2),
+		re: make([]float32, n/2), im: make([]float32, n/2)}
+	for k := range n / 2 {
+		a := 2 * math.Pi * float64(k) / float64(n)
+		r.cos[k] = float32(math.Cos(a))
+		r.sin[k] = float32(math.Sin(a))
+	}
+	return r
+}
+
+// power writes |X[k]|² for k = 0 … len(out)-1 (at most n/2+1) of the DFT of
+// x (len n; missing samples are zeros).
+func (r *realFFT) power(x []float32, out []float64) {
+	m := r.n / 2
+	for i := range m {
+		var a, b float32
+		if 2*i < len(x) {
+			a = x[2*i]
+		}
+		if 2*i+1 < len(x) {
+			b = x[2*i+1]
+		}
+		r.re[i], r.im[i] = a, b
+	}
+	r.half.transform(r.re, r.im)
+	for k := range out {
+		// Z[k] and conj(Z[m-k]) give the spectra of the even and odd
+		// samples: E = (Z[k] + conj(Z[m-k]))/2, O = (Z[k] - conj(Z[m-k]))/(2i),
+		// X[k] = E + e^{-2πik/n} O.
+		zr, zi := r.re[k%m], r.im[k%m]
+		cr, ci := r.re[(m-k)%m], -r.im[(m-k)%m]
+		er, ei := (zr+cr)/2, (zi+ci)/2
+		// (Z - C)/(2i) = (zi-ci)/2 - i (zr-cr)/2
+		or, oi := (zi-ci)/2, -(zr-cr)/2
+		var c, s float32 = 1, 0
+		if k < m {
+			c, s = r.cos[k], r.sin[k]
+		} else {
+			c, s = -1, 0
+		}
+		// e^{-iθ} = c - i s
+		xr := er + c*or + s*oi
+		xi := ei + c*oi - s*or
+		out[k] = float64(xr)*float64(xr) + float64(xi)*float64(xi)
 	}
 }

@@ -28,3 +28,21 @@ func TestFFTMatchesDFT(t *testing.T) {
 		}
 	}
 }
+
+func TestRealFFTPowerMatchesComplexFFT(t *testing.T) {
+	const n = 512
+	x := make([]float32, 320)
+	for i := range x {
+		x[i] = float32(math.Sin(float64(i)*0.31) + 0.5*math.Cos(float64(i)*1.7) + 0.1*float64(i%7))
+	}
+	re := make([]float32, n)
+	im := make([]float32, n)
+	copy(re, x)
+	newFFT(n).transform(re, im)
+	got := make([]float64, n/2+1)
+	newRealFFT(n).power(x, got)
+	for k := range got {
+		want := float64(re[k])*float64(re[k]) + float64(im[k])*float64(im[k])
+		assert.InDelta(t, want, got[k], 1e-3*(1+want), "bin %d", k)
+	}
+}

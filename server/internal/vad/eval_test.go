@@ -1,0 +1,362 @@
+package vad
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/parleyhq/parley/server/internal/audio"
+	"github.com/parleyhq/parley/server/internal/config"
+)
+
+// evalConfig is the VAD configuration the evaluation runs with (typical
+// server settings).
+func evalConfig() config.VAD {
+	return config.VAD{
+		Threshold:  DefaultThreshold,
+		MinSpeech:  100 * time.Millisecond,
+		MinSilence: 300 * time.Millisecond,
+		PreRoll:    200 * time.Millisecond,
+	}
+}
+
+// evalSentences are spoken by every voice, separated by silent gaps.
+func evalSentences() []string {
+	return []string{
+		"What is the weather in Paris today?",
+		"Please book a table for two at seven thirty.",
+		"I would like to hear some quiet music while I work.",
+		"Can you remind me to call my sister tomorrow morning?",
+		"Thanks, that is all for now.",
+	}
+}
+
+// evalVoice is a flite voice and the active speech level it is scaled to,
+// so the detector sees loud and quiet talkers.
+type evalVoice struct {
+	name    string
+	levelDB float64
+}
+
+func evalVoices() []evalVoice {
+	return []evalVoice{{"slt", -18}, {"awb", -24}, {"rms", -30}, {"kal16", -21}}
+}
+
+// truthMarginDB: a frame of the clean speech is speech when its level is
+// within this many dB of the loudest frame of that voice's track.
+const truthMarginDB = 40.0
+
+// track is one voice's clean test signal with its per-frame ground truth.
+type track struct {
+	voice   string
+	samples []int16
+	truth   []bool
+	// speechPower is the mean power of the ground-truth speech frames.
+	speechPower float64
+}
+
+// synthesize runs flite for one sentence and returns 16 kHz samples.
+func synthesize(t *testing.T, dir, voice, text string, n int) []int16 {
+	t.Helper()
+	out := filepath.Join(dir, fmt.Sprintf("%s-%d.wav", voice, n))
+	cmd := exec.CommandContext(t.Context(), "flite", "-voice", voice, "-t", text, "-o", out)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Run(), "flite: %s", stderr.String())
+	b, err := readFile(out)
+	require.NoError(t, err)
+	p, err := audio.ReadWAV(bytes.NewReader(b))
+	require.NoError(t, err)
+	if p.SampleRate == audio.SampleRate {
+		return p.Samples
+	}
+	r, err := audio.NewResampler(p.SampleRate, audio.SampleRate)
+	require.NoError(t, err)
+	return r.Flush(r.Process(nil, p.Samples))
+}
+
+// buildTrack concatenates the sentences with gaps, scales the speech to the
+// voice's level and labels every frame.
+func buildTrack(t *testing.T, dir string, v evalVoice) track {
+	t.Helper()
+	gaps := []time.Duration{1200 * time.Millisecond, 700 * time.Millisecond, 1500 * time.Millisecond, 900 * time.Millisecond, 1100 * time.Millisecond}
+	var s []int16
+	for i, text := range evalSentences() {
+		s = append(s, make([]int16, samplesOf(gaps[i%len(gaps)]))...)
+		s = append(s, synthesize(t, dir, v.name, text, i)...)
+	}
+	s = append(s, make([]int16, samplesOf(time.Second))...)
+	s = s[:len(s)/audio.FrameSamples*audio.FrameSamples]
+
+	levels := make([]float64, len(s)/audio.FrameSamples)
+	peak := audio.MinDBFS
+	for i := range levels {
+		levels[i] = audio.DBFS(s[i*audio.FrameSamples : (i+1)*audio.FrameSamples])
+		peak = math.Max(peak, levels[i])
+	}
+	tr := track{voice: v.name, truth: make([]bool, len(levels))}
+	var power float64
+	var n int
+	for i, l := range levels {
+		if l >= peak-truthMarginDB && l > audio.MinDBFS {
+			tr.truth[i] = true
+			power += meanSquare(s[i*audio.FrameSamples : (i+1)*audio.FrameSamples])
+			n++
+		}
+	}
+	require.Positive(t, n)
+	// Scale so the active speech sits at the voice's level.
+	gain := math.Pow(10, v.levelDB/20) * 32768 / math.Sqrt(power/float64(n))
+	tr.samples = make([]int16, len(s))
+	for i, x := range s {
+		tr.samples[i] = clip16(float64(x) * gain)
+	}
+	tr.speechPower = power / float64(n) * gain * gain
+	return tr
+}
+
+// noiseKind is a steady background noise.
+type noiseKind string
+
+const (
+	noiseNone  noiseKind = "clean"
+	noiseWhite noiseKind = "white"
+	noiseBrown noiseKind = "brown"
+	noiseHum50 noiseKind = "hum50"
+	noiseHum60 noiseKind = "hum60"
+)
+
+// brownLeak keeps brown noise (integrated white noise) from drifting.
+const brownLeak = 0.998
+
+// makeNoise returns n samples of unit-RMS noise.
+func makeNoise(kind noiseKind, n int, seed uint64) []float64 {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	x := make([]float64, n)
+	switch kind {
+	case noiseWhite:
+		for i := range x {
+			x[i] = rng.NormFloat64()
+		}
+	case noiseBrown:
+		var y float64
+		for i := range x {
+			y = brownLeak*y + rng.NormFloat64()
+			x[i] = y
+		}
+	case noiseHum50, noiseHum60:
+		f0 := 50.0
+		if kind == noiseHum60 {
+			f0 = 60
+		}
+		// Mains hum: the fundamental and decaying odd harmonics.
+		for i := range x {
+			tt := float64(i) / audio.SampleRate
+			for h, a := range []float64{1, 0.5, 0.25, 0.12} {
+				x[i] += a * math.Sin(2*math.Pi*f0*float64(2*h+1)*tt+float64(h))
+			}
+		}
+	case noiseNone:
+	}
+	var p float64
+	for _, v := range x {
+		p += v * v
+	}
+	if p > 0 {
+		g := 1 / math.Sqrt(p/float64(n))
+		for i := range x {
+			x[i] *= g
+		}
+	}
+	return x
+}
+
+// condition is one evaluation condition.
+type condition struct {
+	noise noiseKind
+	snrDB float64
+}
+
+func (c condition) String() string {
+	if c.noise == noiseNone {
+		return "clean"
+	}
+	return fmt.Sprintf("%s %g dB", c.noise, c.snrDB)
+}
+
+// mix adds noise at the SNR (relative to the active speech power).
+func mix(tr track, c condition, seed uint64) []int16 {
+	if c.noise == noiseNone {
+		return tr.samples
+	}
+	noise := makeNoise(c.noise, len(tr.samples), seed)
+	g := math.Sqrt(tr.speechPower / math.Pow(10, c.snrDB/10))
+	out := make([]int16, len(tr.samples))
+	for i, s := range tr.samples {
+		out[i] = clip16(float64(s) + g*noise[i])
+	}
+	return out
+}
+
+// counts is a confusion matrix of frame labels.
+type counts struct{ tp, fp, fn, tn int }
+
+func (c *counts) add(got, want bool) {
+	switch {
+	case got && want:
+		c.tp++
+	case got:
+		c.fp++
+	case want:
+		c.fn++
+	default:
+		c.tn++
+	}
+}
+
+func (c counts) precision() float64 { return ratio(c.tp, c.tp+c.fp) }
+func (c counts) recall() float64    { return ratio(c.tp, c.tp+c.fn) }
+func (c counts) f1() float64 {
+	p, r := c.precision(), c.recall()
+	if p+r == 0 {
+		return 0
+	}
+	return 2 * p * r / (p + r)
+}
+
+func ratio(a, b int) float64 {
+	if b == 0 {
+		return 1
+	}
+	return float64(a) / float64(b)
+}
+
+// oracle is a Detector that knows the ground truth.
+type oracle struct {
+	truth []bool
+	i     int
+}
+
+func (o *oracle) IsSpeech(*audio.Frame) bool {
+	v := o.i < len(o.truth) && o.truth[o.i]
+	o.i++
+	return v
+}
+
+func (o *oracle) Reset() { o.i = 0 }
+
+// scores are the metrics of one condition.
+type scores struct {
+	// segmenter compares the Segmenter's Speaking flag with the Speaking
+	// flag of the same Segmenter driven by the ground truth (same
+	// MinSpeech/MinSilence latency, so only detection errors count).
+	segmenter counts
+	// detector compares the raw per-frame decisions with the truth.
+	detector counts
+	// turns counts SpeechStarted events against the oracle's.
+	turns, oracleTurns int
+}
+
+// evaluate runs detector and segmenter over one mixed track.
+func evaluate(tr track, samples []int16, sc *scores) {
+	cfg := evalConfig()
+	det := NewEnergyDetector(cfg)
+	probe := &probeDetector{d: det}
+	seg := NewSegmenter(probe, cfg)
+	ref := NewSegmenter(&oracle{truth: tr.truth}, cfg)
+	for i := range tr.truth {
+		f := (*audio.Frame)(samples[i*audio.FrameSamples : (i+1)*audio.FrameSamples])
+		r := seg.Process(f)
+		want := ref.Process(f)
+		sc.segmenter.add(r.Speaking, want.Speaking)
+		sc.detector.add(probe.last, tr.truth[i])
+		if r.Event == SpeechStarted {
+			sc.turns++
+		}
+		if want.Event == SpeechStarted {
+			sc.oracleTurns++
+		}
+	}
+}
+
+// probeDetector records the wrapped detector's last decision.
+type probeDetector struct {
+	d    Detector
+	last bool
+}
+
+func (p *probeDetector) IsSpeech(f *audio.Frame) bool { p.last = p.d.IsSpeech(f); return p.last }
+func (p *probeDetector) Reset()                       { p.d.Reset() }
+
+// floors are the asserted minimum precision and recall of the Segmenter's
+// Speaking flag; conditions without floors are reported only.
+type floors struct{ precision, recall float64 }
+
+func TestEvaluateGenerated(t *testing.T) {
+	if _, err := exec.LookPath("flite"); err != nil {
+		t.Skip("flite not installed (Debian package flite; make test installs it): generated-speech evaluation skipped")
+	}
+	dir := t.TempDir()
+	var tracks []track
+	for _, v := range evalVoices() {
+		tracks = append(tracks, buildTrack(t, dir, v))
+	}
+	strict := floors{precision: 0.9, recall: 0.85}
+	conditions := []struct {
+		c      condition
+		assert *floors
+	}{
+		{c: condition{noise: noiseNone}, assert: &strict},
+		{c: condition{noiseWhite, 20}, assert: &strict},
+		{c: condition{noiseWhite, 10}, assert: &strict},
+		// White noise at 5 dB SNR buries the weak consonants and the quiet
+		// ends of words: reported, not asserted.
+		{c: condition{noiseWhite, 5}},
+		{c: condition{noiseBrown, 20}, assert: &strict},
+		{c: condition{noiseBrown, 10}, assert: &strict},
+		{c: condition{noiseBrown, 5}, assert: &strict},
+		{c: condition{noiseHum50, 20}, assert: &strict},
+		{c: condition{noiseHum50, 10}, assert: &strict},
+		{c: condition{noiseHum50, 5}, assert: &strict},
+		{c: condition{noiseHum60, 10}, assert: &strict},
+	}
+	var table strings.Builder
+	fmt.Fprintf(&table, "\n%-14s | %-28s | %-28s | %s\n", "condition", "segmenter Speaking P / R / F1", "detector frames P / R / F1", "turns (oracle)")
+	for ci, cond := range conditions {
+		var sc scores
+		for ti, tr := range tracks {
+			evaluate(tr, mix(tr, cond.c, uint64(ci*16+ti+1)), &sc)
+		}
+		s, d := sc.segmenter, sc.detector
+		fmt.Fprintf(&table, "%-14s | %.3f / %.3f / %.3f        | %.3f / %.3f / %.3f        | %d (%d)\n",
+			cond.c, s.precision(), s.recall(), s.f1(), d.precision(), d.recall(), d.f1(), sc.turns, sc.oracleTurns)
+		if cond.assert != nil {
+			assert.GreaterOrEqual(t, s.precision(), cond.assert.precision, "%s precision", cond.c)
+			assert.GreaterOrEqual(t, s.recall(), cond.assert.recall, "%s recall", cond.c)
+		}
+	}
+	t.Log(table.String())
+}
+
+func samplesOf(d time.Duration) int { return int(d * audio.SampleRate / time.Second) }
+
+func meanSquare(s []int16) float64 {
+	var p float64
+	for _, v := range s {
+		p += float64(v) * float64(v)
+	}
+	return p / float64(len(s))
+}
+
+func clip16(v float64) int16 {
+	return int16(math.Max(math.MinInt16, math.Min(math.MaxInt16, math.Round(v))))
+}
