@@ -76,7 +76,7 @@ const (
 const (
 	// dbToNeper converts a power ratio in dB to its natural logarithm.
 	dbToNeper = math.Ln10 / 10
-	fftSize = 512
+	fftSize   = 512
 	// maxBin is one past the highest FFT bin the bands use (6 kHz).
 	maxBin = 192
 	binHz  = float64(audio.SampleRate) / fftSize
