@@ -251,6 +251,29 @@ func TestUnknownEventsAndBlocksAreIgnored(t *testing.T) {
 	require.NotNil(t, evs[len(evs)-1].Done)
 }
 
+func TestToolInputWithoutDeltas(t *testing.T) {
+	events := sseEvents(t, "tool_use.sse")
+	f := newFake(t, streamHandler(
+		events[0],
+		event("content_block_start", `{"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"toolu_1","name":"lookup","input":{"q":"parley"}}}`),
+		event("content_block_stop", `{"type":"content_block_stop","index":0}`),
+		event("content_block_start", `{"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"toolu_2","name":"noop"}}`),
+		event("content_block_stop", `{"type":"content_block_stop","index":1}`),
+		events[len(events)-2], events[len(events)-1],
+	))
+	p := newTestPlugin(t, f.srv.URL, nil)
+	s, err := p.Generate(context.Background(), sdk.GenerateRequest{Messages: []sdk.Message{{Role: sdk.RoleUser, Content: "hi"}}})
+	require.NoError(t, err)
+	evs, err := collect(t, s)
+	require.ErrorIs(t, err, io.EOF)
+	require.Len(t, evs, 3)
+	require.NotNil(t, evs[0].ToolCall)
+	assert.JSONEq(t, `{"q":"parley"}`, string(evs[0].ToolCall.Arguments))
+	require.NotNil(t, evs[1].ToolCall)
+	assert.JSONEq(t, `{}`, string(evs[1].ToolCall.Arguments))
+	assert.Equal(t, sdk.StopToolUse, evs[2].Done.StopReason)
+}
+
 func TestMalformedStream(t *testing.T) {
 	start := sseEvents(t, "tool_use.sse")[0]
 	tests := []struct {

@@ -73,7 +73,11 @@ type (
 type toolBlock struct {
 	id   string
 	name string
-	args strings.Builder
+	// initial is the input given in content_block_start; the API sends {}
+	// there and streams the real input as deltas, but a complete input
+	// without deltas is honoured too.
+	initial json.RawMessage
+	args    strings.Builder
 }
 
 // decoder turns Messages API stream events into sdk events.
@@ -144,6 +148,8 @@ func (d *decoder) handle(ev providerhttp.Event) error {
 	return nil
 }
 
+// blockStart opens a content block: text may carry initial text, tool_use
+// starts a tool call; other block types are ignored.
 func (d *decoder) blockStart(se streamEvent) error {
 	b := se.ContentBlock
 	if b == nil {
@@ -158,11 +164,12 @@ func (d *decoder) blockStart(se streamEvent) error {
 		if b.ID == "" || b.Name == "" {
 			return malformed("tool_use block without id or name", nil)
 		}
-		d.tools[se.Index] = &toolBlock{id: b.ID, name: b.Name}
+		d.tools[se.Index] = &toolBlock{id: b.ID, name: b.Name, initial: b.Input}
 	}
 	return nil
 }
 
+// blockDelta emits text or accumulates a tool call's input JSON.
 func (d *decoder) blockDelta(se streamEvent) error {
 	if se.Delta == nil {
 		return malformed("content_block_delta without delta", nil)
@@ -182,6 +189,7 @@ func (d *decoder) blockDelta(se streamEvent) error {
 	return nil
 }
 
+// blockStop emits the tool call a tool_use block assembled.
 func (d *decoder) blockStop(index int) error {
 	tb, ok := d.tools[index]
 	if !ok {
@@ -190,6 +198,9 @@ func (d *decoder) blockStop(index int) error {
 	delete(d.tools, index)
 	args := strings.TrimSpace(tb.args.String())
 	if args == "" {
+		args = strings.TrimSpace(string(tb.initial))
+	}
+	if args == "" || args == "null" {
 		args = "{}"
 	}
 	if !json.Valid([]byte(args)) {

@@ -120,6 +120,8 @@ func (d *decoder) handle(ev providerhttp.Event) error {
 	return nil
 }
 
+// handleChoice emits text, accumulates tool-call fragments and, when the
+// choice finishes, emits the assembled calls.
 func (d *decoder) handleChoice(ch choice) error {
 	if ch.Delta.Content != nil && *ch.Delta.Content != "" {
 		if err := d.emit(sdk.GenerateEvent{TextDelta: *ch.Delta.Content}); err != nil {
