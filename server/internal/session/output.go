@@ -40,6 +40,8 @@ type output struct {
 	rate       int
 	frameBytes int
 	onSendErr  func(error)
+	// onStart, if set, is called (without the lock) after the first frame.
+	onStart func()
 
 	mu        sync.Mutex
 	closed    bool
@@ -144,6 +146,15 @@ func (o *output) textPlayed(text string, played time.Duration) string {
 
 // sendFrame sends one frame (taking ownership) unless the output is closed.
 func (o *output) sendFrame(frame []byte) bool {
+	first := false
+	ok := o.sendFrameLocked(frame, &first)
+	if first && ok && o.onStart != nil {
+		o.onStart()
+	}
+	return ok
+}
+
+func (o *output) sendFrameLocked(frame []byte, first *bool) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closed {
@@ -151,6 +162,7 @@ func (o *output) sendFrame(frame []byte) bool {
 	}
 	if !o.started {
 		o.started = true
+		*first = true
 		if err := o.conn.SendText(o.startMsg); err != nil {
 			o.onSendErr(err)
 			return false

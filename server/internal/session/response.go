@@ -90,6 +90,13 @@ func (s *Session) startResponse(ctx context.Context, userText string, times turn
 		done: make(chan struct{}),
 	}
 	r.out = newOutput(s.m.clock, s.conn, s.m.cfg.OutputLookahead, s.st.outputRate, startMsg, s.onSendErr)
+	r.out.onStart = func() {
+		s.postAsync(func(context.Context) {
+			if s.resp == r {
+				s.setState(stateAgentSpeaking)
+			}
+		})
+	}
 	s.resp = r
 	s.setState(stateThinking)
 	s.wg.Add(1)
@@ -475,6 +482,10 @@ func (r *response) runTools(ctx context.Context, calls []sdk.ToolCall) ([]sdk.Me
 }
 
 func (r *response) runTool(ctx context.Context, c sdk.ToolCall) (content string, isErr bool, err error) {
+	if !json.Valid(c.Arguments) {
+		r.out.emit(mustJSON(NewErrorEvent(CodeToolFailed, "the model sent arguments that are not JSON", map[string]string{"name": c.Name, "call_id": c.ID})))
+		return "tool arguments must be a JSON object", true, nil
+	}
 	location := LocationServer
 	if r.client[c.Name] {
 		location = LocationClient

@@ -52,6 +52,8 @@ type harness struct {
 	srv   *httptest.Server
 	reg   *prometheus.Registry
 	url   string
+	// schemas validate every JSON event any test client receives.
+	schemas schemaSet
 }
 
 func defaultSetup() *setup {
@@ -80,7 +82,7 @@ func newHarness(t *testing.T, llm *sessiontest.LLM, tune func(*setup)) *harness 
 	}
 	h := &harness{
 		t: t, clock: sessiontest.NewManualClock(testStart), reg: prometheus.NewRegistry(),
-		stt: &sessiontest.STT{}, llm: llm, tts: &sessiontest.TTS{},
+		stt: &sessiontest.STT{}, llm: llm, tts: &sessiontest.TTS{}, schemas: loadSchemas(t),
 	}
 	logger := slog.New(slog.DiscardHandler)
 	mgr, err := session.NewManager(s.session, s.vad, s.tools, session.Plugins{STT: h.stt, LLM: h.llm, TTS: h.tts},
@@ -172,6 +174,7 @@ func (c *client) next() msg {
 		if m.err == nil && m.typ == websocket.MessageText {
 			var ev event
 			require.NoError(c.t, json.Unmarshal(m.data, &ev), string(m.data))
+			c.h.schemas.validate(c.t, m.data)
 			c.mu.Lock()
 			c.sent = append(c.sent, ev)
 			c.mu.Unlock()
@@ -340,3 +343,9 @@ func okHTTP(t *testing.T, resp *http.Response) {
 }
 
 func sortStrings(s []string) { slices.Sort(s) }
+
+func contextWithTimeout() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), waitFor)
+}
+
+func wsOriginPatterns(in []string) []string { return ws.OriginPatterns(in) }

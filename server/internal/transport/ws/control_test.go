@@ -1,0 +1,99 @@
+package ws_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/parleyhq/parley/sdk"
+	"github.com/parleyhq/parley/server/internal/session"
+	"github.com/parleyhq/parley/server/internal/session/sessiontest"
+)
+
+// TestResponseCancel: response.cancel stops the agent; typed input while
+// it speaks interrupts it too (reason new_input) and starts a new turn.
+func TestResponseCancel(t *testing.T) {
+	llm := scripted(map[string][]sdk.GenerateEvent{"count": sessiontest.Text(longReply), "again": sessiontest.Text(longReply), "short": sessiontest.Text("Short.")})
+	h := newHarness(t, llm, nil)
+	c := h.dial(true)
+	c.ready(nil)
+	c.sendJSON(map[string]any{"type": "input.text", "text": "count"})
+	c.until(session.TypeAudioStarted, true)
+	for played := 0; played < 10; {
+		if m := c.next(); m.typ == websocket.MessageBinary {
+			played++
+			h.clock.Advance(frameDur)
+		}
+	}
+	c.sendJSON(map[string]any{"type": "response.cancel"})
+	tr := c.until(session.TypeResponseInterrupted, false)
+	intr := tr.events[len(tr.events)-1]
+	assert.Equal(t, session.ReasonClientCancel, intr.str("reason"))
+	// 15 frames sent (look-ahead 5 + 10 played), 10 frames of time: 200 ms heard.
+	assert.InDelta(t, 200, intr.num("played_ms"), 0)
+	assert.Equal(t, "one two", intr.str("text_played"))
+
+	c.sendJSON(map[string]any{"type": "input.text", "text": "again"})
+	c.until(session.TypeAudioStarted, true)
+	c.sendJSON(map[string]any{"type": "input.text", "text": "short"})
+	tr = c.until(session.TypeResponseInterrupted, false)
+	assert.Equal(t, session.ReasonNewInput, tr.events[len(tr.events)-1].str("reason"))
+	tr = c.until(session.TypeResponseDone, true)
+	assert.Equal(t, "Short.", tr.first(session.TypeResponseDone).str("text"))
+	// Nothing of "again" was played: no assistant message for it.
+	hist := c.history()
+	assert.Equal(t, []sdk.Message{
+		{Role: sdk.RoleUser, Content: "count"}, {Role: sdk.RoleAssistant, Content: "one two"},
+		{Role: sdk.RoleUser, Content: "again"}, {Role: sdk.RoleUser, Content: "short"},
+		{Role: sdk.RoleAssistant, Content: "Short."},
+	}, hist)
+}
+
+// TestIdleTimeout: no client traffic for IdleTimeout ends the session (4002).
+func TestIdleTimeout(t *testing.T) {
+	h := newHarness(t, scripted(nil), func(s *setup) { s.session.IdleTimeout = 30 * time.Second })
+	c := h.dial(true)
+	c.ready(nil)
+	h.clock.Advance(10 * time.Second)
+	c.sendJSON(map[string]any{"type": "ping"})
+	c.expect(session.TypePong)
+	h.clock.Advance(25 * time.Second) // 25 s since the ping: still alive
+	c.sendJSON(map[string]any{"type": "ping"})
+	c.expect(session.TypePong)
+	h.clock.Advance(31 * time.Second)
+	assert.Equal(t, websocket.StatusCode(session.CloseIdleTimeout), c.closeStatus())
+}
+
+// TestOriginCheck: a foreign Origin is refused unless allowed.
+func TestOriginCheck(t *testing.T) {
+	h := newHarness(t, scripted(nil), func(s *setup) { s.auth.AllowedOrigins = []string{"https://app.example.com"} })
+	for _, tc := range []struct {
+		origin string
+		ok     bool
+	}{{"https://app.example.com", true}, {"https://evil.example.com", false}, {h.srv.URL, true}} {
+		t.Run(tc.origin, func(t *testing.T) {
+			ctx, cancel := contextWithTimeout()
+			defer cancel()
+			c, resp, err := websocket.Dial(ctx, h.url, &websocket.DialOptions{
+				Subprotocols: []string{session.ProtocolVersion}, HTTPHeader: map[string][]string{"Origin": {tc.origin}},
+			})
+			okHTTP(t, resp)
+			if tc.ok {
+				require.NoError(t, err)
+				require.NoError(t, c.Close(websocket.StatusNormalClosure, ""))
+				return
+			}
+			require.Error(t, err)
+			assert.Equal(t, 403, resp.StatusCode)
+		})
+	}
+	assert.Eventually(t, func() bool { return h.mgr.Count() == 0 }, waitFor, frameDur)
+}
+
+func TestOriginPatterns(t *testing.T) {
+	assert.Equal(t, []string{"app.example.com", "*", "localhost:3000"},
+		wsOriginPatterns([]string{"https://app.example.com", "*", " http://localhost:3000 ", ""}))
+}
