@@ -228,16 +228,3 @@ func (e *Engine) Close() error {
 	}
 	return nil
 }
-
-// decoderInits returns how many decoders were built so far.
-func (e *Engine) decoderInits() int64 { return e.inits.Load() }
-
-// idleDecoders returns the number of free decoders in the current pool.
-func (e *Engine) idleDecoders() int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.pool == nil {
-		return 0
-	}
-	return e.pool.idle()
-}

@@ -127,9 +127,6 @@ func (p *pool) release(d *decoder) {
 	p.free <- d
 }
 
-// idle returns the number of decoders ready to lend.
-func (p *pool) idle() int { return len(p.free) }
-
 // close frees the idle decoders now and every lent one when it comes back.
 func (p *pool) close() {
 	p.mu.Lock()
