@@ -44,8 +44,9 @@ type plugin struct {
 // config is a validated configuration ready for use by streams.
 type config struct {
 	settings
-	apiKey string
-	client *http.Client
+	apiKey   string
+	client   *http.Client // HTTP mode
+	wsClient *http.Client // WebSocket mode (HTTP/1.1 only)
 }
 
 var _ sdk.TTS = (*plugin)(nil)
@@ -90,7 +91,14 @@ func (p *plugin) Configure(_ context.Context, raw json.RawMessage) error {
 		ResponseHeaderTimeout: time.Duration(s.IdleTimeout),
 		ForceAttemptHTTP2:     true,
 	}
-	c := &config{settings: s, apiKey: key, client: &http.Client{Transport: transport}}
+	// The WebSocket handshake needs HTTP/1.1: its client never negotiates h2.
+	wsTransport := transport.Clone()
+	wsTransport.ForceAttemptHTTP2 = false
+	c := &config{
+		settings: s, apiKey: key,
+		client:   &http.Client{Transport: transport},
+		wsClient: &http.Client{Transport: wsTransport},
+	}
 	p.mu.Lock()
 	old := p.cfg
 	p.cfg = c
@@ -133,14 +141,18 @@ func (p *plugin) Synthesize(ctx context.Context, tc sdk.TTSConfig) (sdk.TTSStrea
 		speed := min(max(float32To64(tc.Speed), minSpeed), maxSpeed)
 		vs.Speed = &speed
 	}
-	return newStream(ctx, streamParams{
+	params := streamParams{
 		cfg:           c,
 		logger:        p.logger,
 		voiceID:       voice,
 		outputFormat:  "pcm_" + strconv.Itoa(rate),
 		sampleRate:    rate,
 		voiceSettings: vs,
-	}), nil
+	}
+	if c.Mode == modeWebSocket {
+		return openWebSocket(ctx, params)
+	}
+	return newStream(ctx, params), nil
 }
 
 func isSupportedRate(rate int) bool {

@@ -18,6 +18,10 @@ const (
 	defaultAPIKeyEnv      = "ELEVENLABS_API_KEY"
 	defaultConnectTimeout = 5 * time.Second
 	defaultIdleTimeout    = 10 * time.Second
+	// defaultKeepAlive stays under the WebSocket endpoint's 20 s inactivity
+	// timeout.
+	defaultKeepAlive    = 15 * time.Second
+	defaultCloseTimeout = 10 * time.Second
 )
 
 // Ranges ElevenLabs accepts for the voice settings.
@@ -26,9 +30,12 @@ const (
 	maxSpeed = 1.2
 )
 
-// modeHTTP is the only supported mode: one streaming HTTP request per
-// sentence. The WebSocket input-streaming endpoint is not implemented.
-const modeHTTP = "http"
+// The modes: one streaming HTTP request per sentence, or one WebSocket
+// (the stream-input endpoint) per stream.
+const (
+	modeHTTP      = "http"
+	modeWebSocket = "websocket"
+)
 
 // duration is a time.Duration written as a Go duration string ("750ms").
 type duration time.Duration
@@ -68,6 +75,9 @@ type settings struct {
 	VoiceSettings  *voiceSettings `json:"voice_settings"`
 	ConnectTimeout duration       `json:"connect_timeout"`
 	IdleTimeout    duration       `json:"idle_timeout"`
+	// KeepAlive and CloseTimeout apply to the websocket mode only.
+	KeepAlive    duration `json:"keepalive_interval"`
+	CloseTimeout duration `json:"close_timeout"`
 }
 
 // parseSettings decodes and validates raw settings, filling defaults. It
@@ -80,6 +90,8 @@ func parseSettings(raw json.RawMessage) (settings, error) {
 		Mode:           modeHTTP,
 		ConnectTimeout: duration(defaultConnectTimeout),
 		IdleTimeout:    duration(defaultIdleTimeout),
+		KeepAlive:      duration(defaultKeepAlive),
+		CloseTimeout:   duration(defaultCloseTimeout),
 	}
 	if len(bytes.TrimSpace(raw)) > 0 {
 		if err := decodeStrict(raw, &s); err != nil {
@@ -97,8 +109,12 @@ func (s settings) validate() error {
 		return sdk.InvalidField("model_id", "must not be empty")
 	case s.APIKeyEnv == "":
 		return sdk.InvalidField("api_key_env", "must not be empty")
-	case s.Mode != modeHTTP:
-		return sdk.InvalidField("mode", "%q is not supported (only %q)", s.Mode, modeHTTP)
+	case s.Mode != modeHTTP && s.Mode != modeWebSocket:
+		return sdk.InvalidField("mode", "must be %q or %q", modeHTTP, modeWebSocket)
+	case s.KeepAlive <= 0:
+		return sdk.InvalidField("keepalive_interval", "must be positive")
+	case s.CloseTimeout <= 0:
+		return sdk.InvalidField("close_timeout", "must be positive")
 	case s.ConnectTimeout <= 0:
 		return sdk.InvalidField("connect_timeout", "must be positive")
 	case s.IdleTimeout <= 0:
