@@ -720,3 +720,29 @@ func TestPluginSeesOnlyItsEnv(t *testing.T) {
 		assert.True(t, ok, "unexpected variable %s reached the plugin", n)
 	}
 }
+
+func TestRestartDoesNotTripBreaker(t *testing.T) {
+	res := testRes()
+	res.Breaker.ConsecutiveFailures = 1
+	res.Retry.MaxAttempts = 1
+	i := inst("llm1", config.KindLLM, nil)
+	i.Restart = config.Restart{InitialBackoff: 200 * time.Millisecond, MaxBackoff: 200 * time.Millisecond}
+	f := start(t, []config.Instance{i}, config.Pipeline{LLM: []string{"llm1"}}, res)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	old := f.pids()["llm1"]
+	require.NoError(t, syscall.Kill(old, syscall.SIGKILL))
+	require.Eventually(t, func() bool { return f.status("llm1").State == StateRestarting }, testTimeout, time.Millisecond)
+
+	_, err := generate(ctx, f.h.LLM(), "hi")
+	require.Error(t, err)
+	assert.True(t, isCode(err, sdk.CodeUnavailable), "got %v", err)
+	assert.Contains(t, err.Error(), "restarting")
+	assert.Equal(t, "closed", f.status("llm1").Breaker, "a plugin being restarted is skipped, not counted")
+
+	require.Eventually(t, func() bool { return f.status("llm1").State == StateRunning }, testTimeout, 5*time.Millisecond)
+	f.pids()
+	text, err := generate(ctx, f.h.LLM(), "hi")
+	require.NoError(t, err)
+	assert.Equal(t, "hi", text)
+}

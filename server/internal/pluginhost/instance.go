@@ -98,7 +98,7 @@ func (g *generation) isDead() bool {
 	case <-g.dead:
 		return true
 	default:
-		return g.client.Exited()
+		return g.client != nil && g.client.Exited()
 	}
 }
 
