@@ -89,14 +89,14 @@ func TestFlood(t *testing.T) {
 // TestSlowConsumer: a client that stops reading fills the bounded send
 // buffer; the session ends and the connection closes with 4001.
 func TestSlowConsumer(t *testing.T) {
-	long := strings.Repeat("word ", 8000)
+	long := strings.Repeat("word ", 2500) // 250 s of audio, 8 MB
 	h := newHarness(t, scripted(map[string][]sdk.GenerateEvent{"*": sessiontest.Text(long)}), func(s *setup) {
 		s.ws.SendBuffer = 8
 		s.ws.MaxMessageBytes = 1 << 16
 		// A huge look-ahead lets the pacer push all 800 s of audio at once.
 		s.session.OutputLookahead = time.Hour
 	})
-	c := h.dial(false)
+	c := h.dialSmallBuffer()
 	c.sendJSON(map[string]any{"type": "input.text", "text": "talk"})
 	// The client reads nothing: the kernel buffers fill, then the send queue.
 	require.Eventually(t, func() bool { return h.mgr.Count() == 0 }, waitFor, frameDur)

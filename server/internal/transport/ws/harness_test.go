@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -127,10 +128,41 @@ type client struct {
 
 // dial connects; read starts the reader goroutine unless paused.
 func (h *harness) dial(read bool) *client {
+	return h.dialWith(read, &websocket.DialOptions{Subprotocols: []string{session.ProtocolVersion}})
+}
+
+// clientSocketBuffer is the kernel receive buffer of a "slow" test client,
+// so that a client that stops reading is noticed after kilobytes, not
+// after the tens of megabytes loopback autotuning allows.
+const clientSocketBuffer = 8 << 10
+
+// dialSmallBuffer connects a client that does not read, with a small socket buffer.
+func (h *harness) dialSmallBuffer() *client {
+	dialer := &net.Dialer{}
+	transport := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := dialer.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		if tcp, ok := conn.(*net.TCPConn); ok {
+			if err := tcp.SetReadBuffer(clientSocketBuffer); err != nil {
+				_ = conn.Close()
+				return nil, err
+			}
+		}
+		return conn, nil
+	}}
+	h.t.Cleanup(transport.CloseIdleConnections)
+	return h.dialWith(false, &websocket.DialOptions{
+		Subprotocols: []string{session.ProtocolVersion}, HTTPClient: &http.Client{Transport: transport},
+	})
+}
+
+func (h *harness) dialWith(read bool, opts *websocket.DialOptions) *client {
 	h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
-	c, resp, err := websocket.Dial(ctx, h.url, &websocket.DialOptions{Subprotocols: []string{session.ProtocolVersion}})
+	c, resp, err := websocket.Dial(ctx, h.url, opts)
 	require.NoError(h.t, err)
 	if resp != nil && resp.Body != nil {
 		_ = resp.Body.Close()
