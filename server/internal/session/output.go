@@ -127,8 +127,9 @@ func (o *output) textPlayed(text string, played time.Duration) string {
 		case s.audioStart < played && end > s.textStart:
 			frac := float64(played-s.audioStart) / float64(s.audioEnd-s.audioStart)
 			part := s.textStart + int(frac*float64(end-s.textStart))
-			// Back up to the end of the last whole word.
-			for part > s.textStart && part < len(text) && !isSpace(text[part]) {
+			// Back up to the end of the last word passed entirely (with
+			// the space after it): a word being spoken is not counted.
+			for part > s.textStart && !isSpace(text[part-1]) {
 				part--
 			}
 			cut = max(cut, part)
@@ -137,7 +138,7 @@ func (o *output) textPlayed(text string, played time.Duration) string {
 	if len(o.spans) == 0 && o.received > 0 {
 		// The TTS gave no text spans: estimate by proportion.
 		cut = int(float64(len(text)) * min(1, float64(played)/float64(o.received)))
-		for cut > 0 && cut < len(text) && !isSpace(text[cut]) {
+		for cut > 0 && cut < len(text) && !isSpace(text[cut-1]) {
 			cut--
 		}
 	}
