@@ -56,7 +56,7 @@ func (s *session) run(ctx context.Context, in <-chan sdk.STTInput, emit func(sdk
 	readerFinished, err := s.writeLoop(ctx, in, readDone)
 	_ = s.conn.CloseNow()
 	if !readerFinished {
-		<-readDone
+		<-readDone //nolint:errcheck // the writer's error already says why the stream ended
 	}
 	return err
 }

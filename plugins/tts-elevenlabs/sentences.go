@@ -81,16 +81,16 @@ func (s *splitter) boundary() int {
 	for i := 0; i < len(text); {
 		r, size := utf8.DecodeRuneInString(text[i:])
 		end := i + size
-		switch {
-		case r == '\n':
+		switch r {
+		case '\n':
 			return end
-		case r == '.' || r == '!' || r == '?' || r == '…':
+		case '.', '!', '?', '…':
 			j := skipClosers(text, end)
 			if j >= len(text) {
 				return -1 // the next character decides; wait for it
 			}
 			next, _ := utf8.DecodeRuneInString(text[j:])
-			if unicode.IsSpace(next) && !(r == '.' && endsWithAbbreviation(text[:i])) {
+			if unicode.IsSpace(next) && (r != '.' || !endsWithAbbreviation(text[:i])) {
 				return j
 			}
 		}

@@ -64,7 +64,7 @@ func newStream(ctx context.Context, p streamParams) *stream {
 		out:          make(chan sdk.AudioChunk),
 		done:         make(chan struct{}),
 	}
-	go s.run()
+	go s.run(ctx)
 	return s
 }
 
@@ -110,7 +110,7 @@ func (s *stream) enqueue(sentences []sentence) error {
 		select {
 		case s.jobs <- sn:
 		case <-s.done:
-			if s.err == io.EOF {
+			if errors.Is(s.err, io.EOF) {
 				return errClosed
 			}
 			return s.err
@@ -123,7 +123,7 @@ func (s *stream) enqueue(sentences []sentence) error {
 
 // run synthesizes queued sentences until input ends, the context is done
 // or a request fails.
-func (s *stream) run() {
+func (s *stream) run(ctx context.Context) {
 	defer close(s.done)
 	for {
 		select {
@@ -132,12 +132,12 @@ func (s *stream) run() {
 				s.err = io.EOF
 				return
 			}
-			if err := s.speak(sn); err != nil {
+			if err := s.speak(ctx, sn); err != nil {
 				s.err = err
 				return
 			}
-		case <-s.ctx.Done():
-			s.err = providerhttp.ErrorFromTransport(s.ctx, providerName, s.ctx.Err())
+		case <-ctx.Done():
+			s.err = providerhttp.ErrorFromTransport(ctx, providerName, ctx.Err())
 			return
 		}
 	}
@@ -151,7 +151,7 @@ type speechRequest struct {
 }
 
 // speak synthesizes one sentence and emits its audio as it arrives.
-func (s *stream) speak(sn sentence) error {
+func (s *stream) speak(ctx context.Context, sn sentence) error {
 	req := speechRequest{Text: sn.Text, ModelID: s.cfg.ModelID}
 	if s.voiceSettings != (voiceSettings{}) {
 		vs := s.voiceSettings
@@ -165,7 +165,7 @@ func (s *stream) speak(sn sentence) error {
 		url.PathEscape(s.voiceID) + "/stream?" + url.Values{"output_format": {s.outputFormat}}.Encode()
 
 	idle := time.Duration(s.cfg.IdleTimeout)
-	reqCtx, cancel := context.WithCancelCause(s.ctx)
+	reqCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	watchdog := time.AfterFunc(idle, func() { cancel(errIdleTimeout) })
 	defer watchdog.Stop()
@@ -180,7 +180,7 @@ func (s *stream) speak(sn sentence) error {
 
 	resp, err := s.cfg.client.Do(httpReq)
 	if err != nil {
-		return s.transportError(reqCtx, err)
+		return s.transportError(ctx, reqCtx, err)
 	}
 	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode < http.StatusOK || resp.StatusCode >= http.StatusMultipleChoices {
@@ -200,8 +200,8 @@ func (s *stream) speak(sn sentence) error {
 			chunk := sdk.AudioChunk{PCM: pcm, SampleRate: s.sampleRate, TextStart: sn.Start, TextEnd: sn.End}
 			select {
 			case s.out <- chunk:
-			case <-s.ctx.Done():
-				return providerhttp.ErrorFromTransport(s.ctx, providerName, s.ctx.Err())
+			case <-ctx.Done():
+				return providerhttp.ErrorFromTransport(ctx, providerName, ctx.Err())
 			}
 		}
 		have = total - whole
@@ -215,15 +215,15 @@ func (s *stream) speak(sn sentence) error {
 			}
 			return nil
 		case rerr != nil:
-			return s.transportError(reqCtx, rerr)
+			return s.transportError(ctx, reqCtx, rerr)
 		}
 	}
 }
 
 // transportError maps a failed request or read; an idle timeout is
 // Unavailable like any other provider stall.
-func (s *stream) transportError(reqCtx context.Context, err error) error {
-	if errors.Is(context.Cause(reqCtx), errIdleTimeout) && s.ctx.Err() == nil {
+func (s *stream) transportError(ctx, reqCtx context.Context, err error) error {
+	if errors.Is(context.Cause(reqCtx), errIdleTimeout) && ctx.Err() == nil {
 		return &sdk.Error{
 			Code:    sdk.CodeUnavailable,
 			Message: fmt.Sprintf("%s: no data for %s", providerName, time.Duration(s.cfg.IdleTimeout)),
@@ -231,7 +231,7 @@ func (s *stream) transportError(reqCtx context.Context, err error) error {
 			Err:     err,
 		}
 	}
-	e := *providerhttp.ErrorFromTransport(s.ctx, providerName, err)
+	e := *providerhttp.ErrorFromTransport(ctx, providerName, err)
 	if errors.Is(e.Err, io.EOF) {
 		e.Err = errors.New(e.Err.Error()) // an EOF cause would read as the stream's regular end
 	}

@@ -128,7 +128,7 @@ func (s *wsSession) run(ctx context.Context, in <-chan sdk.TTSInput, emit func(s
 	readerFinished, err := s.writeLoop(ctx, in, readDone)
 	_ = s.conn.CloseNow()
 	if !readerFinished {
-		<-readDone
+		<-readDone //nolint:errcheck // the writer's error already says why the stream ended
 	}
 	return err
 }

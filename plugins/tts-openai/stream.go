@@ -63,7 +63,7 @@ func newStream(ctx context.Context, p streamParams) *stream {
 		out:          make(chan sdk.AudioChunk),
 		done:         make(chan struct{}),
 	}
-	go s.run()
+	go s.run(ctx)
 	return s
 }
 
@@ -109,7 +109,7 @@ func (s *stream) enqueue(sentences []sentence) error {
 		select {
 		case s.jobs <- sn:
 		case <-s.done:
-			if s.err == io.EOF {
+			if errors.Is(s.err, io.EOF) {
 				return errClosed
 			}
 			return s.err
@@ -122,7 +122,7 @@ func (s *stream) enqueue(sentences []sentence) error {
 
 // run synthesizes queued sentences until input ends, the context is done
 // or a request fails.
-func (s *stream) run() {
+func (s *stream) run(ctx context.Context) {
 	defer close(s.done)
 	for {
 		select {
@@ -131,12 +131,12 @@ func (s *stream) run() {
 				s.err = io.EOF
 				return
 			}
-			if err := s.speak(sn); err != nil {
+			if err := s.speak(ctx, sn); err != nil {
 				s.err = err
 				return
 			}
-		case <-s.ctx.Done():
-			s.err = providerhttp.ErrorFromTransport(s.ctx, providerName, s.ctx.Err())
+		case <-ctx.Done():
+			s.err = providerhttp.ErrorFromTransport(ctx, providerName, ctx.Err())
 			return
 		}
 	}
@@ -154,7 +154,7 @@ type speechRequest struct {
 
 // speak synthesizes one sentence and emits its audio as it arrives,
 // resampled from 24 kHz when the stream asked for another rate.
-func (s *stream) speak(sn sentence) error {
+func (s *stream) speak(ctx context.Context, sn sentence) error {
 	body, err := json.Marshal(speechRequest{
 		Model: s.cfg.Model, Input: sn.Text, Voice: s.voice, ResponseFormat: "pcm",
 		Speed: s.speed, Instructions: s.cfg.Instructions,
@@ -165,7 +165,7 @@ func (s *stream) speak(sn sentence) error {
 	endpoint := strings.TrimSuffix(s.cfg.BaseURL, "/") + "/audio/speech"
 
 	idle := time.Duration(s.cfg.IdleTimeout)
-	reqCtx, cancel := context.WithCancelCause(s.ctx)
+	reqCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	watchdog := time.AfterFunc(idle, func() { cancel(errIdleTimeout) })
 	defer watchdog.Stop()
@@ -182,7 +182,7 @@ func (s *stream) speak(sn sentence) error {
 
 	resp, err := s.cfg.client.Do(httpReq)
 	if err != nil {
-		return s.transportError(reqCtx, err)
+		return s.transportError(ctx, reqCtx, err)
 	}
 	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode < http.StatusOK || resp.StatusCode >= http.StatusMultipleChoices {
@@ -200,7 +200,7 @@ func (s *stream) speak(sn sentence) error {
 		watchdog.Reset(idle)
 		total := have + n
 		whole := total &^ 1
-		if err := s.emitPCM(sn, rs, buf[:whole]); err != nil {
+		if err := s.emitPCM(ctx, sn, rs, buf[:whole]); err != nil {
 			return err
 		}
 		have = total - whole
@@ -213,28 +213,28 @@ func (s *stream) speak(sn sentence) error {
 				s.logger.Warn("dropped a trailing odd byte", "plugin", pluginName)
 			}
 			if rs != nil {
-				return s.emit(sn, samplesToBytes(rs.Finish()))
+				return s.emit(ctx, sn, samplesToBytes(rs.Finish()))
 			}
 			return nil
 		case rerr != nil:
-			return s.transportError(reqCtx, rerr)
+			return s.transportError(ctx, reqCtx, rerr)
 		}
 	}
 }
 
 // emitPCM emits 24 kHz PCM bytes, resampled when rs is set.
-func (s *stream) emitPCM(sn sentence, rs *resampler, pcm []byte) error {
+func (s *stream) emitPCM(ctx context.Context, sn sentence, rs *resampler, pcm []byte) error {
 	if len(pcm) == 0 {
 		return nil
 	}
 	if rs == nil {
-		return s.emit(sn, append([]byte(nil), pcm...))
+		return s.emit(ctx, sn, append([]byte(nil), pcm...))
 	}
-	return s.emit(sn, samplesToBytes(rs.Process(bytesToSamples(pcm))))
+	return s.emit(ctx, sn, samplesToBytes(rs.Process(bytesToSamples(pcm))))
 }
 
 // emit hands one chunk of sentence sn to Recv.
-func (s *stream) emit(sn sentence, pcm []byte) error {
+func (s *stream) emit(ctx context.Context, sn sentence, pcm []byte) error {
 	if len(pcm) == 0 {
 		return nil
 	}
@@ -242,8 +242,8 @@ func (s *stream) emit(sn sentence, pcm []byte) error {
 	select {
 	case s.out <- chunk:
 		return nil
-	case <-s.ctx.Done():
-		return providerhttp.ErrorFromTransport(s.ctx, providerName, s.ctx.Err())
+	case <-ctx.Done():
+		return providerhttp.ErrorFromTransport(ctx, providerName, ctx.Err())
 	}
 }
 
@@ -265,8 +265,8 @@ func samplesToBytes(s []int16) []byte {
 
 // transportError maps a failed request or read; an idle timeout is
 // Unavailable like any other provider stall.
-func (s *stream) transportError(reqCtx context.Context, err error) error {
-	if errors.Is(context.Cause(reqCtx), errIdleTimeout) && s.ctx.Err() == nil {
+func (s *stream) transportError(ctx, reqCtx context.Context, err error) error {
+	if errors.Is(context.Cause(reqCtx), errIdleTimeout) && ctx.Err() == nil {
 		return &sdk.Error{
 			Code:    sdk.CodeUnavailable,
 			Message: fmt.Sprintf("%s: no data for %s", providerName, time.Duration(s.cfg.IdleTimeout)),
@@ -274,7 +274,7 @@ func (s *stream) transportError(reqCtx context.Context, err error) error {
 			Err:     err,
 		}
 	}
-	e := *providerhttp.ErrorFromTransport(s.ctx, providerName, err)
+	e := *providerhttp.ErrorFromTransport(ctx, providerName, err)
 	if errors.Is(e.Err, io.EOF) {
 		e.Err = errors.New(e.Err.Error()) // an EOF cause would read as the stream's regular end
 	}
