@@ -97,3 +97,17 @@ func TestOriginPatterns(t *testing.T) {
 	assert.Equal(t, []string{"app.example.com", "*", "localhost:3000"},
 		wsOriginPatterns([]string{"https://app.example.com", "*", " http://localhost:3000 ", ""}))
 }
+
+// TestKeepAlive: with pings on, a reading client stays connected and
+// answers them; a client that stops reading (no pong) is dropped with 4002.
+func TestKeepAlive(t *testing.T) {
+	h := newHarness(t, scripted(nil), func(s *setup) { s.ws.PingInterval = 500 * time.Millisecond })
+	live := h.dial(true)
+	deaf := h.dial(false)
+	// The deaf client never reads, so it never answers a ping.
+	require.Eventually(t, func() bool { return h.mgr.Count() == 1 }, waitFor, frameDur)
+	live.sendJSON(map[string]any{"type": "ping", "id": "still here"})
+	assert.Equal(t, "still here", live.expect(session.TypePong).str("id"))
+	deaf.startReading()
+	assert.Equal(t, websocket.StatusCode(session.CloseIdleTimeout), deaf.closeStatus())
+}

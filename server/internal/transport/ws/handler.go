@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/coder/websocket"
 	"golang.org/x/time/rate"
@@ -125,10 +126,40 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := context.WithoutCancel(r.Context())
+	pingDone := make(chan struct{})
+	go func() {
+		defer close(pingDone)
+		h.keepAlive(ctx, c, sess)
+	}()
 	h.readLoop(ctx, c, sess)
 	sess.Close(session.CloseNormal, "client closed the connection")
 	<-sess.Done()
+	<-pingDone
 	<-wc.done
+}
+
+// keepAlive pings the client every PingInterval; a ping not answered
+// within the interval ends the session (4002).
+func (h *Handler) keepAlive(ctx context.Context, c *websocket.Conn, sess *session.Session) {
+	if h.cfg.PingInterval <= 0 {
+		return
+	}
+	t := time.NewTicker(h.cfg.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-sess.Done():
+			return
+		case <-t.C:
+			pctx, cancel := context.WithTimeout(ctx, h.cfg.PingInterval)
+			err := c.Ping(pctx)
+			cancel()
+			if err != nil {
+				sess.Close(session.CloseIdleTimeout, "ping not answered")
+				return
+			}
+		}
+	}
 }
 
 // refuse answers an upgrade over the admission limits with 503.
