@@ -122,7 +122,7 @@ func respond(rs *ruleSet, req sdk.GenerateRequest) (turn, error) {
 				return callTool(tool, map[string]string{argReason: endSessionReason})
 			}
 		case actionCalculate:
-			expr, ok := toArithmetic(named[groupExpr])
+			expr, ok := rs.arith.toArithmetic(named[groupExpr])
 			if !ok {
 				continue
 			}

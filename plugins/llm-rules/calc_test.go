@@ -99,7 +99,7 @@ func TestToArithmetic(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.in, func(t *testing.T) {
-			got, ok := toArithmetic(tc.in)
+			got, ok := newArithmetic().toArithmetic(tc.in)
 			require.True(t, ok)
 			assert.Equal(t, tc.want, got)
 			_, err := Eval(got)
@@ -107,7 +107,7 @@ func TestToArithmetic(t *testing.T) {
 		})
 	}
 	for _, bad := range []string{"the weather", "my name", "time", "seven dwarves"} {
-		_, ok := toArithmetic(bad)
+		_, ok := newArithmetic().toArithmetic(bad)
 		assert.False(t, ok, bad)
 	}
 }

@@ -129,11 +129,24 @@ func verbForms() []verbForm {
 	}
 }
 
+// arithmetic holds the word tables and patterns that turn spoken
+// arithmetic into expressions; build it once with newArithmetic.
+type arithmetic struct {
+	vals    map[string]int64
+	scales  map[string]int64
+	phrases [][2]string
+	forms   []verbForm
+}
+
+func newArithmetic() *arithmetic {
+	return &arithmetic{vals: wordValues(), scales: scaleValues(), phrases: operatorPhrases(), forms: verbForms()}
+}
+
 // toArithmetic turns a spoken arithmetic question into an expression for
 // Eval: number words become digits ("twenty one" → 21, "three point five"
 // → 3.5), spoken operators become symbols ("seven times six" → 7*6). ok
 // is false when anything is left that is not arithmetic.
-func toArithmetic(text string) (string, bool) {
+func (a *arithmetic) toArithmetic(text string) (string, bool) {
 	s := strings.ToLower(strings.TrimSpace(text))
 	s = strings.TrimRight(s, "?.!= ")
 	for _, suffix := range []string{" equal", " equals", " make", " makes", " is", " come to", " give"} {
@@ -142,11 +155,11 @@ func toArithmetic(text string) (string, bool) {
 	s = strings.NewReplacer(",000", "000", "-", " - ", "(", " ( ", ")", " ) ", "+", " + ", "*", " * ", "/", " / ", "^", " ^ ", "%", " % ").Replace(s)
 	// Hyphenated number words ("forty-two") were split around "-": rejoin.
 	words := strings.Fields(s)
-	words = joinHyphenatedNumbers(words)
-	words = replacePhrases(words)
-	words = wordsToDigits(words)
+	words = a.joinHyphenatedNumbers(words)
+	words = a.replacePhrases(words)
+	words = a.wordsToDigits(words)
 	joined := strings.Join(words, " ")
-	for _, f := range verbForms() {
+	for _, f := range a.forms {
 		if f.re.MatchString(joined) {
 			joined = f.re.ReplaceAllString(joined, f.repl)
 			break
@@ -160,8 +173,8 @@ func toArithmetic(text string) (string, bool) {
 }
 
 // joinHyphenatedNumbers undoes the "-" split inside "forty - two".
-func joinHyphenatedNumbers(words []string) []string {
-	vals := wordValues()
+func (a *arithmetic) joinHyphenatedNumbers(words []string) []string {
+	vals := a.vals
 	out := make([]string, 0, len(words))
 	for i := 0; i < len(words); i++ {
 		if words[i] == "-" && len(out) > 0 && i+1 < len(words) {
@@ -177,8 +190,8 @@ func joinHyphenatedNumbers(words []string) []string {
 }
 
 // replacePhrases maps spoken operators (possibly several words) to symbols.
-func replacePhrases(words []string) []string {
-	phrases := operatorPhrases()
+func (a *arithmetic) replacePhrases(words []string) []string {
+	phrases := a.phrases
 	var out []string
 next:
 	for i := 0; i < len(words); i++ {
@@ -196,8 +209,8 @@ next:
 }
 
 // wordsToDigits folds runs of number words into one literal.
-func wordsToDigits(words []string) []string {
-	vals, scales := wordValues(), scaleValues()
+func (a *arithmetic) wordsToDigits(words []string) []string {
+	vals, scales := a.vals, a.scales
 	var out []string
 	for i := 0; i < len(words); {
 		total, current, n := int64(0), int64(0), 0

@@ -90,6 +90,7 @@ type ruleSet struct {
 	toolError    *template.Template
 	toolOther    *template.Template
 	rules        []rule
+	arith        *arithmetic
 }
 
 // rule is one compiled rule.
@@ -126,7 +127,7 @@ func parseRules(data []byte) (*ruleSet, error) {
 	if f.Version != rulesVersion {
 		return nil, fmt.Errorf("version: %d is not supported (want %d)", f.Version, rulesVersion)
 	}
-	rs := &ruleSet{}
+	rs := &ruleSet{arith: newArithmetic()}
 	var err error
 	for i, p := range f.NamePatterns {
 		re, err := compilePattern(p, groupName)
