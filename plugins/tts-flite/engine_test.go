@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -116,7 +117,7 @@ func TestSynthesizeRateLoudnessAndLength(t *testing.T) {
 	}
 	e := newTestEngine(t, "")
 	for _, tc := range cases {
-		t.Run(tc.voice+"/"+time.Duration(tc.rate).String(), func(t *testing.T) {
+		t.Run(tc.voice+"@"+strconv.Itoa(tc.rate)+"/speed="+strconv.FormatFloat(float64(tc.speed), 'g', -1, 32), func(t *testing.T) {
 			chunks := speak(t, e, sdk.TTSConfig{Voice: tc.voice, SampleRate: tc.rate, Speed: tc.speed}, text)
 			require.NotEmpty(t, chunks)
 			for _, c := range chunks {
