@@ -18,16 +18,9 @@ import (
 	"github.com/parleyhq/parley/server/internal/config"
 )
 
-// evalConfig is the VAD configuration the evaluation runs with (typical
-// server settings).
-func evalConfig() config.VAD {
-	return config.VAD{
-		Threshold:  DefaultThreshold,
-		MinSpeech:  100 * time.Millisecond,
-		MinSilence: 300 * time.Millisecond,
-		PreRoll:    200 * time.Millisecond,
-	}
-}
+// evalConfig is the VAD configuration the evaluation runs with: the
+// server's defaults.
+func evalConfig() config.VAD { return config.Default().VAD }
 
 // evalSentences are spoken by every voice, separated by silent gaps.
 func evalSentences() []string {
@@ -264,6 +257,8 @@ type scores struct {
 	detector counts
 	// turns counts SpeechStarted events against the oracle's.
 	turns, oracleTurns int
+	// guards counts runs the steadiness check ended.
+	guards int
 }
 
 // evaluate runs detector and segmenter over one mixed track.
@@ -273,6 +268,7 @@ func evaluate(tr track, samples []int16, sc *scores) {
 	probe := &probeDetector{d: det}
 	seg := NewSegmenter(probe, cfg)
 	ref := NewSegmenter(&oracle{truth: tr.truth}, cfg)
+	defer func() { sc.guards += det.guardFires }()
 	for i := range tr.truth {
 		f := (*audio.Frame)(samples[i*audio.FrameSamples : (i+1)*audio.FrameSamples])
 		r := seg.Process(f)
@@ -330,15 +326,15 @@ func TestEvaluateGenerated(t *testing.T) {
 		{c: condition{noiseHum60, 10}, assert: &strict},
 	}
 	var table strings.Builder
-	fmt.Fprintf(&table, "\n%-14s | %-28s | %-28s | %s\n", "condition", "segmenter Speaking P / R / F1", "detector frames P / R / F1", "turns (oracle)")
+	fmt.Fprintf(&table, "\n%-14s | %-28s | %-28s | %s\n", "condition", "segmenter Speaking P / R / F1", "detector frames P / R / F1", "turns (oracle), steady-guard")
 	for ci, cond := range conditions {
 		var sc scores
 		for ti, tr := range tracks {
 			evaluate(tr, mix(tr, cond.c, uint64(ci*16+ti+1)), &sc)
 		}
 		s, d := sc.segmenter, sc.detector
-		fmt.Fprintf(&table, "%-14s | %.3f / %.3f / %.3f        | %.3f / %.3f / %.3f        | %d (%d)\n",
-			cond.c, s.precision(), s.recall(), s.f1(), d.precision(), d.recall(), d.f1(), sc.turns, sc.oracleTurns)
+		fmt.Fprintf(&table, "%-14s | %.3f / %.3f / %.3f        | %.3f / %.3f / %.3f        | %d (%d), %d\n",
+			cond.c, s.precision(), s.recall(), s.f1(), d.precision(), d.recall(), d.f1(), sc.turns, sc.oracleTurns, sc.guards)
 		if cond.assert != nil {
 			assert.GreaterOrEqual(t, s.precision(), cond.assert.precision, "%s precision", cond.c)
 			assert.GreaterOrEqual(t, s.recall(), cond.assert.recall, "%s recall", cond.c)
