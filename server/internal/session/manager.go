@@ -123,7 +123,6 @@ type Reservation struct {
 	m    *Manager
 	ip   string
 	once sync.Once
-	used bool
 }
 
 // Reserve admits a new session from client ip, or returns ErrDraining,
@@ -186,8 +185,10 @@ func RefusalCode(err error) ErrorCode {
 }
 
 // Start turns a reservation into a running session talking over p.Conn.
-// It sends connection_established before returning.
-func (m *Manager) Start(r *Reservation, p StartParams) (*Session, error) {
+// It sends connection_established before returning. The session ends
+// (CloseGoingAway) if ctx is cancelled; transports pass a context that
+// lives as long as the connection.
+func (m *Manager) Start(ctx context.Context, r *Reservation, p StartParams) (*Session, error) {
 	started := false
 	r.once.Do(func() { started = true })
 	if !started {
@@ -220,7 +221,7 @@ func (m *Manager) Start(r *Reservation, p StartParams) (*Session, error) {
 	s.sendConnectionEstablished()
 	go func() {
 		defer m.wg.Done()
-		s.run()
+		s.run(ctx)
 		m.remove(s)
 	}()
 	if draining {

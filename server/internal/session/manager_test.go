@@ -55,9 +55,9 @@ func TestManagerAdmission(t *testing.T) {
 	assert.ErrorIs(t, err, session.ErrOverloaded)
 	g.over.Store(false)
 
-	s, err := m.Start(a, session.StartParams{Conn: nopConn{}})
+	s, err := m.Start(context.Background(), a, session.StartParams{Conn: nopConn{}})
 	require.NoError(t, err)
-	_, err = m.Start(a, session.StartParams{Conn: nopConn{}})
+	_, err = m.Start(context.Background(), a, session.StartParams{Conn: nopConn{}})
 	assert.ErrorIs(t, err, session.ErrReservationUsed)
 	assert.Equal(t, 1, m.Count())
 	assert.InDelta(t, 1, gauge(t, reg, "parley_sessions_active"), 0)

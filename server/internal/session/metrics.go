@@ -10,8 +10,16 @@ import (
 // metricsNamespace prefixes Parley's metric names.
 const metricsNamespace = "parley"
 
-// latencyBuckets (seconds) cover 10 ms .. ~10 s for turn latencies.
-func latencyBuckets() []float64 { return prometheus.ExponentialBuckets(0.01, 1.6, 15) }
+// Turn latency histogram buckets: 10 ms × 1.6^k, 15 buckets (up to ~7 s).
+const (
+	latencyFirstBucketSeconds = 0.01
+	latencyBucketFactor       = 1.6
+	latencyBucketCount        = 15
+)
+
+func latencyBuckets() []float64 {
+	return prometheus.ExponentialBuckets(latencyFirstBucketSeconds, latencyBucketFactor, latencyBucketCount)
+}
 
 // metrics are the session manager's Prometheus collectors.
 type metrics struct {

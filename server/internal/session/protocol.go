@@ -13,11 +13,19 @@ import (
 // WebRTC data channel.
 const ProtocolVersion = "parley.v1"
 
+// The sample rates (Hz) a client may declare.
+const (
+	Rate8k  = 8000
+	Rate16k = 16000
+	Rate24k = 24000
+	Rate48k = 48000
+)
+
 // SupportedSampleRate reports whether a client may declare rate (Hz) for its
 // input or output audio: 8000, 16000, 24000 or 48000.
 func SupportedSampleRate(rate int) bool {
 	switch rate {
-	case 8000, 16000, 24000, 48000:
+	case Rate8k, Rate16k, Rate24k, Rate48k:
 		return true
 	}
 	return false

@@ -151,7 +151,7 @@ func (s *Session) finishResponse(r *response, err error) {
 	s.resp = nil
 	status := StatusCompleted
 	full := r.fullText()
-	spoken := full
+	var spoken string
 	if err != nil {
 		status = StatusFailed
 		var te *turnError

@@ -241,8 +241,8 @@ func (s *Session) postAsync(fn func(context.Context)) {
 }
 
 // run is the session goroutine.
-func (s *Session) run() {
-	ctx, cancel := context.WithCancel(context.Background())
+func (s *Session) run(parent context.Context) {
+	ctx, cancel := context.WithCancel(parent)
 	defer func() {
 		cancel()
 		if s.resp != nil {
@@ -274,6 +274,9 @@ func (s *Session) run() {
 			}
 			arm()
 		case <-s.quit:
+			return
+		case <-ctx.Done():
+			s.Close(CloseGoingAway, "server shutting down")
 			return
 		}
 	}

@@ -15,7 +15,14 @@ const (
 	voiceHarmonics = 12
 	voiceAmplitude = 9000.0
 	syllableHz     = 4.0
-	noiseAmplitude = 40
+	// The envelope swings between amBase-amDepth and amBase+amDepth.
+	amBase  = 0.55
+	amDepth = 0.45
+	// harmonicSumPeak roughly normalizes the harmonic sum to ±1.
+	harmonicSumPeak = 2.5
+	noiseAmplitude  = 40
+	framesPerSecond = 50
+	bytesPerSample  = 2
 )
 
 // Speech returns d of synthetic voiced speech at rate.
@@ -24,12 +31,12 @@ func Speech(d time.Duration, rate int) []int16 {
 	out := make([]int16, n)
 	for i := range out {
 		t := float64(i) / float64(rate)
-		am := 0.55 + 0.45*math.Sin(2*math.Pi*syllableHz*t)
+		am := amBase + amDepth*math.Sin(2*math.Pi*syllableHz*t)
 		v := 0.0
 		for h := 1; h <= voiceHarmonics; h++ {
 			v += math.Sin(2*math.Pi*voiceF0Hz*float64(h)*t) / float64(h)
 		}
-		out[i] = int16(voiceAmplitude * am * v / 2.5)
+		out[i] = int16(voiceAmplitude * am * v / harmonicSumPeak)
 	}
 	return out
 }
@@ -56,7 +63,7 @@ func PCM(samples []int16) []byte {
 
 // Frames cuts PCM16LE bytes into 20 ms frames at rate (the last may be short).
 func Frames(pcm []byte, rate int) [][]byte {
-	size := rate / 50 * 2
+	size := rate / framesPerSecond * bytesPerSample
 	var out [][]byte
 	for len(pcm) > 0 {
 		n := min(size, len(pcm))

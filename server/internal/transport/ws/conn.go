@@ -88,8 +88,7 @@ func (w *conn) closeLocked(code session.CloseCode, reason string) {
 	close(w.closing)
 }
 
-func (w *conn) write(m outMsg) error {
-	ctx := context.Background()
+func (w *conn) write(ctx context.Context, m outMsg) error {
 	if w.writeTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, w.writeTimeout)
@@ -99,19 +98,19 @@ func (w *conn) write(m outMsg) error {
 }
 
 // run is the writer goroutine: it ends after the close handshake.
-func (w *conn) run() {
+func (w *conn) run(ctx context.Context) {
 	defer close(w.done)
 	for {
 		select {
 		case m := <-w.out:
-			if err := w.write(m); err != nil {
+			if err := w.write(ctx, m); err != nil {
 				w.log.Info("websocket write failed", "error", err)
 				w.Close(session.CloseSlowConsumer, "write timed out")
 				_ = w.c.CloseNow()
 				return
 			}
 		case <-w.closing:
-			w.finish()
+			w.finish(ctx)
 			return
 		}
 	}
@@ -119,7 +118,7 @@ func (w *conn) run() {
 
 // finish sends what is queued (unless the client is too slow for it) and
 // the close frame.
-func (w *conn) finish() {
+func (w *conn) finish(ctx context.Context) {
 	w.mu.Lock()
 	code, reason := w.code, w.reason
 	w.mu.Unlock()
@@ -129,7 +128,7 @@ func (w *conn) finish() {
 		for time.Now().Before(deadline) {
 			select {
 			case m := <-w.out:
-				if err := w.write(m); err != nil {
+				if err := w.write(ctx, m); err != nil {
 					_ = w.c.CloseNow()
 					return
 				}

@@ -116,16 +116,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c.SetReadLimit(h.cfg.MaxMessageBytes * hardLimitFactor)
 	log := h.log.With("remote_ip", ip)
+	// The session and the connection outlive nothing but the connection:
+	// drain ends them explicitly, so they do not inherit cancellation.
+	ctx := context.WithoutCancel(r.Context())
 	wc := newConn(c, h.cfg.SendBuffer, h.cfg.WriteTimeout, log)
-	go wc.run()
-	sess, err := h.mgr.Start(res, session.StartParams{Conn: wc, Transport: "websocket", AwaitUpdate: true})
+	go wc.run(ctx)
+	sess, err := h.mgr.Start(ctx, res, session.StartParams{Conn: wc, Transport: "websocket", AwaitUpdate: true})
 	if err != nil {
 		log.Error("session start failed", "error", err)
 		wc.Close(session.CloseInternalError, "session start failed")
 		<-wc.done
 		return
 	}
-	ctx := context.WithoutCancel(r.Context())
 	pingDone := make(chan struct{})
 	go func() {
 		defer close(pingDone)
