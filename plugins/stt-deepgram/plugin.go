@@ -19,6 +19,10 @@ import (
 	"github.com/parleyhq/parley/sdk/providerhttp"
 )
 
+// idleConnTimeout closes pooled provider connections nobody used for a
+// while (http.DefaultTransport's value).
+const idleConnTimeout = 90 * time.Second
+
 // Plugin identity.
 const (
 	pluginName    = "stt-deepgram"
@@ -93,6 +97,7 @@ func (p *plugin) Configure(_ context.Context, raw json.RawMessage) error {
 	dialer := &net.Dialer{Timeout: time.Duration(s.ConnectTimeout)}
 	transport := &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
+		IdleConnTimeout:     idleConnTimeout,
 		DialContext:         dialer.DialContext,
 		TLSHandshakeTimeout: time.Duration(s.ConnectTimeout),
 	}

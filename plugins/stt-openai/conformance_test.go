@@ -8,11 +8,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/parleyhq/parley/sdk/plugintest"
 )
+
+// spareConnTimeout closes fake-server connections that never carry a request.
+const spareConnTimeout = 200 * time.Millisecond
 
 // conformanceFake serves the fake transcription endpoint without HTTP
 // keep-alive, so that no pooled idle connection outlives a stream and the
@@ -22,6 +26,10 @@ func conformanceFake(t *testing.T) *httptest.Server {
 	f := &fakeOpenAI{}
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(f.handler))
 	srv.Config.SetKeepAlivesEnabled(false)
+	// A connection the client dialled for a request that was cancelled
+	// meanwhile carries no request; close it soon so that it does not
+	// count as a leak.
+	srv.Config.ReadHeaderTimeout = spareConnTimeout
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return srv

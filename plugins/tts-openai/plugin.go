@@ -14,6 +14,10 @@ import (
 	"github.com/parleyhq/parley/sdk"
 )
 
+// idleConnTimeout closes pooled provider connections nobody used for a
+// while (http.DefaultTransport's value).
+const idleConnTimeout = 90 * time.Second
+
 // Plugin identity.
 const (
 	pluginName    = "tts-openai"
@@ -88,6 +92,7 @@ func (p *plugin) Configure(_ context.Context, raw json.RawMessage) error {
 	dialer := &net.Dialer{Timeout: time.Duration(s.ConnectTimeout)}
 	transport := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
+		IdleConnTimeout:       idleConnTimeout,
 		DialContext:           dialer.DialContext,
 		TLSHandshakeTimeout:   time.Duration(s.ConnectTimeout),
 		ResponseHeaderTimeout: time.Duration(s.IdleTimeout),
