@@ -60,7 +60,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	logger := telemetry.NewLogger(stderr, cfg.Log)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", cfg.HTTP.Addr)
 	if err != nil {
 		logger.Error("listen", "addr", cfg.HTTP.Addr, "err", err)
 		return exitError

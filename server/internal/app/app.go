@@ -128,16 +128,17 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		<-gctx.Done()
 		draining.Store(true)
 		a.logger.Info("shutting down", "drain_timeout", cfg.HTTP.DrainTimeout)
-		return a.drain(srv, mgr, host)
+		return a.drain(context.WithoutCancel(gctx), srv, mgr, host)
 	})
 	return g.Wait()
 }
 
 // drain ends sessions (WebSockets are hijacked, so Shutdown alone would not
 // wait for them), stops accepting and waits for in-flight requests, then
-// stops the plugins — all bounded by the drain timeout.
-func (a *App) drain(srv *http.Server, mgr *session.Manager, host *pluginhost.Host) error {
-	dctx, cancel := context.WithTimeout(context.Background(), a.cfg.HTTP.DrainTimeout)
+// stops the plugins — all bounded by the drain timeout. ctx must not be
+// the (already cancelled) run context.
+func (a *App) drain(ctx context.Context, srv *http.Server, mgr *session.Manager, host *pluginhost.Host) error {
+	dctx, cancel := context.WithTimeout(ctx, a.cfg.HTTP.DrainTimeout)
 	defer cancel()
 	start := time.Now()
 	var errs []error

@@ -91,26 +91,30 @@ func AccessLog(logger *slog.Logger) func(http.Handler) http.Handler {
 func Recover(logger *slog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			defer func() {
-				rec := recover()
-				if rec == nil {
-					return
-				}
-				if err, ok := rec.(error); ok && errors.Is(err, http.ErrAbortHandler) {
-					panic(rec)
-				}
-				logger.Error("panic in handler",
-					slog.String(telemetry.KeyRequestID, RequestIDFrom(r.Context())),
-					slog.String("path", r.URL.Path),
-					slog.Any("panic", rec),
-					slog.String("stack", string(debug.Stack())))
-				if r.Header.Get("Connection") != "Upgrade" {
-					WriteError(w, http.StatusInternalServerError, CodeInternal, "internal server error",
-						map[string]string{"request_id": RequestIDFrom(r.Context())})
-				}
-			}()
+			defer recoverPanic(w, r, logger)
 			next.ServeHTTP(w, r)
 		})
+	}
+}
+
+// recoverPanic must be deferred directly so that recover sees the panic.
+func recoverPanic(w http.ResponseWriter, r *http.Request, logger *slog.Logger) {
+	rec := recover()
+	if rec == nil {
+		return
+	}
+	if err, ok := rec.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+		panic(rec)
+	}
+	ctx := r.Context()
+	logger.ErrorContext(ctx, "panic in handler",
+		slog.String(telemetry.KeyRequestID, RequestIDFrom(ctx)),
+		slog.String("path", r.URL.Path),
+		slog.Any("panic", rec),
+		slog.String("stack", string(debug.Stack())))
+	if r.Header.Get("Connection") != "Upgrade" {
+		WriteError(w, http.StatusInternalServerError, CodeInternal, "internal server error",
+			map[string]string{"request_id": RequestIDFrom(ctx)})
 	}
 }
 
