@@ -164,6 +164,7 @@ func TestToolCalls(t *testing.T) {
 		{"How much is twenty-one divided by three?", "calculator", map[string]any{"expression": "21/3"}},
 		{"add three and four", "calculator", map[string]any{"expression": "3+4"}},
 		{"2 ^ 10 =", "calculator", map[string]any{"expression": "2^10"}},
+		{"one is seven times six", "calculator", map[string]any{"expression": "7*6"}},
 		{"Goodbye!", "end_session", map[string]any{}},
 		{"please end the call", "end_session", map[string]any{}},
 		{"ok hang up", "end_session", map[string]any{}},
