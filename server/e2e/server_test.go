@@ -1,0 +1,168 @@
+package e2e
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// Bounds on waiting for processes; safety nets, not timing assertions.
+const (
+	startLimit = 60 * time.Second
+	stopLimit  = 20 * time.Second
+)
+
+// repoRoot is the module root, two levels up from this package.
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	require.NoError(t, err)
+	return root
+}
+
+// buildOnce builds parley and the offline plugins once per test binary.
+type builds struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+func (b *builds) get(t *testing.T) string {
+	t.Helper()
+	b.once.Do(func() {
+		dir, err := os.MkdirTemp("", "parley-e2e-bin-")
+		if err != nil {
+			b.err = err
+			return
+		}
+		b.dir = dir
+		root := repoRoot(t)
+		targets := map[string]string{
+			"parley":                   "./server/cmd/parley",
+			"plugins/stt-pocketsphinx": "./plugins/stt-pocketsphinx",
+			"plugins/llm-rules":        "./plugins/llm-rules",
+			"plugins/tts-flite":        "./plugins/tts-flite",
+		}
+		for out, pkg := range targets {
+			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, out), pkg)
+			cmd.Dir = root
+			if msg, err := cmd.CombinedOutput(); err != nil {
+				b.err = fmt.Errorf("go build %s: %w\n%s", pkg, err, msg)
+				return
+			}
+		}
+	})
+	require.NoError(t, b.err)
+	return b.dir
+}
+
+// server is a running parley process.
+type server struct {
+	addr string
+	cmd  *exec.Cmd
+	logs *logTail
+}
+
+// logTail keeps the process's log lines for failure messages.
+type logTail struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logTail) add(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, s)
+}
+
+func (l *logTail) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "\n")
+}
+
+// startServer runs bin/parley on the shipped offline config, with plugin
+// paths pointing at the test's builds and a free loopback port, and waits
+// until /readyz is 200.
+func startServer(t *testing.T, binDir string, extraEnv ...string) *server {
+	t.Helper()
+	root := repoRoot(t)
+	shipped, err := os.ReadFile(filepath.Join(root, "configs", "parley.yaml"))
+	require.NoError(t, err)
+	cfg := strings.ReplaceAll(string(shipped), "./bin/plugins/", filepath.Join(binDir, "plugins")+"/")
+	cfgPath := filepath.Join(t.TempDir(), "parley.yaml")
+	require.NoError(t, os.WriteFile(cfgPath, []byte(cfg), 0o600))
+
+	cmd := exec.Command(filepath.Join(binDir, "parley"), "--config", cfgPath)
+	cmd.Dir = root
+	cmd.Env = append([]string{
+		"PATH=" + os.Getenv("PATH"),
+		"PARLEY_HTTP__ADDR=127.0.0.1:0",
+		"PARLEY_LOG__FORMAT=json",
+		"PARLEY_LOG__LEVEL=debug",
+	}, extraEnv...)
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	s := &server{cmd: cmd, logs: &logTail{}}
+	exited := make(chan struct{})
+	addrCh := make(chan string, 1)
+	go func() {
+		defer close(exited)
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			s.logs.add(line)
+			var rec struct {
+				Msg  string `json:"msg"`
+				Addr string `json:"addr"`
+			}
+			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "parley listening" {
+				addrCh <- rec.Addr
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+		case <-time.After(stopLimit):
+			_ = cmd.Process.Kill()
+		}
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("parley log:\n%s", s.logs)
+		}
+	})
+	select {
+	case s.addr = <-addrCh:
+	case <-exited:
+		t.Fatalf("parley exited before listening:\n%s", s.logs)
+	case <-time.After(startLimit):
+		t.Fatalf("parley did not listen:\n%s", s.logs)
+	}
+	require.Eventually(t, func() bool {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+s.addr+"/readyz", nil)
+		if err != nil {
+			return false
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, startLimit, 50*time.Millisecond, "readyz never became 200:\n%s", s.logs)
+	return s
+}
