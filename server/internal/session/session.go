@@ -119,6 +119,9 @@ type Session struct {
 	resampled []int16
 	history   []sdk.Message
 	utt       *utterance
+	// finishing is an utterance whose speech ended and whose final
+	// transcript is still awaited while the user speaks again.
+	finishing *utterance
 	resp      *response
 	nextResp  int
 }
@@ -490,9 +493,17 @@ func (s *Session) onSpeechStarted(ctx context.Context, res vad.Result) {
 	if s.resp == nil {
 		s.setState(stateUserSpeaking)
 	}
-	if s.utt != nil {
-		s.utt.cancel()
+	if u := s.utt; u != nil {
 		s.utt = nil
+		if u.closing {
+			// Its final transcript is on the way: keep waiting for it.
+			if s.finishing != nil {
+				s.finishing.cancel()
+			}
+			s.finishing = u
+		} else {
+			u.cancel()
+		}
 	}
 	uctx, cancel := context.WithCancel(ctx)
 	stream, err := s.m.plugins.STT.Transcribe(uctx, sdk.STTConfig{
@@ -565,7 +576,7 @@ func (s *Session) onSpeechStopped(res vad.Result) {
 }
 
 func (s *Session) onTranscript(ctx context.Context, u *utterance, ev sdk.TranscriptEvent, err error) {
-	if s.utt != u {
+	if s.utt != u && s.finishing != u {
 		return
 	}
 	switch {
@@ -579,11 +590,15 @@ func (s *Session) onTranscript(ctx context.Context, u *utterance, ev sdk.Transcr
 		u.lastFinal = s.m.clock.Now()
 		return
 	}
-	s.utt = nil
+	if s.utt == u {
+		s.utt = nil
+	} else {
+		s.finishing = nil
+	}
 	u.cancel()
 	if !errors.Is(err, io.EOF) {
 		s.pluginError(CodeSTTFailed, err)
-		s.setState(stateListening)
+		s.settle()
 		return
 	}
 	if !u.closing {
@@ -592,7 +607,7 @@ func (s *Session) onTranscript(ctx context.Context, u *utterance, ev sdk.Transcr
 	text := strings.Join(u.finals, " ")
 	s.sendJSON(TranscriptEvent{Type: TypeTranscriptFinal, Text: text})
 	if text == "" {
-		s.setState(stateListening)
+		s.settle()
 		return
 	}
 	final := u.lastFinal
@@ -601,6 +616,16 @@ func (s *Session) onTranscript(ctx context.Context, u *utterance, ev sdk.Transcr
 	}
 	s.interrupt(ReasonNewInput)
 	s.startResponse(ctx, text, turnTimes{speechEnd: u.speechEnd, sttFinal: final})
+}
+
+// settle returns to listening unless the user or the agent is busy.
+func (s *Session) settle() {
+	switch {
+	case s.utt != nil && !s.utt.closing:
+		s.setState(stateUserSpeaking)
+	case s.resp == nil:
+		s.setState(stateListening)
+	}
 }
 
 // pluginError sends the error event for a failed plugin call.

@@ -28,6 +28,9 @@ type STT struct {
 	// Fail, if set, is asked for each stream (1-based); a non-nil error is
 	// returned by that stream's Recv once audio arrived (a crash mid-stream).
 	Fail func(stream int) error
+	// FinalGate, if set, holds back every final transcript after
+	// CloseSend until it is closed (a slow recognizer).
+	FinalGate <-chan struct{}
 
 	mu      sync.Mutex
 	streams int
@@ -131,6 +134,17 @@ func (st *sttStream) final() {
 func (st *sttStream) Flush() error { st.final(); return nil }
 
 func (st *sttStream) CloseSend() error {
+	if gate := st.owner.FinalGate; gate != nil {
+		go func() {
+			select {
+			case <-gate:
+				st.final()
+				st.q.end(nil)
+			case <-st.q.ctx.Done():
+			}
+		}()
+		return nil
+	}
 	st.final()
 	st.q.end(nil)
 	return nil

@@ -247,3 +247,37 @@ func TestFalseInterruption(t *testing.T) {
 		})
 	}
 }
+
+// TestSpeakingAgainBeforeFinal: the user pauses (end of turn) and speaks
+// again before the recognizer delivered the first final transcript: the
+// first utterance is not lost; its answer starts and is cut by the second
+// utterance (barge-in), which becomes the next turn.
+func TestSpeakingAgainBeforeFinal(t *testing.T) {
+	llm := scripted(map[string][]sdk.GenerateEvent{"first part": sessiontest.Text(longReply), "second part": sessiontest.Text("Got both.")})
+	h := newHarness(t, llm, nil)
+	h.stt.Transcripts = []string{"first part", "second part"}
+	gate := make(chan struct{})
+	h.stt.FinalGate = gate
+	c := h.dial(true)
+	c.ready(nil)
+	c.audio(sessiontest.Silence(400*time.Millisecond, audio.SampleRate))
+	c.audio(sessiontest.Speech(600*time.Millisecond, audio.SampleRate))
+	c.audio(sessiontest.Silence(400*time.Millisecond, audio.SampleRate))
+	c.until(session.TypeSpeechStopped, false)
+	c.audio(sessiontest.Speech(200*time.Millisecond, audio.SampleRate))
+	c.until(session.TypeSpeechStarted, false)
+	close(gate) // the first final arrives while the user speaks again
+	tr := c.until(session.TypeTranscriptFinal, false)
+	assert.Equal(t, "first part", tr.events[len(tr.events)-1].str("text"))
+	c.audio(sessiontest.Speech(600*time.Millisecond, audio.SampleRate))
+	c.audio(sessiontest.Silence(500*time.Millisecond, audio.SampleRate))
+	tr = c.until(session.TypeResponseDone, true)
+	assert.Equal(t, session.ReasonBargeIn, tr.first(session.TypeResponseInterrupted).str("reason"))
+	assert.Equal(t, "second part", tr.first(session.TypeTranscriptFinal).str("text"))
+	assert.Equal(t, "Got both.", tr.first(session.TypeResponseDone).str("text"))
+	reqs := llm.Requests()
+	require.Len(t, reqs, 2)
+	assert.Equal(t, "first part", reqs[0].Messages[1].Content)
+	last := reqs[1].Messages[len(reqs[1].Messages)-1]
+	assert.Equal(t, sdk.Message{Role: sdk.RoleUser, Content: "second part"}, last)
+}
