@@ -1,0 +1,277 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/parleyhq/parley/web"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// Waits in the page (polled every pollInterval by chromedp, in the browser).
+const (
+	pollInterval    = 100 * time.Millisecond
+	connectTimeout  = 20 * time.Second
+	scenarioTimeout = 40 * time.Second
+	artifactsDir    = "artifacts"
+)
+
+// Phone-sized and desktop viewports for the screenshots.
+const (
+	phoneWidth    = 412
+	phoneHeight   = 915
+	desktopWidth  = 1100
+	desktopHeight = 900
+)
+
+// Lead-in silence lets the page connect before the fake microphone speaks;
+// the tail lets the agent answer while the microphone is quiet.
+const (
+	leadIn       = 1500 * time.Millisecond
+	tail         = 4 * time.Second
+	bargeInDelay = 2500 * time.Millisecond // after the question: the agent is mid-answer
+)
+
+// pageState mirrors window.parleyTest (web/app.js).
+type pageState struct {
+	State         string   `json:"state"`
+	Transport     string   `json:"transport"`
+	SessionID     string   `json:"sessionId"`
+	Partials      int      `json:"partials"`
+	Finals        []string `json:"finals"`
+	SpeechStarted int      `json:"speechStarted"`
+	AgentDeltas   int      `json:"agentDeltas"`
+	AgentTexts    []struct {
+		ID     string `json:"id"`
+		Text   string `json:"text"`
+		Status string `json:"status"`
+	} `json:"agentTexts"`
+	AudioStarted      int     `json:"audioStarted"`
+	PlayedEnergy      float64 `json:"playedEnergy"`
+	PlayedMS          float64 `json:"playedMs"`
+	AgentSpeakingSeen bool    `json:"agentSpeakingSeen"`
+	Flushes           int     `json:"flushes"`
+	Interruptions     []struct {
+		ID         string `json:"id"`
+		Reason     string `json:"reason"`
+		PlayedMS   int64  `json:"playedMs"`
+		TextPlayed string `json:"textPlayed"`
+	} `json:"interruptions"`
+	Metrics []struct {
+		ResponseID   string   `json:"response_id"`
+		STTMS        *float64 `json:"stt_final_ms"`
+		LLMTTFTMS    *float64 `json:"llm_ttft_ms"`
+		TTSTTFAMS    *float64 `json:"tts_ttfa_ms"`
+		VoiceToVoice *float64 `json:"voice_to_voice_ms"`
+	} `json:"metrics"`
+	Errors []struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"errors"`
+	Events []string `json:"events"`
+}
+
+// scenario is one conversation the fake microphone has with the agent.
+type scenario struct {
+	name      string
+	transport string
+	speech    []segment
+	bargeIn   bool
+	width     int
+	height    int
+	// heard is a word the transcript of the question must contain; reply a
+	// word of the rules agent's answer to it.
+	heard, reply string
+}
+
+func TestBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: builds the server and drives Chromium")
+	}
+	root := repoRoot(t)
+	work := t.TempDir()
+	binDir := filepath.Join(work, "bin")
+	require.NoError(t, os.MkdirAll(binDir, 0o750))
+	buildBinaries(t, root, binDir)
+
+	// The page is served by the server itself once it mounts web.Handler at
+	// "/"; until then by this process, from the same embedded files, as an
+	// allowed cross-origin page.
+	pages := httptest.NewServer(web.Handler())
+	t.Cleanup(pages.Close)
+	cfgPath := filepath.Join(work, "parley.yaml")
+	writeConfig(t, root, binDir, cfgPath, []string{pages.URL})
+	srv := startServer(t, filepath.Join(binDir, "parley"), cfgPath)
+	pageBase := srv.url("/")
+	if body, err := srv.fetch(t.Context(), "/"); err != nil || !strings.Contains(body, "<title>Parley") {
+		t.Logf("the server does not serve the web client at / yet; serving it from %s", pages.URL)
+		pageBase = pages.URL + "/?server=" + url.QueryEscape("http://"+srv.addr)
+	}
+
+	weather := []segment{silence(leadIn), say("what is the weather in paris today"), silence(tail)}
+	barge := []segment{
+		silence(leadIn), say("what can you do"), silence(bargeInDelay),
+		say("hello are you there"), silence(tail),
+	}
+	scenarios := []scenario{
+		{name: "websocket", transport: "websocket", speech: weather, width: desktopWidth, height: desktopHeight, heard: "weather", reply: "weather"},
+		{name: "webrtc", transport: "webrtc", speech: weather, width: desktopWidth, height: desktopHeight, heard: "weather", reply: "weather"},
+		{name: "websocket-barge-in", transport: "websocket", speech: barge, bargeIn: true, width: phoneWidth, height: phoneHeight, heard: "what", reply: "arithmetic"},
+		{name: "webrtc-barge-in", transport: "webrtc", speech: barge, bargeIn: true, width: phoneWidth, height: phoneHeight, heard: "what", reply: "arithmetic"},
+	}
+	artifacts := filepath.Join(root, artifactsDir)
+	require.NoError(t, os.MkdirAll(artifacts, 0o750))
+
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			runScenario(t, srv, pageBase, sc, filepath.Join(artifacts, "e2e-"+sc.name+".png"))
+		})
+	}
+}
+
+// runScenario opens the page in a fresh Chromium whose microphone plays the
+// scenario, connects, waits for the conversation and checks what the page
+// saw.
+func runScenario(t *testing.T, srv *server, pageBase string, sc scenario, screenshot string) {
+	wav := filepath.Join(t.TempDir(), "mic.wav")
+	_, err := buildRecording(t.TempDir(), wav, sc.speech)
+	require.NoError(t, err)
+	b := launchBrowser(t, wav, sc.width, sc.height)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("page console:\n%s", b.console)
+			t.Logf("server log (tail):\n%s", srv.log.tail(logTailLines))
+			t.Logf("chromium log:\n%s", lastLines(b.chromiumOutput(), logTailLines))
+		}
+	})
+
+	pageURL := withParam(pageBase, "transport", sc.transport)
+	require.NoError(t, chromedp.Do(b.ctx,
+		chromedp.Navigate(pageURL),
+		chromedp.WaitVisible(chromedp.ID("connect")),
+		chromedp.Click(chromedp.ID("connect")),
+	))
+	waitFor(t, b, `window.parleyTest.state === "connected" || window.parleyTest.errors.length > 0`, connectTimeout)
+	st := readState(t, b)
+	require.Equal(t, "connected", st.State, "page errors: %+v", st.Errors)
+	require.Equal(t, sc.transport, st.Transport)
+
+	// The question is transcribed, answered in text and in audio, and the
+	// turn's latencies arrive.
+	waitFor(t, b, `window.parleyTest.metrics.length > 0 && window.parleyTest.playedEnergy > 0`, scenarioTimeout)
+	if sc.bargeIn {
+		waitFor(t, b, `window.parleyTest.interruptions.length > 0`, scenarioTimeout)
+	} else {
+		waitFor(t, b, `window.parleyTest.agentTexts.some(r => r.status === "completed")`, scenarioTimeout)
+	}
+	st = readState(t, b)
+	t.Logf("%s: finals %q, agent %+v, energy %.3f, played %.0f ms, metrics %d, interruptions %+v",
+		sc.name, st.Finals, st.AgentTexts, st.PlayedEnergy, st.PlayedMS, len(st.Metrics), st.Interruptions)
+
+	assert.Empty(t, st.Errors, "errors shown on the page")
+	require.NotEmpty(t, st.Finals, "no final transcript")
+	assert.Contains(t, strings.ToLower(st.Finals[0]), sc.heard, "transcript of the question")
+	assert.Positive(t, st.Partials, "partial transcripts")
+	require.NotEmpty(t, st.AgentTexts, "no agent reply")
+	assert.Contains(t, strings.ToLower(st.AgentTexts[0].Text), sc.reply, "agent reply text")
+	assert.Positive(t, st.AudioStarted, "response.audio.started")
+	assert.Positive(t, st.PlayedEnergy, "agent audio energy played in the page")
+	assert.True(t, st.AgentSpeakingSeen, "who-is-speaking never showed the agent")
+
+	m := st.Metrics[0]
+	require.NotNil(t, m.VoiceToVoice, "voice_to_voice_ms in %+v", m)
+	assert.Positive(t, *m.VoiceToVoice)
+	require.NotNil(t, m.STTMS)
+	t.Logf("%s latency: stt_final %.0f ms, llm_ttft %s, tts_ttfa %s, voice_to_voice %.0f ms",
+		sc.name, *m.STTMS, fmtMS(m.LLMTTFTMS), fmtMS(m.TTSTTFAMS), *m.VoiceToVoice)
+	shown, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](
+		`document.querySelector("#latency tbody tr:last-child td:last-child").textContent`))
+	require.NoError(t, err)
+	assert.Regexp(t, `^\d+$`, shown, "voice-to-voice latency shown in the table")
+
+	if sc.bargeIn {
+		in := st.Interruptions[0]
+		assert.Equal(t, "barge_in", in.Reason)
+		assert.Positive(t, in.PlayedMS, "played_ms of the interrupted reply")
+		marked, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll("#log li.agent.interrupted").length`))
+		require.NoError(t, err)
+		assert.Equal(t, 1, marked, "the interrupted reply is marked on the page")
+		if sc.transport == "websocket" {
+			assert.Positive(t, st.Flushes, "the playback queue was flushed")
+		}
+	}
+
+	// Nothing the page loaded left loopback.
+	hosts, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](
+		`performance.getEntries().filter(e => e.name.includes("://")).map(e => new URL(e.name).hostname)`))
+	require.NoError(t, err)
+	for _, h := range hosts {
+		assert.Equal(t, "127.0.0.1", h, "page loaded something from outside loopback")
+	}
+
+	png, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(screenshot, png, 0o600))
+	_, err = chromedp.Run(b.ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById("connect").click()`))
+	require.NoError(t, err)
+	waitFor(t, b, `window.parleyTest.state === "closed"`, connectTimeout)
+}
+
+// waitFor polls expr in the page until it is true.
+func waitFor(t *testing.T, b *browser, expr string, timeout time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, timeout+time.Second)
+	defer cancel()
+	_, err := chromedp.Run(ctx, chromedp.Poll[bool](expr,
+		chromedp.WithPollingInterval(pollInterval), chromedp.WithPollingTimeout(timeout)))
+	if err != nil {
+		st := readState(t, b)
+		require.NoError(t, err, "waiting for %s; page state: %+v", expr, st)
+	}
+}
+
+// readState reads window.parleyTest.
+func readState(t *testing.T, b *browser) pageState {
+	t.Helper()
+	st, err := chromedp.Run(b.ctx, chromedp.Evaluate[pageState](`window.parleyTest`))
+	require.NoError(t, err)
+	return st
+}
+
+func withParam(base, key, value string) string {
+	u, err := url.Parse(base)
+	if err != nil {
+		return base
+	}
+	q := u.Query()
+	q.Set(key, value)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func fmtMS(v *float64) string {
+	if v == nil {
+		return "—"
+	}
+	return fmt.Sprintf("%.0f ms", *v)
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
