@@ -1,15 +1,20 @@
 package sdk_test
 
 import (
+	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	hclog "github.com/hashicorp/go-hclog"
 	plugin "github.com/hashicorp/go-plugin"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
 
 	"github.com/parleyhq/parley/sdk"
 )
@@ -27,22 +32,25 @@ const (
 func BenchmarkSTTRoundTrip(b *testing.B) {
 	b.Run("inproc", func(b *testing.B) {
 		stt := dispenseBench(b)
-		b.Run("lockstep", func(b *testing.B) { roundTrips(b, stt, 0) })
-		b.Run("paced", func(b *testing.B) { roundTrips(b, stt, benchFrameEvery) })
+		b.Run("lockstep", func(b *testing.B) { roundTrips(b, stt, 0, 0) })
+		b.Run("paced", func(b *testing.B) { roundTrips(b, stt, benchFrameEvery, 0) })
 	})
 	for _, v := range []struct {
 		name string
 		env  []string
+		dial []grpc.DialOption
 	}{
-		{"binary", nil},
+		{"binary", nil, sdk.DialOptions()},
 		// One P in the plugin: goroutine hand-offs stay on one thread
 		// instead of waking an idle one on the other core.
-		{"binary-maxprocs1", []string{"GOMAXPROCS=1"}},
+		{"binary-maxprocs1", []string{"GOMAXPROCS=1"}, sdk.DialOptions()},
+		// go-plugin's default dial options: dynamic windows with BDP pings.
+		{"binary-defaultdial", nil, nil},
 	} {
 		b.Run(v.name, func(b *testing.B) {
-			stt := launchEchoSTT(b, v.env)
-			b.Run("lockstep", func(b *testing.B) { roundTrips(b, stt, 0) })
-			b.Run("paced", func(b *testing.B) { roundTrips(b, stt, benchFrameEvery) })
+			stt, pid := launchEchoSTT(b, v.env, v.dial)
+			b.Run("lockstep", func(b *testing.B) { roundTrips(b, stt, 0, pid) })
+			b.Run("paced", func(b *testing.B) { roundTrips(b, stt, benchFrameEvery, pid) })
 		})
 	}
 }
@@ -62,11 +70,16 @@ func dispenseBench(b *testing.B) sdk.STT {
 }
 
 // launchEchoSTT builds sdk/internal/echostt and starts it as the host does.
-func launchEchoSTT(b *testing.B, env []string) sdk.STT {
+// PARLEY_BENCH_ECHOSTT names a prebuilt binary to use instead, e.g. one
+// built from an older commit for an A/B comparison.
+func launchEchoSTT(b *testing.B, env []string, dial []grpc.DialOption) (sdk.STT, int) {
 	b.Helper()
-	bin := filepath.Join(b.TempDir(), "echostt")
-	out, err := exec.CommandContext(b.Context(), "go", "build", "-o", bin, "./internal/echostt").CombinedOutput()
-	require.NoError(b, err, "go build: %s", out)
+	bin := os.Getenv("PARLEY_BENCH_ECHOSTT")
+	if bin == "" {
+		bin = filepath.Join(b.TempDir(), "echostt")
+		out, err := exec.CommandContext(b.Context(), "go", "build", "-o", bin, "./internal/echostt").CombinedOutput()
+		require.NoError(b, err, "go build: %s", out)
+	}
 	cmd := exec.Command(bin) //nolint:noctx // go-plugin owns the process.
 	cmd.Env = env
 	client := plugin.NewClient(&plugin.ClientConfig{
@@ -76,6 +89,7 @@ func launchEchoSTT(b *testing.B, env []string) sdk.STT {
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		SkipHostEnv:      true,
+		GRPCDialOptions:  dial,
 		Logger:           hclog.NewNullLogger(),
 	})
 	b.Cleanup(client.Kill)
@@ -83,12 +97,39 @@ func launchEchoSTT(b *testing.B, env []string) sdk.STT {
 	require.NoError(b, err)
 	raw, err := rpc.Dispense(string(sdk.KindSTT))
 	require.NoError(b, err)
-	return raw.(sdk.STT) //nolint:forcetypeassert // Dispense("stt") returns an sdk.STT.
+	return raw.(sdk.STT), client.ReattachConfig().Pid //nolint:forcetypeassert // Dispense("stt") returns an sdk.STT.
+}
+
+// contextSwitches sums the voluntary and involuntary context switches of
+// every thread of process pid: each is a thread going to sleep or being
+// preempted, so per frame they count the wake-ups on the audio path
+// whatever else loads the machine.
+func contextSwitches(b *testing.B, pid int) int {
+	b.Helper()
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return 0
+	}
+	total := 0
+	for _, task := range tasks {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, task.Name()))
+		if err != nil {
+			continue // the thread exited
+		}
+		for line := range strings.Lines(string(data)) {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.HasSuffix(k, "ctxt_switches") {
+				n, _ := strconv.Atoi(strings.TrimSpace(v))
+				total += n
+			}
+		}
+	}
+	return total
 }
 
 // roundTrips sends b.N frames, every `every` (0: lockstep), and reports
-// the round-trip percentiles.
-func roundTrips(b *testing.B, stt sdk.STT, every time.Duration) {
+// the round-trip percentiles and the context switches per frame of this
+// process and of the plugin process pid (0: in-process).
+func roundTrips(b *testing.B, stt sdk.STT, every time.Duration, pid int) {
 	st, err := stt.Transcribe(b.Context(), sdk.STTConfig{SampleRate: 16000, Encoding: sdk.EncodingPCM16LE, InterimResults: true})
 	require.NoError(b, err)
 	frame := make([]byte, benchFrameBytes)
@@ -100,6 +141,11 @@ func roundTrips(b *testing.B, stt sdk.STT, every time.Duration) {
 		tick = ticker.C
 	}
 	b.SetBytes(benchFrameBytes)
+	hostCS := contextSwitches(b, os.Getpid())
+	pluginCS := 0
+	if pid != 0 {
+		pluginCS = contextSwitches(b, pid)
+	}
 	b.ResetTimer()
 	for range b.N {
 		if tick != nil {
@@ -115,6 +161,10 @@ func roundTrips(b *testing.B, stt sdk.STT, every time.Duration) {
 		rtts = append(rtts, time.Since(start))
 	}
 	b.StopTimer()
+	b.ReportMetric(float64(contextSwitches(b, os.Getpid())-hostCS)/float64(b.N), "host-cs/op")
+	if pid != 0 {
+		b.ReportMetric(float64(contextSwitches(b, pid)-pluginCS)/float64(b.N), "plugin-cs/op")
+	}
 	require.NoError(b, st.CloseSend())
 	for {
 		if _, err := st.Recv(); err != nil {

@@ -184,3 +184,42 @@ func TestCancelPropagates(t *testing.T) {
 	assert.ErrorIs(t, err, context.Canceled)
 	assert.ErrorIs(t, err, &sdk.Error{Code: sdk.CodeCanceled})
 }
+
+func TestServeConfigValidate(t *testing.T) {
+	stt, tts := fakeSTT{fakeBase{sdk.KindSTT}}, fakeTTS{fakeBase{sdk.KindTTS}}
+	tests := []struct {
+		name string
+		cfg  sdk.ServeConfig
+		kind sdk.Kind
+	}{
+		{"none", sdk.ServeConfig{}, ""},
+		{"two", sdk.ServeConfig{STT: stt, TTS: tts}, ""},
+		{"stt", sdk.ServeConfig{STT: stt}, sdk.KindSTT},
+		{"tts", sdk.ServeConfig{TTS: tts}, sdk.KindTTS},
+		{"llm", sdk.ServeConfig{LLM: fakeLLM{fakeBase{sdk.KindLLM}}}, sdk.KindLLM},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			set, err := tt.cfg.PluginSet()
+			if tt.kind == "" {
+				require.Error(t, tt.cfg.Validate())
+				require.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Len(t, set, 1)
+			assert.Contains(t, set, string(tt.kind))
+		})
+	}
+}
+
+func TestHandshake(t *testing.T) {
+	hs := sdk.HandshakeConfig()
+	assert.Equal(t, "PARLEY_PLUGIN", hs.MagicCookieKey)
+	assert.NotEmpty(t, hs.MagicCookieValue)
+	assert.Equal(t, uint(sdk.ProtocolVersion), hs.ProtocolVersion)
+	plugins := sdk.ClientPlugins()
+	require.Contains(t, plugins, sdk.ProtocolVersion)
+	assert.Len(t, plugins[sdk.ProtocolVersion], 3)
+	assert.NotEmpty(t, sdk.DialOptions())
+}

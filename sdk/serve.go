@@ -29,6 +29,12 @@ const (
 	// TTS chunks or LLM requests with big histories fit.
 	maxMessageBytes = 16 << 20
 
+	// flowWindowBytes is a static HTTP/2 flow-control window for streams and
+	// connections. Setting it turns off gRPC's BDP estimation, which pings
+	// the peer after received data: on a local socket the pings buy nothing
+	// and their extra wake-ups sit on the audio path.
+	flowWindowBytes = 4 << 20
+
 	// dispenseTimeout bounds the Info call Dispense makes to check that the
 	// plugin serves the requested kind.
 	dispenseTimeout = 10 * time.Second
@@ -107,14 +113,14 @@ func Serve(cfg ServeConfig) {
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  HandshakeConfig(),
 		VersionedPlugins: map[int]plugin.PluginSet{ProtocolVersion: set},
-		GRPCServer:       NewGRPCServer,
+		GRPCServer:       newGRPCServer,
 		Logger:           cfg.Logger,
 	})
 }
 
-// NewGRPCServer is the gRPC server constructor Serve hands to go-plugin:
+// newGRPCServer is the gRPC server constructor Serve hands to go-plugin:
 // go-plugin's options (TLS) plus Parley's raised message limits.
-func NewGRPCServer(opts []grpc.ServerOption) *grpc.Server {
+func newGRPCServer(opts []grpc.ServerOption) *grpc.Server {
 	opts = append(opts, serverOptions()...)
 	return grpc.NewServer(opts...)
 }
@@ -123,6 +129,21 @@ func serverOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(maxMessageBytes),
 		grpc.MaxSendMsgSize(maxMessageBytes),
+		grpc.InitialWindowSize(flowWindowBytes),
+		grpc.InitialConnWindowSize(flowWindowBytes),
+	}
+}
+
+// DialOptions returns the gRPC dial options a host passes to go-plugin's
+// ClientConfig.GRPCDialOptions: raised message limits and the same static
+// flow-control windows the plugin side uses (no BDP pings on the local
+// socket). The adapters from ClientPlugins set the message limits per call
+// as well, so hosts that skip these still get them.
+func DialOptions() []grpc.DialOption {
+	return []grpc.DialOption{
+		grpc.WithDefaultCallOptions(callOptions()...),
+		grpc.WithInitialWindowSize(flowWindowBytes),
+		grpc.WithInitialConnWindowSize(flowWindowBytes),
 	}
 }
 

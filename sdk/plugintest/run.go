@@ -92,9 +92,10 @@ func waitForBroker(t *testing.T, funcs ...string) {
 
 // RunBinary launches the plugin binary at path the way the Parley host
 // does (go-plugin, gRPC only, AutoMTLS, VersionedPlugins from
-// sdk.ClientPlugins, only Options.Env in its environment), finds the kind
-// it serves, checks that dispensing the other kinds fails clearly, and
-// runs that kind's suite. The process is killed when the test ends.
+// sdk.ClientPlugins, sdk.DialOptions, only Options.Env in its
+// environment), finds the kind it serves, checks that dispensing the other
+// kinds fails clearly, and runs that kind's suite. The process is killed
+// when the test ends.
 func RunBinary(t *testing.T, path string, opts Options) {
 	t.Helper()
 	logs := &lockedBuffer{}
@@ -107,6 +108,7 @@ func RunBinary(t *testing.T, path string, opts Options) {
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		SkipHostEnv:      true,
+		GRPCDialOptions:  sdk.DialOptions(),
 		StartTimeout:     opts.timeout(),
 		Logger: hclog.New(&hclog.LoggerOptions{
 			Name: "plugin", Output: logs, Level: hclog.Debug,
