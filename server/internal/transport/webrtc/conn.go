@@ -1,0 +1,298 @@
+package webrtc
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/parleyhq/parley/server/internal/audio"
+	"github.com/parleyhq/parley/server/internal/session"
+)
+
+// Output tunables.
+const (
+	// frameDuration is the pacing interval and the audio per RTP packet.
+	frameDuration = audio.FrameDuration
+	// rtpTicksPerFrame advances the 48 kHz RTP clock by one 20 ms frame.
+	rtpTicksPerFrame = audio.OpusFrameSamples
+	// outputRate is the PCM rate the session sends us: the TTS's native
+	// 16 kHz, which libopus encodes directly (no resample on either side).
+	outputRate = audio.SampleRate
+	// inputRate is the PCM rate we hand the session: libopus decodes
+	// straight to it.
+	inputRate = audio.SampleRate
+	// audioQueueFrames bounds queued output audio (5 s); the session paces
+	// at real time plus a small look-ahead, so it only fills if the pacer
+	// is stuck.
+	audioQueueFrames = 250
+	// textQueueEvents bounds events queued for the data channel.
+	textQueueEvents = 256
+	// maxBufferedEvents is how many bytes the data channel may hold unsent
+	// before the client counts as too slow.
+	maxBufferedEvents = 1 << 20
+	// lateAfter: a frame sent this long after its slot counts as late.
+	lateAfter = frameDuration
+	// closeFlushTimeout bounds sending queued events when the session ends.
+	closeFlushTimeout = 2 * time.Second
+)
+
+// outFrame is one queued 20 ms output frame and the flush generation it
+// belongs to.
+type outFrame struct {
+	pcm []byte
+	gen uint64
+}
+
+// conn implements session.Conn over a peer connection: events go to the
+// data channel through a bounded queue and one writer goroutine (held until
+// the channel opens); audio goes through a bounded queue to a pacer that
+// encodes Opus and writes one RTP packet per 20 ms.
+type conn struct {
+	log   *slog.Logger
+	stats *counters
+	track *webrtc.TrackLocalStaticRTP
+	// events: the offer has a data channel; without one, events are dropped.
+	events bool
+
+	text  chan []byte
+	audio chan outFrame
+	// gen is the flush generation: frames queued before a flush are dropped.
+	gen atomic.Uint64
+
+	dcOnce sync.Once
+	dcOpen chan struct{}
+	dc     *webrtc.DataChannel
+
+	mu      sync.Mutex
+	closed  bool
+	code    session.CloseCode
+	reason  string
+	closing chan struct{}
+}
+
+var _ session.Conn = (*conn)(nil)
+
+func newConn(track *webrtc.TrackLocalStaticRTP, events bool, stats *counters, log *slog.Logger) *conn {
+	return &conn{
+		log: log, stats: stats, track: track, events: events,
+		text: make(chan []byte, textQueueEvents), audio: make(chan outFrame, audioQueueFrames),
+		dcOpen: make(chan struct{}), closing: make(chan struct{}),
+	}
+}
+
+// eventType is the part of an event the transport looks at.
+type eventType struct {
+	Type string `json:"type"`
+}
+
+// SendText implements session.Conn. A response.interrupted event flushes
+// the queued audio at once (barge-in, cancel).
+func (c *conn) SendText(msg []byte) error {
+	var ev eventType
+	if json.Unmarshal(msg, &ev) == nil && ev.Type == session.TypeResponseInterrupted {
+		c.flush()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return session.ErrConnClosed
+	}
+	if !c.events {
+		return nil
+	}
+	select {
+	case c.text <- msg:
+		return nil
+	default:
+		c.closeLocked(session.CloseSlowConsumer, "event queue full: client too slow")
+		return session.ErrSendBufferFull
+	}
+}
+
+// SendAudio implements session.Conn.
+func (c *conn) SendAudio(pcm []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return session.ErrConnClosed
+	}
+	select {
+	case c.audio <- outFrame{pcm: pcm, gen: c.gen.Load()}:
+		return nil
+	default:
+		c.closeLocked(session.CloseSlowConsumer, "audio queue full")
+		return session.ErrSendBufferFull
+	}
+}
+
+// flush drops all queued audio, including a frame the pacer is holding.
+func (c *conn) flush() {
+	c.gen.Add(1)
+	for {
+		select {
+		case <-c.audio:
+		default:
+			return
+		}
+	}
+}
+
+// Close implements session.Conn.
+func (c *conn) Close(code session.CloseCode, reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closeLocked(code, reason)
+}
+
+func (c *conn) closeLocked(code session.CloseCode, reason string) {
+	if c.closed {
+		return
+	}
+	c.closed, c.code, c.reason = true, code, reason
+	close(c.closing)
+}
+
+// closeInfo returns the close code and reason.
+func (c *conn) closeInfo() (session.CloseCode, string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.code, c.reason
+}
+
+// attach sets the events data channel (the first one that opens).
+func (c *conn) attach(dc *webrtc.DataChannel) {
+	c.dcOnce.Do(func() {
+		c.dc = dc
+		close(c.dcOpen)
+	})
+}
+
+// writeEvents is the event writer goroutine: it waits for the data channel
+// to open, then sends queued events until the conn closes, and the rest of
+// the queue after that (bounded by closeFlushTimeout).
+func (c *conn) writeEvents() {
+	select {
+	case <-c.dcOpen:
+	case <-c.closing:
+		return
+	}
+	for {
+		select {
+		case msg := <-c.text:
+			if !c.sendEvent(msg) {
+				return
+			}
+		case <-c.closing:
+			deadline := time.Now().Add(closeFlushTimeout)
+			for time.Now().Before(deadline) {
+				select {
+				case msg := <-c.text:
+					if !c.sendEvent(msg) {
+						return
+					}
+				default:
+					return
+				}
+			}
+			return
+		}
+	}
+}
+
+func (c *conn) sendEvent(msg []byte) bool {
+	if err := c.dc.SendText(string(msg)); err != nil {
+		c.log.Info("data channel send failed", "error", err)
+		c.Close(session.CloseNormal, "data channel closed")
+		return false
+	}
+	if c.dc.BufferedAmount() > maxBufferedEvents {
+		c.Close(session.CloseSlowConsumer, "data channel buffer full: client too slow")
+		return false
+	}
+	return true
+}
+
+// pace is the audio pacer goroutine: one Opus RTP packet per 20 ms while
+// audio is queued, nothing while it is not. After a pause the RTP
+// timestamp jumps by the time that passed and the marker bit starts the
+// new talk spurt (RFC 7587 §4.1, RFC 3550 §5.1).
+func (c *conn) pace(ctx context.Context, enc *audio.OpusEncoder) {
+	var (
+		seq      = uint16(rand.Uint32()) //nolint:gosec // RTP start values need not be secret.
+		ts       = rand.Uint32()         //nolint:gosec // as above.
+		prevSlot time.Time
+		next     time.Time
+		samples  = make([]int16, 0, enc.FrameSamples())
+		payload  = make([]byte, 0, audio.OpusMaxPacketBytes)
+		timer    = time.NewTimer(time.Hour)
+	)
+	timer.Stop()
+	defer timer.Stop()
+	for {
+		var f outFrame
+		select {
+		case f = <-c.audio:
+		case <-ctx.Done():
+			return
+		}
+		if f.gen != c.gen.Load() {
+			continue
+		}
+		now := time.Now()
+		marker := false
+		switch {
+		case prevSlot.IsZero():
+			next, marker = now, true
+		case now.After(next):
+			// The queue ran dry: a new talk spurt starts now; the RTP clock
+			// moves on by the wall time since the previous packet.
+			gap := (now.Sub(prevSlot) + frameDuration/2) / frameDuration
+			ts += uint32(gap-1) * rtpTicksPerFrame
+			next, marker = now, gap > 1
+		}
+		if d := time.Until(next); d > 0 {
+			timer.Reset(d)
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+				return
+			}
+		}
+		if f.gen != c.gen.Load() {
+			continue // flushed while waiting for its slot
+		}
+		if time.Since(next) > lateAfter {
+			c.stats.lateFrames.Add(1)
+		}
+		var err error
+		if samples, err = audio.DecodePCM16LE(samples[:0], f.pcm); err == nil && len(samples) == enc.FrameSamples() {
+			payload, err = enc.Encode(payload[:0], samples)
+		}
+		if err != nil || len(samples) != enc.FrameSamples() {
+			c.log.Warn("dropping an output frame", "samples", len(samples), "error", err)
+			continue
+		}
+		pkt := &rtp.Packet{
+			Header:  rtp.Header{Version: rtpVersion, Marker: marker, SequenceNumber: seq, Timestamp: ts},
+			Payload: payload,
+		}
+		if err := c.track.WriteRTP(pkt); err != nil {
+			c.log.Debug("rtp write failed", "error", err)
+		}
+		c.stats.framesSent.Add(1)
+		seq++
+		ts += rtpTicksPerFrame
+		prevSlot = next
+		next = next.Add(frameDuration)
+	}
+}
+
+// rtpVersion is the RTP version field (RFC 3550).
+const rtpVersion = 2

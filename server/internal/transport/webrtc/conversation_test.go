@@ -1,0 +1,165 @@
+package webrtc_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/parleyhq/parley/sdk"
+	"github.com/parleyhq/parley/server/internal/audio"
+	"github.com/parleyhq/parley/server/internal/session"
+	"github.com/parleyhq/parley/server/internal/session/sessiontest"
+)
+
+// frameDur is one 20 ms audio frame.
+const frameDur = 20 * time.Millisecond
+
+// TestSpokenTurn streams generated speech as Opus over a real peer
+// connection and gets the agent's answer back as Opus audio and events.
+func TestSpokenTurn(t *testing.T) {
+	const answer = "Sunny and warm in Paris today."
+	for _, asJSON := range []bool{false, true} {
+		t.Run(map[bool]string{false: "sdp", true: "json"}[asJSON], func(t *testing.T) {
+			hs := newHarness(t, reply(answer), []string{"what is the weather in paris"}, nil)
+			c := hs.dial(clientOpts{json: asJSON})
+			c.stream(utterance(t, "What is the weather in Paris today?"))
+
+			evs := c.until(session.TypeResponseDone)
+			types := map[string]bool{}
+			var text strings.Builder
+			for _, ev := range evs {
+				types[ev.str("type")] = true
+				if ev.str("type") == session.TypeTextDelta {
+					text.WriteString(ev.str("delta"))
+				}
+				if ev.str("type") == session.TypeTranscriptFinal {
+					assert.Equal(t, "what is the weather in paris", ev.str("text"))
+				}
+			}
+			for _, want := range []string{session.TypeSpeechStarted, session.TypeSpeechStopped,
+				session.TypeTranscriptFinal, session.TypeAudioStarted} {
+				assert.True(t, types[want], "missing %s in %v", want, evs)
+			}
+			assert.Equal(t, answer, text.String())
+
+			// The fake TTS speaks 100 ms per word: that much audio must arrive.
+			want := words(answer) * int(100*time.Millisecond/frameDur)
+			require.Eventually(t, func() bool { n, _ := c.received(); return n >= want }, waitFor, 10*time.Millisecond)
+			n, pcm := c.received()
+			assert.InDelta(t, want, n, 1, "frames received")
+			assert.InDelta(t, float64(want*audio.FrameSamples), float64(len(pcm)), audio.FrameSamples)
+			assert.Greater(t, audio.DBFS(pcm), -30.0, "agent audio is not silent")
+
+			// The STT got the speech (after 16 kHz conversion).
+			got := hs.stt.AudioBytes()
+			require.NotEmpty(t, got)
+			assert.Greater(t, got[0], int(time.Second/frameDur)*audio.FrameBytes/2, "speech audio reached STT")
+			st := hs.h.Stats()
+			assert.Zero(t, st.PacketsLost)
+			assert.GreaterOrEqual(t, st.FramesSent, uint64(want))
+		})
+	}
+}
+
+// TestEvents exchanges protocol events on the data channel, including bad
+// ones: each gets an error event and the session carries on.
+func TestEvents(t *testing.T) {
+	hs := newHarness(t, reply("Hello back."), nil, nil)
+	c := hs.dial(clientOpts{})
+
+	c.sendJSON(map[string]any{"type": "ping", "id": "p1"})
+	pong := c.expect(session.TypePong)
+	assert.Equal(t, "p1", pong.str("id"))
+
+	cases := []struct {
+		name string
+		send func()
+		code string
+	}{
+		{name: "malformed json", send: func() { require.NoError(t, c.dc.SendText("{not json")) }, code: string(session.CodeInvalidJSON)},
+		{name: "unknown type", send: func() { c.sendJSON(map[string]any{"type": "nope"}) }, code: string(session.CodeUnknownType)},
+		{name: "binary", send: func() { require.NoError(t, c.dc.Send([]byte{1, 2, 3})) }, code: string(session.CodeInvalidMessage)},
+		{name: "oversized", send: func() {
+			require.NoError(t, c.dc.SendText(`{"type":"input.text","text":"`+strings.Repeat("a", 70<<10)+`"}`))
+		}, code: string(session.CodeMessageTooLarge)},
+		{name: "rate change", send: func() {
+			c.sendJSON(map[string]any{"type": "session.update", "input_sample_rate": 48000})
+		}, code: string(session.CodeUnsupportedSampleRate)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.send()
+			ev := c.expect(session.TypeError)
+			assert.Equal(t, tc.code, ev.str("code"))
+			c.sendJSON(map[string]any{"type": "ping", "id": tc.name})
+			assert.Equal(t, tc.name, c.expect(session.TypePong).str("id"), "session continues")
+		})
+	}
+
+	c.sendJSON(map[string]any{"type": "session.update", "system_prompt": "Be brief.", "input_sample_rate": 16000})
+	c.expect(session.TypeSessionUpdated)
+	c.sendJSON(map[string]any{"type": "input.text", "text": "hi"})
+	evs := c.until(session.TypeResponseDone)
+	assert.Equal(t, "Hello back.", deltas(evs))
+	require.Eventually(t, func() bool { n, _ := c.received(); return n >= 2*5 }, waitFor, 10*time.Millisecond)
+}
+
+func deltas(evs []event) string {
+	var b strings.Builder
+	for _, ev := range evs {
+		if ev.str("type") == session.TypeTextDelta {
+			b.WriteString(ev.str("delta"))
+		}
+	}
+	return b.String()
+}
+
+// TestBargeIn: the user speaks over a long answer; the answer stops, its
+// queued audio is dropped, and the history keeps only what was played.
+func TestBargeIn(t *testing.T) {
+	long := strings.TrimSpace(strings.Repeat("this answer goes on and on ", 12)) // 72 words: 7.2 s of audio
+	llm := &sessiontest.LLM{Reply: func(req sdk.GenerateRequest) ([]sdk.GenerateEvent, error) {
+		if req.Messages[len(req.Messages)-1].Content == "tell me a story" {
+			return sessiontest.Text(long), nil
+		}
+		return sessiontest.Text("Okay."), nil
+	}}
+	hs := newHarness(t, llm, []string{"stop please"}, nil)
+	c := hs.dial(clientOpts{})
+	c.sendJSON(map[string]any{"type": "input.text", "text": "tell me a story"})
+	c.expect(session.TypeAudioStarted)
+	// Let some of the answer play, then talk over it.
+	require.Eventually(t, func() bool { n, _ := c.received(); return n >= 25 }, waitFor, 10*time.Millisecond)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.stream(utterance(t, "Stop please, that is enough."))
+	}()
+	evs := c.until(session.TypeResponseInterrupted)
+	interrupted := evs[len(evs)-1]
+	assert.Equal(t, "barge_in", interrupted.str("reason"))
+	sentAtInterrupt := hs.h.Stats().FramesSent
+	<-done
+	// The queued audio was flushed: nothing like the rest of the 360-frame answer followed.
+	assert.Less(t, hs.h.Stats().FramesSent-sentAtInterrupt, uint64(10))
+	n, _ := c.received()
+	assert.Less(t, n, words(long)*5/2, "the long answer did not play out")
+
+	s, ok := hs.mgr.Lookup(session.SessionID(c.id))
+	require.True(t, ok)
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	var assistant string
+	for _, m := range s.History(ctx) {
+		if m.Role == sdk.RoleAssistant {
+			assistant = m.Content
+			break
+		}
+	}
+	assert.NotEmpty(t, assistant)
+	assert.Less(t, len(assistant), len(long), "history keeps only the played part")
+}

@@ -1,0 +1,322 @@
+package webrtc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/parleyhq/parley/server/internal/audio"
+	"github.com/parleyhq/parley/server/internal/session"
+)
+
+// Peer tunables.
+const (
+	// eventsLabel is the label of the data channel carrying JSON events.
+	eventsLabel = "events"
+	// maxEventBytes caps one data channel message from the client.
+	maxEventBytes = 64 << 10
+	// jitterDepth is how many packets the reorder buffer holds while one is
+	// missing: two 20 ms frames of added latency at most.
+	jitterDepth = 2
+	// maxConcealFrames caps concealment of one loss burst (100 ms); longer
+	// gaps are left out rather than filled with synthetic audio.
+	maxConcealFrames = 5
+	// gatherTimeout bounds ICE gathering before the answer is sent.
+	gatherTimeout = 5 * time.Second
+	// trackID and streamID name Parley's outgoing audio track.
+	trackID  = "parley-audio"
+	streamID = "parley"
+)
+
+// peer is one client's peer connection and the goroutines serving it.
+type peer struct {
+	h     *Handler
+	pc    *webrtc.PeerConnection
+	conn  *conn
+	log   *slog.Logger
+	enc   *audio.OpusEncoder
+	stats *counters
+
+	ctx     context.Context //nolint:containedctx // the peer's lifetime, cancelled by supervise.
+	cancel  context.CancelFunc
+	started chan struct{}
+	sess    *session.Session
+	done    chan struct{}
+
+	mu      sync.Mutex
+	stopped bool
+	wg      sync.WaitGroup
+}
+
+// newPeer creates the peer connection for an offer and returns it with
+// the answer SDP (gathering complete: all candidates are in it).
+func (h *Handler) newPeer(ctx context.Context, offer string, info offerInfo, log *slog.Logger) (*peer, string, error) {
+	enc, err := audio.NewOpusEncoder(outputRate)
+	if err != nil {
+		return nil, "", fmt.Errorf("webrtc: %w", err)
+	}
+	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{
+		MimeType: webrtc.MimeTypeOpus, ClockRate: opusRTPClock, Channels: opusChannels,
+	}, trackID, streamID)
+	if err != nil {
+		return nil, "", fmt.Errorf("webrtc: local track: %w", err)
+	}
+	pc, err := h.api.NewPeerConnection(webrtc.Configuration{ICEServers: h.iceServers})
+	if err != nil {
+		return nil, "", fmt.Errorf("webrtc: new peer connection: %w", err)
+	}
+	pctx, cancel := context.WithCancel(context.Background())
+	p := &peer{
+		h: h, pc: pc, log: log, enc: enc, stats: &h.stats, ctx: pctx, cancel: cancel,
+		started: make(chan struct{}), done: make(chan struct{}),
+	}
+	p.conn = newConn(track, info.dataChannel, &h.stats, log)
+	pc.OnConnectionStateChange(p.onState)
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		if tr.Kind() == webrtc.RTPCodecTypeAudio {
+			p.run(func() { p.receive(tr) })
+		}
+	})
+	pc.OnDataChannel(p.onDataChannel)
+	answer, err := p.negotiate(ctx, offer, track)
+	if err != nil {
+		p.abort()
+		return nil, "", err
+	}
+	return p, answer, nil
+}
+
+// negotiate applies the offer and returns the answer.
+func (p *peer) negotiate(ctx context.Context, offer string, track *webrtc.TrackLocalStaticRTP) (string, error) {
+	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+		return "", badRequest(http.StatusBadRequest, codeInvalidSDP, ErrBadOffer, "offer refused: "+err.Error(), nil)
+	}
+	sender, err := p.pc.AddTrack(track)
+	if err != nil {
+		return "", fmt.Errorf("webrtc: add track: %w", err)
+	}
+	// Read RTCP from the client so the interceptors see its reports.
+	p.run(func() {
+		for {
+			if _, _, err := sender.ReadRTCP(); err != nil {
+				return
+			}
+		}
+	})
+	answer, err := p.pc.CreateAnswer(nil)
+	if err != nil {
+		return "", badRequest(http.StatusUnprocessableEntity, codeUnsupportedOffer, ErrUnsupportedOffer,
+			"no answer to this offer: "+err.Error(), nil)
+	}
+	gathered := webrtc.GatheringCompletePromise(p.pc)
+	if err := p.pc.SetLocalDescription(answer); err != nil {
+		return "", fmt.Errorf("webrtc: set local description: %w", err)
+	}
+	gctx, cancel := context.WithTimeout(ctx, gatherTimeout)
+	defer cancel()
+	select {
+	case <-gathered:
+	case <-gctx.Done():
+		if ctx.Err() != nil {
+			return "", fmt.Errorf("webrtc: gathering: %w", ctx.Err())
+		}
+		p.log.Warn("ICE gathering incomplete; answering with the candidates found so far")
+	}
+	return p.pc.LocalDescription().SDP, nil
+}
+
+// run starts a goroutine owned by the peer unless it is stopping.
+func (p *peer) run(fn func()) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped {
+		return
+	}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		fn()
+	}()
+}
+
+// start hands the peer its session and starts the output goroutines.
+func (p *peer) start(sess *session.Session) {
+	p.sess = sess
+	p.log = p.log.With("session_id", string(sess.ID()))
+	close(p.started)
+	p.run(p.conn.writeEvents)
+	p.run(func() { p.conn.pace(p.ctx, p.enc) })
+}
+
+// abort releases a peer that never got (or lost) its session.
+func (p *peer) abort() {
+	p.conn.Close(session.CloseInternalError, "aborted")
+	p.stop()
+}
+
+// stop cancels the peer's work, closes the peer connection and waits for
+// its goroutines.
+func (p *peer) stop() {
+	p.cancel()
+	if err := p.pc.Close(); err != nil {
+		p.log.Debug("peer connection close", "error", err)
+	}
+	p.mu.Lock()
+	p.stopped = true
+	p.mu.Unlock()
+	p.wg.Wait()
+}
+
+// supervise waits for the end (session end, ICE failure, peer close,
+// DELETE, drain), ends the session and releases everything.
+func (p *peer) supervise() {
+	<-p.conn.closing
+	code, reason := p.conn.closeInfo()
+	p.log.Info("webrtc session closing", "close_code", int(code), "reason", reason)
+	p.sess.Close(code, reason)
+	<-p.sess.Done()
+	p.stop()
+}
+
+// onState ends the session when the connection fails or the peer closes it.
+func (p *peer) onState(s webrtc.PeerConnectionState) {
+	p.log.Debug("peer connection state", "state", s.String())
+	switch s {
+	case webrtc.PeerConnectionStateFailed:
+		p.conn.Close(session.CloseGoingAway, "ICE connection failed (peer unreachable)")
+	case webrtc.PeerConnectionStateClosed:
+		p.conn.Close(session.CloseNormal, "peer connection closed")
+	default:
+	}
+}
+
+// awaitSession returns the session once started, nil if the peer ended first.
+func (p *peer) awaitSession() *session.Session {
+	select {
+	case <-p.started:
+		return p.sess
+	case <-p.ctx.Done():
+		return nil
+	}
+}
+
+func (p *peer) onDataChannel(dc *webrtc.DataChannel) {
+	if dc.Label() != eventsLabel {
+		p.log.Info("ignoring data channel", "label", dc.Label())
+		return
+	}
+	dc.OnOpen(func() { p.conn.attach(dc) })
+	dc.OnMessage(func(m webrtc.DataChannelMessage) { p.onMessage(m) })
+}
+
+// onMessage passes one client event to the session; binary, oversized and
+// rate-changing messages get an error event instead.
+func (p *peer) onMessage(m webrtc.DataChannelMessage) {
+	sess := p.awaitSession()
+	if sess == nil {
+		return
+	}
+	switch {
+	case !m.IsString:
+		sess.ReportError(session.CodeInvalidMessage, "data channel messages must be JSON text",
+			map[string]string{"bytes": strconv.Itoa(len(m.Data))})
+		return
+	case len(m.Data) > maxEventBytes:
+		sess.ReportError(session.CodeMessageTooLarge, "message exceeds "+strconv.Itoa(maxEventBytes)+" bytes",
+			map[string]string{"max_bytes": strconv.Itoa(maxEventBytes), "bytes": strconv.Itoa(len(m.Data))})
+		return
+	}
+	if field, bad := fixedRateViolation(m.Data); bad {
+		sess.ReportError(session.CodeUnsupportedSampleRate,
+			"WebRTC audio is Opus; the session's PCM rates are fixed at "+strconv.Itoa(inputRate)+" Hz",
+			map[string]string{"field": field})
+		return
+	}
+	if err := sess.HandleText(p.ctx, m.Data); err != nil && !errors.Is(err, session.ErrConnClosed) {
+		p.log.Debug("event not delivered", "error", err)
+	}
+}
+
+// fixedRateViolation reports a session.update that would change the PCM
+// rates, which the Opus edge fixes.
+func fixedRateViolation(data []byte) (string, bool) {
+	msg, err := session.ParseClientMessage(data)
+	if err != nil {
+		return "", false // the session reports it
+	}
+	u, ok := msg.(*session.SessionUpdate)
+	if !ok {
+		return "", false
+	}
+	if u.InputSampleRate != nil && *u.InputSampleRate != inputRate {
+		return "input_sample_rate", true
+	}
+	if u.OutputSampleRate != nil && *u.OutputSampleRate != outputRate {
+		return "output_sample_rate", true
+	}
+	return "", false
+}
+
+// receive is the inbound audio goroutine: RTP → reorder buffer → Opus
+// decode straight to 16 kHz (FEC or PLC for lost packets) → session.
+func (p *peer) receive(tr *webrtc.TrackRemote) {
+	sess := p.awaitSession()
+	if sess == nil {
+		return
+	}
+	dec, err := audio.NewOpusDecoder(inputRate)
+	if err != nil {
+		p.log.Error("opus decoder", "error", err)
+		return
+	}
+	jb := newJitterBuffer(jitterDepth)
+	var pcm []int16
+	lostRun := 0
+	emit := func(payload []byte, lost bool, next []byte) {
+		var err error
+		if lost {
+			lostRun++
+			p.stats.packetsLost.Add(1)
+			if lostRun > maxConcealFrames {
+				return
+			}
+			pcm, err = dec.Conceal(pcm, next, audio.FrameSamples)
+		} else {
+			lostRun = 0
+			pcm, err = dec.Decode(pcm, payload)
+		}
+		if err != nil {
+			p.stats.badPackets.Add(1)
+			p.log.Debug("opus decode", "error", err)
+		}
+	}
+	for {
+		pkt, _, err := tr.ReadRTP()
+		if err != nil {
+			return
+		}
+		if len(pkt.Payload) == 0 {
+			continue
+		}
+		p.stats.packetsIn.Add(1)
+		before := jb.late + jb.dup
+		pcm = pcm[:0]
+		jb.push(pkt.SequenceNumber, pkt.Payload, emit)
+		if d := jb.late + jb.dup - before; d > 0 {
+			p.stats.packetsLate.Add(d)
+		}
+		if len(pcm) == 0 {
+			continue
+		}
+		if err := sess.HandleAudio(p.ctx, audio.EncodePCM16LE(nil, pcm)); err != nil {
+			return
+		}
+	}
+}
