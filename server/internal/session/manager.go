@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parleyhq/parley/sdk"
+	"github.com/parleyhq/parley/server/internal/audio"
 	"github.com/parleyhq/parley/server/internal/config"
 )
 
@@ -72,6 +73,8 @@ type Manager struct {
 	clock      Clock
 	httpClient *http.Client
 	tools      *toolbox
+	// filters shares resampling filters between sessions.
+	filters audio.FilterCache
 
 	wg       sync.WaitGroup
 	mu       sync.Mutex
@@ -279,6 +282,15 @@ func (m *Manager) Drain(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("session: drain: %w", ctx.Err())
 	}
+}
+
+// resampler returns a resampler with a shared filter.
+func (m *Manager) resampler(from, to int) (*audio.Resampler, error) {
+	f, err := m.filters.Get(from, to)
+	if err != nil {
+		return nil, fmt.Errorf("session: resampler %d→%d Hz: %w", from, to, err)
+	}
+	return audio.NewResamplerFilter(f), nil
 }
 
 func newSessionID() (SessionID, error) {

@@ -427,6 +427,15 @@ func (r *response) receiveAudio(ctx context.Context, stream sdk.TTSStream, ch ch
 	for {
 		c, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
+			if rs == nil {
+				return nil
+			}
+			// The filter's tail: the last milliseconds of the speech.
+			conv = rs.Flush(conv[:0])
+			select {
+			case ch <- pacedAudio{pcm: audio.EncodePCM16LE(nil, conv)}:
+			case <-ctx.Done():
+			}
 			return nil
 		}
 		if err != nil {
@@ -447,7 +456,7 @@ func (r *response) receiveAudio(ctx context.Context, stream sdk.TTSStream, ch ch
 		}
 		if rate != r.outRate {
 			if rs == nil || rsFrom != rate {
-				rs, err = audio.NewResampler(rate, r.outRate)
+				rs, err = r.s.m.resampler(rate, r.outRate)
 				if err != nil {
 					return &turnError{code: CodeTTSFailed, err: err}
 				}

@@ -331,9 +331,9 @@ func (s *Session) setInputRate(rate int) error {
 	if rate == audio.SampleRate {
 		return nil
 	}
-	r, err := audio.NewResampler(rate, audio.SampleRate)
+	r, err := s.m.resampler(rate, audio.SampleRate)
 	if err != nil {
-		return fmt.Errorf("session: input resampler: %w", err)
+		return err
 	}
 	s.resampler = r
 	return nil
