@@ -334,7 +334,11 @@ func TestWebSocketSpanWithoutAlignment(t *testing.T) {
 func spanOf(a, b int) [2]int { return [2]int{a, b} }
 
 func TestWebSocketConformance(t *testing.T) {
-	_, srv := newStreamInputFake(t)
+	f := &fakeStreamInput{got: make(chan string, 64)}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(f.handle))
+	srv.Config.ReadHeaderTimeout = spareConnTimeout // see conformanceFake
+	srv.Start()
+	t.Cleanup(srv.Close)
 	raw, err := json.Marshal(map[string]any{"voice_id": "voice-1", "base_url": srv.URL, "mode": "websocket"})
 	require.NoError(t, err)
 	t.Run("in-process", func(t *testing.T) {
