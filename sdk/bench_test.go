@@ -44,6 +44,8 @@ func BenchmarkSTTRoundTrip(b *testing.B) {
 		// One P in the plugin: goroutine hand-offs stay on one thread
 		// instead of waking an idle one on the other core.
 		{"binary-maxprocs1", []string{"GOMAXPROCS=1"}, sdk.DialOptions()},
+		// The plugin answers from SendAudio: no stream-helper goroutine.
+		{"binary-maxprocs1-direct", []string{"GOMAXPROCS=1", "ECHOSTT_DIRECT=1"}, sdk.DialOptions()},
 		// go-plugin's default dial options: dynamic windows with BDP pings.
 		{"binary-defaultdial", nil, nil},
 	} {
