@@ -160,7 +160,9 @@ func (s *Session) finishResponse(r *response, err error) {
 			code = te.code
 		}
 		s.pluginError(code, err)
-		sent := r.out.close()
+		// Everything sent will still be heard: keep the text of all of it.
+		r.out.close()
+		sent, _ := r.out.stats()
 		spoken = r.out.textPlayed(full, sent)
 		s.commitHistory(r, len(spoken), false)
 	} else {

@@ -75,9 +75,16 @@ type settings struct {
 	minSilence                    time.Duration
 }
 
-// utterance is one user speech segment being transcribed.
+// STT queue: frames waiting for the recognizer (2 s of audio).
+const (
+	sttQueueFrames   = 100
+	sttQueueDuration = sttQueueFrames * audio.FrameDuration
+)
+
+// utterance is one user speech segment being transcribed. Its frames go
+// through audio to the goroutine that owns the STT stream.
 type utterance struct {
-	stream    sdk.STTStream
+	audio     chan []byte
 	cancel    context.CancelFunc
 	closing   bool
 	bargedIn  bool
@@ -506,41 +513,71 @@ func (s *Session) onSpeechStarted(ctx context.Context, res vad.Result) {
 		}
 	}
 	uctx, cancel := context.WithCancel(ctx)
-	stream, err := s.m.plugins.STT.Transcribe(uctx, sdk.STTConfig{
-		SampleRate: audio.SampleRate, Encoding: sdk.EncodingPCM16LE, Language: s.st.language, InterimResults: true,
-	})
-	if err != nil {
-		cancel()
-		s.pluginError(CodeSTTFailed, err)
-		return
-	}
-	u := &utterance{stream: stream, cancel: cancel}
+	u := &utterance{audio: make(chan []byte, sttQueueFrames), cancel: cancel}
 	s.utt = u
 	for i := range res.PreRoll {
 		if !s.sttSend(&res.PreRoll[i]) {
 			return
 		}
 	}
+	cfg := sdk.STTConfig{SampleRate: audio.SampleRate, Encoding: sdk.EncodingPCM16LE, Language: s.st.language, InterimResults: true}
 	s.wg.Add(1)
-	go s.recvTranscripts(u)
+	go s.runUtterance(uctx, u, cfg)
 }
 
-// sttSend passes one frame to the open utterance; false if it failed.
+// sttSend queues one frame for the utterance's STT stream; false (and the
+// utterance fails) if the recognizer is too far behind.
 func (s *Session) sttSend(f *audio.Frame) bool {
 	u := s.utt
-	if err := u.stream.SendAudio(f.AppendBytes(make([]byte, 0, audio.FrameBytes))); err != nil {
+	select {
+	case u.audio <- f.AppendBytes(make([]byte, 0, audio.FrameBytes)):
+		return true
+	default:
 		u.cancel()
 		s.utt = nil
-		s.pluginError(CodeSTTFailed, err)
+		s.pluginError(CodeSTTFailed, sdk.Errorf(sdk.CodeResourceExhausted, "speech recognizer is %s behind", sttQueueDuration))
 		return false
 	}
-	return true
 }
 
-func (s *Session) recvTranscripts(u *utterance) {
+// runUtterance opens the STT stream and feeds it, off the session
+// goroutine, so a slow recognizer never delays VAD or barge-in. Errors go
+// back to the session goroutine through onTranscript.
+func (s *Session) runUtterance(ctx context.Context, u *utterance, cfg sdk.STTConfig) {
+	defer s.wg.Done()
+	fail := func(err error) {
+		s.postAsync(func(ctx context.Context) { s.onTranscript(ctx, u, sdk.TranscriptEvent{}, err) })
+	}
+	stream, err := s.m.plugins.STT.Transcribe(ctx, cfg)
+	if err != nil {
+		fail(err)
+		return
+	}
+	s.wg.Add(1)
+	go s.recvTranscripts(u, stream)
+	for {
+		select {
+		case b, ok := <-u.audio:
+			if !ok {
+				if err := stream.CloseSend(); err != nil {
+					fail(err)
+				}
+				return
+			}
+			if err := stream.SendAudio(b); err != nil {
+				fail(err)
+				return
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func (s *Session) recvTranscripts(u *utterance, stream sdk.STTStream) {
 	defer s.wg.Done()
 	for {
-		ev, err := u.stream.Recv()
+		ev, err := stream.Recv()
 		s.postAsync(func(ctx context.Context) { s.onTranscript(ctx, u, ev, err) })
 		if err != nil {
 			return
@@ -567,12 +604,7 @@ func (s *Session) onSpeechStopped(res vad.Result) {
 	}
 	u.closing = true
 	s.setState(stateThinking)
-	if err := u.stream.CloseSend(); err != nil {
-		u.cancel()
-		s.utt = nil
-		s.pluginError(CodeSTTFailed, err)
-		s.setState(stateListening)
-	}
+	close(u.audio) // the sender closes the stream after the last frame
 }
 
 func (s *Session) onTranscript(ctx context.Context, u *utterance, ev sdk.TranscriptEvent, err error) {

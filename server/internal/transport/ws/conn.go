@@ -105,7 +105,7 @@ func (w *conn) run(ctx context.Context) {
 		case m := <-w.out:
 			if err := w.write(ctx, m); err != nil {
 				w.log.Info("websocket write failed", "error", err)
-				w.Close(session.CloseSlowConsumer, "write timed out")
+				w.Close(session.CloseSlowConsumer, "write failed or timed out")
 				_ = w.c.CloseNow()
 				return
 			}

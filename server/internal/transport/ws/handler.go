@@ -195,6 +195,17 @@ func (h *Handler) readLoop(ctx context.Context, c *websocket.Conn, sess *session
 		if err != nil {
 			return
 		}
+		if flooded {
+			if _, err := io.Copy(io.Discard, rd); err != nil {
+				return
+			}
+			continue
+		}
+		if limiter != nil && !limiter.AllowN(clock.Now(), 1) {
+			flooded = true
+			sess.Close(session.ClosePolicyViolation, "message rate exceeded")
+			continue
+		}
 		if int64(len(data)) > limit {
 			n, err := io.Copy(io.Discard, rd)
 			if err != nil {
@@ -202,14 +213,6 @@ func (h *Handler) readLoop(ctx context.Context, c *websocket.Conn, sess *session
 			}
 			sess.ReportError(session.CodeMessageTooLarge, "message exceeds "+strconv.FormatInt(limit, 10)+" bytes",
 				map[string]string{"max_bytes": strconv.FormatInt(limit, 10), "bytes": strconv.FormatInt(int64(len(data))+n, 10)})
-			continue
-		}
-		if flooded {
-			continue
-		}
-		if limiter != nil && !limiter.AllowN(clock.Now(), 1) {
-			flooded = true
-			sess.Close(session.ClosePolicyViolation, "message rate exceeded")
 			continue
 		}
 		if typ == websocket.MessageText {
