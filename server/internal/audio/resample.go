@@ -70,7 +70,7 @@ func DesignFilter(from, to int) (*Filter, error) {
 	transition := (stopBandEdge - passBandEdge) * low / float64(from) // cycles per input sample
 	// Kaiser's estimate of the length for the wanted attenuation and
 	// transition width, in input samples.
-	n := (stopBandDB - 7.95) / (14.36 * transition)
+	n := (stopBandDB - kaiserLengthOffsetDB) / (kaiserLengthScale * transition)
 	taps := int(math.Ceil(n))
 	taps += taps & 1
 	f.taps = taps
@@ -289,13 +289,26 @@ func toInt16(v float32) int16 {
 	}
 }
 
+// Kaiser's empirical formulas (Oppenheim & Schafer) for the window
+// parameter β and the filter length from the stop-band attenuation in dB.
+const (
+	kaiserLengthOffsetDB = 7.95
+	kaiserLengthScale    = 14.36
+	kaiserHighSlope      = 0.1102
+	kaiserHighOffsetDB   = 8.7
+	kaiserMidMinDB       = 21.0
+	kaiserMidScale       = 0.5842
+	kaiserMidExponent    = 0.4
+	kaiserMidSlope       = 0.07886
+)
+
 // kaiserBeta is Kaiser's β for a stop-band attenuation in dB.
 func kaiserBeta(att float64) float64 {
 	switch {
 	case att > kaiserHighAttenuation:
-		return 0.1102 * (att - 8.7)
-	case att >= 21:
-		return 0.5842*math.Pow(att-21, 0.4) + 0.07886*(att-21)
+		return kaiserHighSlope * (att - kaiserHighOffsetDB)
+	case att >= kaiserMidMinDB:
+		return kaiserMidScale*math.Pow(att-kaiserMidMinDB, kaiserMidExponent) + kaiserMidSlope*(att-kaiserMidMinDB)
 	default:
 		return 0
 	}
@@ -321,10 +334,20 @@ func sinc(x float64) float64 {
 	return math.Sin(math.Pi*x) / (math.Pi * x)
 }
 
+// The sample rates NewResampler supports, in Hz.
+const (
+	Rate8k    = 8000
+	Rate16k   = 16000
+	Rate22k05 = 22050
+	Rate24k   = 24000
+	Rate44k1  = 44100
+	Rate48k   = 48000
+)
+
 // isSupported reports whether NewResampler handles rate (Hz).
 func isSupported(rate int) bool {
 	switch rate {
-	case 8000, 16000, 22050, 24000, 44100, 48000:
+	case Rate8k, Rate16k, Rate22k05, Rate24k, Rate44k1, Rate48k:
 		return true
 	default:
 		return false

@@ -207,3 +207,23 @@ func benchmarkResampler(b *testing.B, from, to int) {
 func BenchmarkResample48kTo16kFrame(b *testing.B) { benchmarkResampler(b, 48000, 16000) }
 func BenchmarkResample16kTo48kFrame(b *testing.B) { benchmarkResampler(b, 16000, 48000) }
 func BenchmarkResample44kTo16kFrame(b *testing.B) { benchmarkResampler(b, 44100, 16000) }
+
+func TestResamplerDelay(t *testing.T) {
+	for _, p := range [][2]int{{48000, 16000}, {16000, 48000}, {44100, 16000}, {8000, 16000}} {
+		r, err := NewResampler(p[0], p[1])
+		require.NoError(t, err)
+		d := r.Delay()
+		require.Positive(t, d)
+		// Process holds back exactly the outputs whose filter window
+		// reaches past the input received so far.
+		for _, n := range []int{d - 1, d + 1, 3 * d, 5*d + 7} {
+			r.Reset()
+			out := r.Process(nil, make([]int16, n))
+			want := 0
+			if n > d {
+				want = int((int64(n-d)*int64(p[1]) + int64(p[0]) - 1) / int64(p[0]))
+			}
+			assert.Equal(t, want, len(out), "%v n=%d delay=%d", p, n, d)
+		}
+	}
+}

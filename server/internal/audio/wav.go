@@ -268,20 +268,30 @@ func skip(r io.Reader, n int64, id string) error {
 	return nil
 }
 
+// Common WAV format tags other than PCM, named in error messages.
+const (
+	formatADPCM    = 0x0002
+	formatFloat    = 0x0003
+	formatALaw     = 0x0006
+	formatMuLaw    = 0x0007
+	formatIMAADPCM = 0x0011
+	formatMP3      = 0x0055
+)
+
 // formatName names the common WAV format tags for error messages.
 func formatName(tag uint16) string {
 	switch tag {
-	case 0x0002:
+	case formatADPCM:
 		return "ADPCM"
-	case 0x0003:
+	case formatFloat:
 		return "IEEE float"
-	case 0x0006:
+	case formatALaw:
 		return "A-law"
-	case 0x0007:
+	case formatMuLaw:
 		return "µ-law"
-	case 0x0011:
+	case formatIMAADPCM:
 		return "IMA ADPCM"
-	case 0x0055:
+	case formatMP3:
 		return "MP3"
 	default:
 		return "unknown"

@@ -90,6 +90,8 @@ const (
 	// maxBin is one past the highest FFT bin the bands use (6 kHz).
 	maxBin = 192
 	binHz  = float64(audio.SampleRate) / fftSize
+	// fullScale is the magnitude of the most negative PCM16 sample.
+	fullScale = 32768
 )
 
 // bandEdgesHz are the edges of the analysis bands covering the speech band
@@ -321,7 +323,7 @@ func (d *EnergyDetector) pushHistory(levels *[numBands]float64) float64 {
 func (d *EnergyDetector) analyse(f *audio.Frame, levels *[numBands]float64) float64 {
 	var sq float64
 	for i, s := range f {
-		x := float32(s) / 32768
+		x := float32(s) / fullScale
 		sq += float64(x) * float64(x)
 		d.windowed[i] = x * d.window[i]
 	}
@@ -333,5 +335,5 @@ func (d *EnergyDetector) analyse(f *audio.Frame, levels *[numBands]float64) floa
 		}
 		levels[b] = math.Max(10*math.Log10(p+1e-30), minBandLevelDB)
 	}
-	return audio.AmplitudeDBFS(math.Sqrt(sq/audio.FrameSamples) * 32768)
+	return audio.AmplitudeDBFS(math.Sqrt(sq/audio.FrameSamples) * fullScale)
 }

@@ -57,7 +57,7 @@ func voicedFloor(n int, seed, floor float64) signal {
 			harmonics = 0
 			for h := 1; float64(h)*f0 < 4000 && h <= len(amps); h++ {
 				fh := float64(h) * f0
-				amps[h-1] = 1/float64(h) + 0.5*math.Exp(-math.Pow((fh-formant)/300, 2))
+				amps[h-1] = 1/float64(h) + 0.5*math.Exp(-((fh-formant)/300)*((fh-formant)/300))
 				harmonics = h
 			}
 		}

@@ -36,15 +36,20 @@ func evalSentences() []string {
 	}
 }
 
-// evalVoice is a flite voice and the active speech level it is scaled to,
-// so the detector sees loud and quiet talkers.
+// evalVoice is a synthetic voice (flite, or espeak-ng at 22.05 kHz, which
+// also exercises ReadWAV and the resampler) and the active speech level it
+// is scaled to, so the detector sees loud and quiet talkers.
 type evalVoice struct {
+	engine  string
 	name    string
 	levelDB float64
 }
 
 func evalVoices() []evalVoice {
-	return []evalVoice{{"slt", -18}, {"awb", -24}, {"rms", -30}, {"kal16", -21}}
+	return []evalVoice{
+		{"flite", "slt", -18}, {"flite", "awb", -24}, {"flite", "rms", -30}, {"flite", "kal16", -21},
+		{"espeak-ng", "en-us", -26},
+	}
 }
 
 // truthMarginDB: a frame of the clean speech is speech when its level is
@@ -60,43 +65,47 @@ type track struct {
 	speechPower float64
 }
 
-// synthesize runs flite for one sentence and returns 16 kHz samples.
-func synthesize(ctx context.Context, dir, voice, text string, n int) ([]int16, error) {
-	out := filepath.Join(dir, fmt.Sprintf("%s-%d.wav", voice, n))
-	cmd := exec.CommandContext(ctx, "flite", "-voice", voice, "-t", text, "-o", out)
+// synthesize speaks one sentence and returns 16 kHz samples.
+func synthesize(ctx context.Context, dir string, v evalVoice, text string, n int) ([]int16, error) {
+	out := filepath.Join(dir, fmt.Sprintf("%s-%s-%d.wav", v.engine, v.name, n))
+	args := []string{"-voice", v.name, "-t", text, "-o", out}
+	if v.engine == "espeak-ng" {
+		args = []string{"-v", v.name, "-w", out, text}
+	}
+	cmd := exec.CommandContext(ctx, v.engine, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("flite -voice %s: %w: %s", voice, err, stderr.String())
+		return nil, fmt.Errorf("%s %s: %w: %s", v.engine, v.name, err, stderr.String())
 	}
 	b, err := os.ReadFile(out)
 	if err != nil {
-		return nil, fmt.Errorf("read flite output: %w", err)
+		return nil, fmt.Errorf("read %s output: %w", v.engine, err)
 	}
 	p, err := audio.ReadWAV(bytes.NewReader(b))
 	if err != nil {
-		return nil, fmt.Errorf("flite output: %w", err)
+		return nil, fmt.Errorf("%s output: %w", v.engine, err)
 	}
 	if p.SampleRate == audio.SampleRate {
 		return p.Samples, nil
 	}
 	r, err := audio.NewResampler(p.SampleRate, audio.SampleRate)
 	if err != nil {
-		return nil, fmt.Errorf("flite output: %w", err)
+		return nil, fmt.Errorf("%s output: %w", v.engine, err)
 	}
 	return r.Flush(r.Process(nil, p.Samples)), nil
 }
 
-// fliteWorkers bounds the flite processes run at once.
-const fliteWorkers = 4
+// synthWorkers bounds the speech synthesis processes run at once.
+const synthWorkers = 4
 
-// synthesizeAll runs flite for every voice and sentence, a few processes at
+// synthesizeAll runs the synthesizer for every voice and sentence, a few processes at
 // a time, and returns the samples indexed [voice][sentence].
 func synthesizeAll(t *testing.T, dir string, voices []evalVoice, sentences []string) [][][]int16 {
 	t.Helper()
 	out := make([][][]int16, len(voices))
 	errs := make([]error, len(voices)*len(sentences))
-	sem := make(chan struct{}, fliteWorkers)
+	sem := make(chan struct{}, synthWorkers)
 	var wg sync.WaitGroup
 	for vi, v := range voices {
 		out[vi] = make([][]int16, len(sentences))
@@ -106,7 +115,7 @@ func synthesizeAll(t *testing.T, dir string, voices []evalVoice, sentences []str
 				defer wg.Done()
 				sem <- struct{}{}
 				defer func() { <-sem }()
-				out[vi][si], errs[vi*len(sentences)+si] = synthesize(t.Context(), dir, v.name, text, si)
+				out[vi][si], errs[vi*len(sentences)+si] = synthesize(t.Context(), dir, v, text, si)
 			}()
 		}
 	}
@@ -136,7 +145,7 @@ func buildTrack(t *testing.T, v evalVoice, sentences [][]int16) track {
 		levels[i] = audio.DBFS(s[i*audio.FrameSamples : (i+1)*audio.FrameSamples])
 		peak = math.Max(peak, levels[i])
 	}
-	tr := track{voice: v.name, truth: make([]bool, len(levels))}
+	tr := track{voice: v.engine + " " + v.name, truth: make([]bool, len(levels))}
 	var power float64
 	var n int
 	for i, l := range levels {
@@ -299,6 +308,30 @@ type scores struct {
 	turns, oracleTurns int
 	// guards counts runs the steadiness check ended.
 	guards int
+	// startErr and stopErr sum the absolute timestamp errors of matched
+	// SpeechStarted/SpeechStopped events against the oracle's; matched
+	// counts the pairs.
+	startErr, stopErr time.Duration
+	startN, stopN     int
+}
+
+// maxEventSkew is how far apart a detected and an oracle event may be to
+// count as the same event.
+const maxEventSkew = 500 * time.Millisecond
+
+// matchEvents adds the absolute error of each oracle event's nearest
+// detected event within maxEventSkew.
+func matchEvents(got, want []time.Duration, sum *time.Duration, n *int) {
+	for _, w := range want {
+		best := maxEventSkew + 1
+		for _, g := range got {
+			best = min(best, (g - w).Abs())
+		}
+		if best <= maxEventSkew {
+			*sum += best
+			*n++
+		}
+	}
 }
 
 // evaluate runs detector and segmenter over one mixed track.
@@ -308,18 +341,33 @@ func evaluate(tr track, samples []int16, sc *scores) {
 	probe := &probeDetector{d: det}
 	seg := NewSegmenter(probe, cfg)
 	ref := NewSegmenter(&oracle{truth: tr.truth}, cfg)
-	defer func() { sc.guards += det.guardFires }()
+	var starts, stops, refStarts, refStops []time.Duration
+	defer func() {
+		sc.guards += det.guardFires
+		matchEvents(starts, refStarts, &sc.startErr, &sc.startN)
+		matchEvents(stops, refStops, &sc.stopErr, &sc.stopN)
+	}()
 	for i := range tr.truth {
 		f := (*audio.Frame)(samples[i*audio.FrameSamples : (i+1)*audio.FrameSamples])
 		r := seg.Process(f)
 		want := ref.Process(f)
 		sc.segmenter.add(r.Speaking, want.Speaking)
 		sc.detector.add(probe.last, tr.truth[i])
-		if r.Event == SpeechStarted {
+		switch r.Event {
+		case SpeechStarted:
 			sc.turns++
+			starts = append(starts, r.At)
+		case SpeechStopped:
+			stops = append(stops, r.At)
+		case None:
 		}
-		if want.Event == SpeechStarted {
+		switch want.Event {
+		case SpeechStarted:
 			sc.oracleTurns++
+			refStarts = append(refStarts, want.At)
+		case SpeechStopped:
+			refStops = append(refStops, want.At)
+		case None:
 		}
 	}
 }
@@ -338,8 +386,10 @@ func (p *probeDetector) Reset()                       { p.d.Reset() }
 type floors struct{ precision, recall float64 }
 
 func TestEvaluateGenerated(t *testing.T) {
-	if _, err := exec.LookPath("flite"); err != nil {
-		t.Skip("flite not installed (Debian package flite; make test installs it): generated-speech evaluation skipped")
+	for _, bin := range []string{"flite", "espeak-ng"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("%s not installed (Debian package %s; make test installs it): generated-speech evaluation skipped", bin, bin)
+		}
 	}
 	voices := evalVoices()
 	speech := synthesizeAll(t, t.TempDir(), voices, evalSentences())
@@ -365,21 +415,29 @@ func TestEvaluateGenerated(t *testing.T) {
 		{c: condition{noiseHum60, 10}, assert: &strict},
 	}
 	var table strings.Builder
-	fmt.Fprintf(&table, "\n%-14s | %-28s | %-28s | %s\n", "condition", "segmenter Speaking P / R / F1", "detector frames P / R / F1", "turns (oracle), steady-guard")
+	fmt.Fprintf(&table, "\n%-14s | %-29s | %-28s | %s\n", "condition", "segmenter Speaking P / R / F1", "detector frames P / R / F1", "turns (oracle) | start/stop |err| ms | guard")
 	for ci, cond := range conditions {
 		var sc scores
 		for ti, tr := range tracks {
 			evaluate(tr, mix(tr, cond.c, uint64(ci*16+ti+1)), &sc)
 		}
 		s, d := sc.segmenter, sc.detector
-		fmt.Fprintf(&table, "%-14s | %.3f / %.3f / %.3f        | %.3f / %.3f / %.3f        | %d (%d), %d\n",
-			cond.c, s.precision(), s.recall(), s.f1(), d.precision(), d.recall(), d.f1(), sc.turns, sc.oracleTurns, sc.guards)
+		fmt.Fprintf(&table, "%-14s | %.3f / %.3f / %.3f        | %.3f / %.3f / %.3f        | %d (%d) | %3.0f / %3.0f | %d\n",
+			cond.c, s.precision(), s.recall(), s.f1(), d.precision(), d.recall(), d.f1(), sc.turns, sc.oracleTurns, meanMS(sc.startErr, sc.startN), meanMS(sc.stopErr, sc.stopN), sc.guards)
 		if cond.assert != nil {
 			assert.GreaterOrEqual(t, s.precision(), cond.assert.precision, "%s precision", cond.c)
 			assert.GreaterOrEqual(t, s.recall(), cond.assert.recall, "%s recall", cond.c)
 		}
 	}
 	t.Log(table.String())
+}
+
+// meanMS is sum/n in milliseconds (NaN without pairs).
+func meanMS(sum time.Duration, n int) float64 {
+	if n == 0 {
+		return math.NaN()
+	}
+	return float64(sum.Milliseconds()) / float64(n)
 }
 
 func samplesOf(d time.Duration) int { return int(d * audio.SampleRate / time.Second) }

@@ -101,15 +101,13 @@ func (r *realFFT) power(x []float32, out []float64) {
 		zr, zi := r.re[k%m], r.im[k%m]
 		cr, ci := r.re[(m-k)%m], -r.im[(m-k)%m]
 		er, ei := (zr+cr)/2, (zi+ci)/2
-		// (Z - C)/(2i) = (zi-ci)/2 - i (zr-cr)/2
+		// Dividing Z - C by 2i swaps real and imaginary parts.
 		or, oi := (zi-ci)/2, -(zr-cr)/2
-		var c, s float32 = 1, 0
+		// Multiply by e^{-iθ}, which is c - i s; at k = m, θ = π.
+		var c, s float32 = -1, 0
 		if k < m {
 			c, s = r.cos[k], r.sin[k]
-		} else {
-			c, s = -1, 0
 		}
-		// e^{-iθ} = c - i s
 		xr := er + c*or + s*oi
 		xi := ei + c*oi - s*or
 		out[k] = float64(xr)*float64(xr) + float64(xi)*float64(xi)
