@@ -58,7 +58,7 @@ func dispenseInProcess(t *testing.T, cfg sdk.ServeConfig, kind sdk.Kind) any {
 		server.Stop()
 		_ = client.Close()
 	})
-	waitForBroker(t, brokerClientFunc, brokerServerFunc)
+	require.True(t, waitForBroker(brokerWait, brokerClientFunc, brokerServerFunc), "go-plugin's broker stream did not start")
 	raw, err := client.Dispense(string(kind))
 	require.NoError(t, err, "dispense %s", kind)
 	return raw
@@ -70,24 +70,33 @@ const (
 	brokerClientFunc = "go-plugin.(*gRPCBrokerClientImpl).StartStream.func1"
 	brokerServerFunc = "go-plugin.(*gRPCBrokerServer).StartStream.func1"
 	brokerWait       = 10 * time.Second
+	brokerWaitBinary = 2 * time.Second
 	brokerPoll       = time.Millisecond
 	stackBufBytes    = 1 << 20
 )
 
 // waitForBroker waits until go-plugin's broker stream is up, so that the
-// goroutine snapshots of the leak checks include its goroutines.
-func waitForBroker(t *testing.T, funcs ...string) {
-	t.Helper()
+// goroutine snapshots of the leak checks include its goroutines. It gives
+// up after wait: a plugin written in another language may not serve the
+// broker, and then go-plugin's attempt ends by itself.
+func waitForBroker(wait time.Duration, funcs ...string) bool {
 	buf := make([]byte, stackBufBytes)
-	require.Eventually(t, func() bool {
+	deadline := time.Now().Add(wait)
+	poll := time.NewTicker(brokerPoll) // the runtime's stacks give no event to wait on
+	defer poll.Stop()
+	for ; ; <-poll.C {
 		stacks := string(buf[:runtime.Stack(buf, true)])
+		up := true
 		for _, f := range funcs {
-			if !strings.Contains(stacks, f) {
-				return false
-			}
+			up = up && strings.Contains(stacks, f)
 		}
-		return true
-	}, brokerWait, brokerPoll, "go-plugin's broker stream did not start")
+		if up {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
 }
 
 // RunBinary launches the plugin binary at path the way the Parley host
@@ -122,7 +131,7 @@ func RunBinary(t *testing.T, path string, opts Options) {
 	})
 	rpc, err := client.Client()
 	require.NoError(t, err, "start plugin %s", path)
-	waitForBroker(t, brokerClientFunc)
+	waitForBroker(brokerWaitBinary, brokerClientFunc)
 	require.Equal(t, sdk.ProtocolVersion, client.NegotiatedVersion(), "negotiated protocol version")
 
 	served := map[sdk.Kind]any{}
