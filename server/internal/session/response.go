@@ -109,13 +109,29 @@ func (s *Session) appendHistory(msgs ...sdk.Message) {
 	if limit <= 0 || len(s.history) <= limit {
 		return
 	}
-	drop := len(s.history) - limit
 	// Never start the history with a tool result or an assistant message:
-	// cut up to the next user message.
-	for drop < len(s.history) && s.history[drop].Role != sdk.RoleUser {
-		drop++
+	// cut at the first user message within the limit, or — when the last
+	// turn alone is longer than the limit — at that turn's user message.
+	drop := len(s.history) - limit
+	cut := -1
+	for i := drop; i < len(s.history); i++ {
+		if s.history[i].Role == sdk.RoleUser {
+			cut = i
+			break
+		}
 	}
-	s.history = append([]sdk.Message(nil), s.history[drop:]...)
+	if cut < 0 {
+		for i := drop - 1; i >= 0; i-- {
+			if s.history[i].Role == sdk.RoleUser {
+				cut = i
+				break
+			}
+		}
+	}
+	if cut <= 0 {
+		return
+	}
+	s.history = append([]sdk.Message(nil), s.history[cut:]...)
 }
 
 // interrupt cuts off the current response (if any): its output stops

@@ -35,6 +35,14 @@ type STT struct {
 	mu      sync.Mutex
 	streams int
 	audio   []int
+	configs []sdk.STTConfig
+}
+
+// Configs returns the config of each stream opened.
+func (s *STT) Configs() []sdk.STTConfig {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]sdk.STTConfig(nil), s.configs...)
 }
 
 var _ sdk.STT = (*STT)(nil)
@@ -69,6 +77,7 @@ func (s *STT) Transcribe(ctx context.Context, cfg sdk.STTConfig) (sdk.STTStream,
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.streams++
+	s.configs = append(s.configs, cfg)
 	text := ""
 	if len(s.Transcripts) > 0 {
 		text, s.Transcripts = s.Transcripts[0], s.Transcripts[1:]
@@ -232,6 +241,14 @@ type TTS struct {
 	mu      sync.Mutex
 	streams int
 	texts   []string
+	configs []sdk.TTSConfig
+}
+
+// Configs returns the config of each stream opened.
+func (t *TTS) Configs() []sdk.TTSConfig {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]sdk.TTSConfig(nil), t.configs...)
 }
 
 var _ sdk.TTS = (*TTS)(nil)
@@ -252,10 +269,11 @@ func (t *TTS) Texts() []string {
 }
 
 // Synthesize implements sdk.TTS.
-func (t *TTS) Synthesize(ctx context.Context, _ sdk.TTSConfig) (sdk.TTSStream, error) {
+func (t *TTS) Synthesize(ctx context.Context, cfg sdk.TTSConfig) (sdk.TTSStream, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.streams++
+	t.configs = append(t.configs, cfg)
 	var fail error
 	if t.Fail != nil {
 		fail = t.Fail(t.streams)

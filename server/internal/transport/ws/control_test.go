@@ -1,6 +1,7 @@
 package ws_test
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
@@ -110,4 +111,79 @@ func TestKeepAlive(t *testing.T) {
 	assert.Equal(t, "still here", live.expect(session.TypePong).str("id"))
 	deaf.startReading()
 	assert.Equal(t, websocket.StatusCode(session.CloseIdleTimeout), deaf.closeStatus())
+}
+
+// TestSessionUpdateApplies: prompt, voice and language reach the plugins.
+func TestSessionUpdateApplies(t *testing.T) {
+	llm := scripted(map[string][]sdk.GenerateEvent{"*": sessiontest.Text("Bonjour.")})
+	h := newHarness(t, llm, nil)
+	h.stt.Transcripts = []string{"salut"}
+	c := h.dial(true)
+	upd := c.ready(map[string]any{"system_prompt": "Parle français.", "voice": "awb", "language": "fr", "vad": map[string]any{"min_silence_ms": 400}})
+	assert.Equal(t, "awb", upd.str("voice"))
+	assert.Equal(t, "fr", upd.str("language"))
+	assert.InDelta(t, 400, upd.num("min_silence_ms"), 0)
+	c.utterance(600 * time.Millisecond)
+	c.until(session.TypeResponseDone, true)
+	assert.Equal(t, "Parle français.", llm.Requests()[0].Messages[0].Content)
+	assert.Equal(t, "awb", h.tts.Configs()[0].Voice)
+	assert.Equal(t, 16000, h.tts.Configs()[0].SampleRate)
+	assert.Equal(t, "fr", h.stt.Configs()[0].Language)
+}
+
+// TestInputSampleRates: audio at 8, 24 and 48 kHz is resampled to 16 kHz
+// before VAD and STT.
+func TestInputSampleRates(t *testing.T) {
+	for _, rate := range []int{8000, 24000, 48000} {
+		t.Run(strconv.Itoa(rate), func(t *testing.T) {
+			h := newHarness(t, scripted(map[string][]sdk.GenerateEvent{"*": sessiontest.Text("Heard.")}), nil)
+			h.stt.Transcripts = []string{"hello"}
+			c := h.dial(true)
+			c.ready(map[string]any{"input_sample_rate": rate})
+			var samples []int16
+			samples = append(samples, sessiontest.Silence(400*time.Millisecond, rate)...)
+			samples = append(samples, sessiontest.Speech(time.Second, rate)...)
+			samples = append(samples, sessiontest.Silence(500*time.Millisecond, rate)...)
+			for _, f := range sessiontest.Frames(sessiontest.PCM(samples), rate) {
+				c.sendRaw(websocket.MessageBinary, f)
+				h.clock.Advance(frameDur)
+			}
+			tr := c.until(session.TypeResponseDone, true)
+			assert.InDelta(t, 400, tr.first(session.TypeSpeechStarted).num("audio_ms"), 60)
+			assert.Equal(t, "hello", tr.first(session.TypeTranscriptFinal).str("text"))
+			// The STT got 16 kHz audio: about the second of speech plus pre-roll.
+			// pre-roll 200 ms + 1 s of speech + 300 ms of silence until the end of turn
+			assert.InDelta(t, 1.5*32000, float64(h.stt.AudioBytes()[0]), 0.1*32000)
+		})
+	}
+}
+
+// TestHistoryCap: the history keeps at most MaxHistory messages and
+// always starts with a user message.
+func TestHistoryCap(t *testing.T) {
+	llm := &sessiontest.LLM{Reply: func(req sdk.GenerateRequest) ([]sdk.GenerateEvent, error) {
+		if req.Messages[len(req.Messages)-1].Role == sdk.RoleTool {
+			return sessiontest.Text("Done."), nil
+		}
+		if req.Messages[len(req.Messages)-1].Content == "tool" {
+			return sessiontest.Call("x", "calculator", `{"expression":"1"}`), nil
+		}
+		return sessiontest.Text("Ok."), nil
+	}}
+	h := newHarness(t, llm, func(s *setup) { s.session.MaxHistory = 3 })
+	c := h.dial(true)
+	c.ready(nil)
+	for _, text := range []string{"one", "two", "tool"} {
+		c.sendJSON(map[string]any{"type": "input.text", "text": text})
+		c.until(session.TypeResponseDone, true)
+	}
+	// "tool" added 4 messages (user, assistant call, tool result, answer):
+	// more than the cap, but the last turn is kept whole, from its user message.
+	hist := c.history()
+	require.Len(t, hist, 4)
+	assert.Equal(t, sdk.Message{Role: sdk.RoleUser, Content: "tool"}, hist[0])
+	assert.Equal(t, "Done.", hist[3].Content)
+	c.sendJSON(map[string]any{"type": "input.text", "text": "three"})
+	c.until(session.TypeResponseDone, true)
+	assert.Equal(t, []sdk.Message{{Role: sdk.RoleUser, Content: "three"}, {Role: sdk.RoleAssistant, Content: "Ok."}}, c.history())
 }
