@@ -310,6 +310,7 @@ func TestStartRefuses(t *testing.T) {
 			defer cancel()
 			err = h.Start(ctx)
 			require.Error(t, err)
+			t.Logf("start error: %v", err)
 			if tt.wantErr != nil {
 				require.ErrorIs(t, err, tt.wantErr)
 			}

@@ -334,6 +334,9 @@ func (in *instance) launch(ctx context.Context) (*generation, error) {
 		AutoMTLS:         true,
 		SkipHostEnv:      true,
 		Logger:           newHCLogAdapter(in.logger, "go-plugin"),
+		// Raised message limits and static flow-control windows (no BDP
+		// pings waking both processes between paced audio frames).
+		GRPCDialOptions: sdk.DialOptions(),
 	})
 	rpc, err := client.Client()
 	if err != nil {
