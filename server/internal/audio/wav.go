@@ -37,9 +37,9 @@ const (
 	formatExtensible     = 0xFFFE
 	bitsPerSample16      = 16
 	maxChannels          = 2
-	// unknownSize is what streaming writers put in size fields they could
-	// not fill in.
-	unknownSize = 0xFFFFFFFF
+	// dataPrealloc caps what ReadWAV allocates for a data chunk before
+	// its bytes arrive.
+	dataPrealloc = 1 << 20
 )
 
 // pcmSubformatTail is the KSDATAFORMAT_SUBTYPE_PCM GUID after its first two
@@ -76,6 +76,11 @@ type wavFormat struct {
 // sample frames present. Anything else fails with an error matching
 // ErrUnsupportedWAV that says what was found.
 func ReadWAV(r io.Reader) (PCM, error) {
+	return readWAV(r, MaxWAVDataBytes)
+}
+
+// readWAV is ReadWAV with a data size limit (tests use small ones).
+func readWAV(r io.Reader, limit int64) (PCM, error) {
 	var hdr [riffHeaderBytes]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return PCM{}, malformed("reading RIFF header: %w", err)
@@ -122,7 +127,7 @@ func ReadWAV(r io.Reader) (PCM, error) {
 			if gotData {
 				return PCM{}, malformed("second data chunk")
 			}
-			d, complete, err := readData(r, size)
+			d, complete, err := readData(r, size, limit)
 			if err != nil {
 				return PCM{}, err
 			}
@@ -221,33 +226,31 @@ func readFmt(r io.Reader, size uint32) (wavFormat, error) {
 	return wavFormat{channels: channels, sampleRate: int(rate)}, nil
 }
 
-// readData reads a data chunk. complete is false when the stream ended
-// before the declared size (or the size was unknown): the whole bytes read
-// are returned and ReadWAV stops there.
-func readData(r io.Reader, size uint32) (data []byte, complete bool, err error) {
-	if size != unknownSize && size > MaxWAVDataBytes {
-		return nil, false, malformed("data chunk of %d bytes, limit %d", size, MaxWAVDataBytes)
-	}
+// readData reads a data chunk of at most limit bytes. complete is false
+// when the stream ended before the declared size, or the size was a
+// placeholder beyond the limit (streaming writers put 0xFFFFFFFF or
+// similar there): the whole bytes read are returned and ReadWAV stops.
+func readData(r io.Reader, size uint32, limit int64) (data []byte, complete bool, err error) {
+	placeholder := int64(size) > limit
 	want := int64(size)
-	if size == unknownSize {
-		want = MaxWAVDataBytes
+	if placeholder {
+		// Read one byte past the limit to tell "ends in time" from "too big".
+		want = limit + 1
 	}
 	var buf bytes.Buffer
-	if size != unknownSize {
-		buf.Grow(int(size))
-	}
+	// Grow as data arrives: a header alone must not make us allocate.
+	buf.Grow(int(min(want, dataPrealloc)))
 	n, err := io.CopyN(&buf, r, want)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, false, malformed("reading data chunk: %w", err)
 	}
-	if n < want || size == unknownSize {
-		if size == unknownSize && n == want {
-			// Unknown size and still more bytes: over the limit.
-			var one [1]byte
-			if m, _ := io.ReadFull(r, one[:]); m > 0 {
-				return nil, false, malformed("data chunk over %d bytes", MaxWAVDataBytes)
-			}
+	if placeholder {
+		if n > limit {
+			return nil, false, malformed("data chunk over the limit of %d bytes", limit)
 		}
+		return buf.Bytes(), false, nil
+	}
+	if n < want {
 		return buf.Bytes(), false, nil
 	}
 	if size&1 == 1 {

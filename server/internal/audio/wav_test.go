@@ -120,7 +120,6 @@ func TestReadWAVRejects(t *testing.T) {
 		{name: "missing data", file: riff(chunk("fmt ", mono)), malformed: true, message: "no data"},
 		{name: "two fmt", file: riff(chunk("fmt ", mono), chunk("fmt ", mono), data), malformed: true, message: "second fmt"},
 		{name: "bad block align", file: riff(chunk("fmt ", append(append(append([]byte{}, mono[:12]...), 4, 0), mono[14:]...)), data), malformed: true, message: "block align"},
-		{name: "huge data size", file: riff(chunk("fmt ", mono), []byte("data\x00\x00\x00\x7f")), malformed: true, message: "limit"},
 		{name: "truncated unknown chunk", file: riff(chunk("fmt ", mono), []byte("LIST\x00\x01\x00\x00abc")), malformed: true, message: "LIST"},
 		{name: "truncated fmt", file: riff([]byte("fmt \x10\x00\x00\x00\x01\x00")), malformed: true, message: "fmt"},
 	}
@@ -130,6 +129,35 @@ func TestReadWAVRejects(t *testing.T) {
 			require.ErrorIs(t, err, ErrUnsupportedWAV)
 			assert.Equal(t, tt.malformed, errors.Is(err, ErrMalformedWAV), "%v", err)
 			assert.Contains(t, err.Error(), tt.message)
+		})
+	}
+}
+
+func TestReadWAVDataLimit(t *testing.T) {
+	mono := fmtBody(formatPCM, 1, 16000, 16)
+	const limit = 8
+	tests := []struct {
+		name    string
+		file    []byte
+		samples int
+		err     bool
+	}{
+		{name: "declared over the limit", file: riff(chunk("fmt ", mono), chunk("data", make([]byte, limit+2))), err: true},
+		{name: "placeholder size, data within the limit", file: riff(chunk("fmt ", mono), append([]byte("data\x00\xf0\xff\x7f"), make([]byte, limit)...)), samples: limit / 2},
+		{name: "placeholder size, data over the limit", file: riff(chunk("fmt ", mono), append([]byte("data\xff\xff\xff\xff"), make([]byte, limit+1)...)), err: true},
+		{name: "placeholder size, no data", file: riff(chunk("fmt ", mono), []byte("data\x00\x00\x00\x7f")), samples: 0},
+		{name: "exactly the limit", file: riff(chunk("fmt ", mono), chunk("data", make([]byte, limit))), samples: limit / 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := readWAV(bytes.NewReader(tt.file), limit)
+			if tt.err {
+				require.ErrorIs(t, err, ErrMalformedWAV)
+				assert.Contains(t, err.Error(), "limit")
+				return
+			}
+			require.NoError(t, err)
+			assert.Len(t, p.Samples, tt.samples)
 		})
 	}
 }
