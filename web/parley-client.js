@@ -364,7 +364,8 @@ export class ParleyClient extends EventTarget {
       this._setAgentPlaying(playing);
       this._emit("playback", {
         playing,
-        rms: level,
+        // audioLevel keeps its last value when packets stop (barge-in).
+        rms: playing ? level : 0,
         energy: total - prevTotal,
         totalEnergy: total,
         playedMs: this.playedMs,
