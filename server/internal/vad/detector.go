@@ -56,16 +56,15 @@ const (
 	// topBands is how many of the bands with the highest SNR the decision
 	// averages.
 	topBands = 5
-	// maxBandSNR caps one band's contribution to the mean SNR (dB).
-	maxBandSNR = 30.0
+	// maxBandSNR caps one band's rise above its floor (dB) in the decision
+	// and the flatness measure: as high as any configured Threshold, far
+	// above any real noise step.
+	maxBandSNR = 60.0
 	// maxExcessFlatness is the highest spectral flatness of the level
 	// above the noise floor (1 = every band rose equally) that may start
 	// speech: a broadband level step of steady noise is flat, speech has
 	// formants.
 	maxExcessFlatness = 0.6
-	// maxFlatnessExcess caps each band's rise (dB) in the flatness
-	// measure, far above any real noise step.
-	maxFlatnessExcess = 60.0
 	// steadyFrames is the window (frames) of the steadiness check.
 	steadyFrames = 25
 	// steadyBlock is the block length (frames) whose mean levels the
@@ -207,7 +206,7 @@ func (d *EnergyDetector) IsSpeech(f *audio.Frame) bool {
 		r := l - d.floor[b]
 		bandSNR[b] = math.Min(math.Max(r, 0), maxBandSNR)
 		// ln of the power ratio, then the ratio itself.
-		ln := math.Min(math.Max(r, 0), maxFlatnessExcess) * dbToNeper
+		ln := math.Min(math.Max(r, 0), maxBandSNR) * dbToNeper
 		logSum += ln
 		linSum += math.Exp(ln)
 	}
