@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/rtp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -58,6 +59,18 @@ func TestSpokenTurn(t *testing.T) {
 			got := hs.stt.AudioBytes()
 			require.NotEmpty(t, got)
 			assert.Greater(t, got[0], int(time.Second/frameDur)*audio.FrameBytes/2, "speech audio reached STT")
+			// RTP timing: one talk spurt starting with the marker bit, the
+			// clock advancing 960 ticks (20 ms at 48 kHz) per packet.
+			c.mu.Lock()
+			arr := append([]arrival(nil), c.arrivals...)
+			c.mu.Unlock()
+			require.NotEmpty(t, arr)
+			assert.True(t, arr[0].marker)
+			for i := 1; i < len(arr); i++ {
+				if !arr[i].marker {
+					assert.Equal(t, uint32(960), arr[i].ts-arr[i-1].ts, "packet %d", i)
+				}
+			}
 			st := hs.h.Stats()
 			assert.Zero(t, st.PacketsLost)
 			assert.GreaterOrEqual(t, st.FramesSent, uint64(want))
@@ -162,4 +175,59 @@ func TestBargeIn(t *testing.T) {
 	}
 	assert.NotEmpty(t, assistant)
 	assert.Less(t, len(assistant), len(long), "history keeps only the played part")
+}
+
+// TestLossyUplink: lost, reordered, duplicated and very late packets are
+// concealed or dropped; the turn still works. (SRTP replay protection drops
+// exact duplicates before the transport sees them.)
+func TestLossyUplink(t *testing.T) {
+	hs := newHarness(t, reply("Got it."), []string{"hello there"}, nil)
+	c := hs.dial(clientOpts{})
+	pkts := utterance(t, "Hello there, can you hear me?")
+	type held struct {
+		seq  uint16
+		ts   uint32
+		data []byte
+		at   int
+	}
+	var late []held
+	write := func(seq uint16, ts uint32, p []byte) {
+		_ = c.track.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: ts}, Payload: p})
+	}
+	tick := time.NewTicker(frameDur)
+	defer tick.Stop()
+	for i := 0; i < len(pkts); i++ {
+		<-tick.C
+		for len(late) > 0 && late[0].at <= i {
+			write(late[0].seq, late[0].ts, late[0].data)
+			late = late[1:]
+		}
+		switch {
+		case i%10 == 3: // lost
+			c.seq++
+			c.ts += 960
+		case i%10 == 6 && i+1 < len(pkts): // swapped with the next one
+			c.seq += 2
+			c.ts += 1920
+			write(c.seq, c.ts, pkts[i+1])
+			write(c.seq-1, c.ts-960, pkts[i])
+			i++
+		case i%10 == 8: // duplicated
+			c.sendPacket(pkts[i])
+			write(c.seq, c.ts, pkts[i])
+		case i%10 == 1: // arrives six packets late: already concealed
+			c.seq++
+			c.ts += 960
+			late = append(late, held{seq: c.seq, ts: c.ts, data: pkts[i], at: i + 6})
+		default:
+			c.sendPacket(pkts[i])
+		}
+	}
+	final := c.expect(session.TypeTranscriptFinal)
+	assert.Equal(t, "hello there", final.str("text"))
+	c.expect(session.TypeResponseDone)
+	st := hs.h.Stats()
+	assert.Positive(t, st.PacketsLost, "losses concealed")
+	assert.Positive(t, st.PacketsLate, "late packets dropped")
+	assert.Zero(t, st.BadPackets)
 }

@@ -1,0 +1,98 @@
+package webrtc
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+
+	"github.com/pion/webrtc/v4"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/parleyhq/parley/server/internal/audio"
+	"github.com/parleyhq/parley/server/internal/session"
+)
+
+func testConn(t *testing.T, events bool) *conn {
+	t.Helper()
+	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: opusRTPClock, Channels: opusChannels}, "a", "b")
+	require.NoError(t, err)
+	return newConn(track, events, &counters{}, slog.New(slog.DiscardHandler))
+}
+
+// TestFlushOnInterrupt: a response.interrupted event drops all queued audio
+// at once, and frames queued before it never reach the pacer.
+func TestFlushOnInterrupt(t *testing.T) {
+	c := testConn(t, true)
+	frame := make([]byte, audio.FrameBytes)
+	for range 10 {
+		require.NoError(t, c.SendAudio(frame))
+	}
+	require.Len(t, c.audio, 10)
+	held := <-c.audio // the pacer holds one frame while it waits for its slot
+	require.NoError(t, c.SendText([]byte(`{"type":"response.interrupted","reason":"barge_in"}`)))
+	assert.Empty(t, c.audio, "queue flushed")
+	assert.NotEqual(t, held.gen, c.gen.Load(), "the held frame is stale")
+	require.NoError(t, c.SendAudio(frame))
+	assert.Equal(t, c.gen.Load(), (<-c.audio).gen, "new audio plays")
+
+	// Other events do not flush.
+	require.NoError(t, c.SendAudio(frame))
+	require.NoError(t, c.SendText([]byte(`{"type":"response.done"}`)))
+	assert.Len(t, c.audio, 1)
+}
+
+func TestConnLimits(t *testing.T) {
+	t.Run("audio queue full", func(t *testing.T) {
+		c := testConn(t, true)
+		for range audioQueueFrames {
+			require.NoError(t, c.SendAudio(nil))
+		}
+		require.ErrorIs(t, c.SendAudio(nil), session.ErrSendBufferFull)
+		code, _ := c.closeInfo()
+		assert.Equal(t, session.CloseSlowConsumer, code)
+		require.ErrorIs(t, c.SendText([]byte(`{}`)), session.ErrConnClosed)
+	})
+	t.Run("event queue full", func(t *testing.T) {
+		c := testConn(t, true)
+		for range textQueueEvents {
+			require.NoError(t, c.SendText([]byte(`{"type":"x"}`)))
+		}
+		require.ErrorIs(t, c.SendText([]byte(`{"type":"x"}`)), session.ErrSendBufferFull)
+	})
+	t.Run("no data channel drops events", func(t *testing.T) {
+		c := testConn(t, false)
+		for range 2 * textQueueEvents {
+			require.NoError(t, c.SendText([]byte(`{"type":"x"}`)))
+		}
+		assert.Empty(t, c.text)
+	})
+	t.Run("close once", func(t *testing.T) {
+		c := testConn(t, true)
+		c.Close(session.CloseGoingAway, "first")
+		c.Close(session.CloseNormal, "second")
+		code, reason := c.closeInfo()
+		assert.Equal(t, session.CloseGoingAway, code)
+		assert.Equal(t, "first", reason)
+	})
+}
+
+// TestPacerStops: the pacer sends what is queued, then idles, and returns
+// when ctx ends.
+func TestPacerStops(t *testing.T) {
+	c := testConn(t, true)
+	enc, err := audio.NewOpusEncoder(outputRate)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.pace(ctx, enc)
+	}()
+	for range 3 {
+		require.NoError(t, c.SendAudio(make([]byte, audio.FrameBytes)))
+	}
+	require.Eventually(t, func() bool { return c.stats.framesSent.Load() == 3 }, 5e9, 1e6)
+	cancel()
+	<-done
+}

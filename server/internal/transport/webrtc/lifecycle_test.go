@@ -1,0 +1,100 @@
+package webrtc_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/parleyhq/parley/server/internal/session"
+	rtc "github.com/parleyhq/parley/server/internal/transport/webrtc"
+)
+
+// gone waits until the handler and the manager have forgotten every session.
+func (hs *harness) gone() {
+	hs.t.Helper()
+	require.Eventually(hs.t, func() bool { return hs.h.Count() == 0 && hs.mgr.Count() == 0 }, waitFor, 10*time.Millisecond)
+}
+
+func (hs *harness) do(method, path, ctype, body string) *http.Response {
+	hs.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, hs.srv.URL+path, stringsReader(body))
+	require.NoError(hs.t, err)
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(hs.t, err)
+	hs.t.Cleanup(func() { _ = resp.Body.Close() })
+	return resp
+}
+
+// TestSessionEnds covers every way a session ends: each releases the
+// session, the peer connection and its goroutines (goleak checks the rest).
+func TestSessionEnds(t *testing.T) {
+	cases := []struct {
+		name string
+		end  func(hs *harness, c *client)
+	}{
+		{name: "delete", end: func(hs *harness, c *client) {
+			resp := hs.do(http.MethodDelete, rtc.SessionPathPrefix+c.id, "", "")
+			assert.Equal(t, http.StatusNoContent, resp.StatusCode)
+			assert.Equal(t, http.StatusNotFound, hs.do(http.MethodDelete, rtc.SessionPathPrefix+c.id, "", "").StatusCode)
+		}},
+		{name: "peer closes", end: func(_ *harness, c *client) { c.close() }},
+		{name: "peer vanishes", end: func(_ *harness, c *client) {
+			// The client's socket goes away without a goodbye: only ICE
+			// consent (1 s disconnected, 2 s failed here) notices.
+			require.NoError(t, c.sock.Close())
+		}},
+		{name: "server drain", end: func(hs *harness, _ *client) {
+			ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+			defer cancel()
+			require.NoError(t, hs.mgr.Drain(ctx))
+		}},
+		{name: "handler close", end: func(hs *harness, _ *client) {
+			ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+			defer cancel()
+			require.NoError(t, hs.h.Close(ctx))
+		}},
+		{name: "session ends itself", end: func(hs *harness, c *client) {
+			s, ok := hs.mgr.Lookup(session.SessionID(c.id))
+			require.True(t, ok)
+			s.Close(session.CloseNormal, "test")
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			hs := newHarness(t, reply("Hi."), nil, nil)
+			c := hs.dial(clientOpts{})
+			require.Equal(t, 1, hs.h.Count())
+			tc.end(hs, c)
+			hs.gone()
+			if tc.name == "delete" || tc.name == "server drain" || tc.name == "handler close" {
+				// The server hung up: the client sees its peer connection close.
+				require.Eventually(t, func() bool {
+					s := c.pc.ConnectionState()
+					return s == webrtc.PeerConnectionStateClosed || s == webrtc.PeerConnectionStateFailed ||
+						s == webrtc.PeerConnectionStateDisconnected
+				}, waitFor, 10*time.Millisecond)
+			}
+		})
+	}
+}
+
+// TestAfterClose: a closed handler refuses offers with 503 draining.
+func TestAfterClose(t *testing.T) {
+	hs := newHarness(t, reply("Hi."), nil, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	require.NoError(t, hs.h.Close(ctx))
+	resp := hs.do(http.MethodPost, rtc.OfferPath, "application/sdp", validOffer(t))
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	assert.Equal(t, "5", resp.Header.Get("Retry-After"))
+}
