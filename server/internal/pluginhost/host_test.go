@@ -93,7 +93,7 @@ func start(t *testing.T, instances []config.Instance, pipeline config.Pipeline, 
 		defer cancel()
 		require.NoError(t, h.Close(ctx))
 		for pid := range f.pid {
-			assert.False(t, alive(pid), "plugin pid %d still alive after Close", pid)
+			assert.ErrorIs(t, syscall.Kill(pid, 0), syscall.ESRCH, "plugin pid %d still exists after Close", pid)
 		}
 		assert.Empty(t, childPIDs(t), "child processes left after Close")
 	})
