@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -29,7 +30,8 @@ type conn struct {
 	c            *websocket.Conn
 	out          chan outMsg
 	writeTimeout time.Duration
-	log          *slog.Logger
+	// log gains the session id once the session exists.
+	log atomic.Pointer[slog.Logger]
 
 	mu      sync.Mutex
 	closed  bool
@@ -42,10 +44,12 @@ type conn struct {
 var _ session.Conn = (*conn)(nil)
 
 func newConn(c *websocket.Conn, buffer int, writeTimeout time.Duration, log *slog.Logger) *conn {
-	return &conn{
-		c: c, out: make(chan outMsg, max(buffer, 1)), writeTimeout: writeTimeout, log: log,
+	w := &conn{
+		c: c, out: make(chan outMsg, max(buffer, 1)), writeTimeout: writeTimeout,
 		closing: make(chan struct{}), done: make(chan struct{}),
 	}
+	w.log.Store(log)
+	return w
 }
 
 // SendText implements session.Conn.
@@ -104,7 +108,7 @@ func (w *conn) run(ctx context.Context) {
 		select {
 		case m := <-w.out:
 			if err := w.write(ctx, m); err != nil {
-				w.log.Info("websocket write failed", "error", err)
+				w.log.Load().Info("websocket write failed", "error", err)
 				w.Close(session.CloseSlowConsumer, "write failed or timed out")
 				_ = w.c.CloseNow()
 				return
@@ -138,6 +142,6 @@ func (w *conn) finish(ctx context.Context) {
 		}
 	}
 	if err := w.c.Close(websocket.StatusCode(code), reason); err != nil && !errors.Is(err, context.Canceled) {
-		w.log.Debug("websocket close", "error", err)
+		w.log.Load().Debug("websocket close", "error", err)
 	}
 }

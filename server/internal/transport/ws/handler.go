@@ -128,6 +128,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		<-wc.done
 		return
 	}
+	wc.log.Store(log.With("session_id", string(sess.ID())))
 	pingDone := make(chan struct{})
 	go func() {
 		defer close(pingDone)
