@@ -44,7 +44,7 @@ type setup struct {
 }
 
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	clock *sessiontest.ManualClock
 	stt   *sessiontest.STT
 	llm   *sessiontest.LLM
@@ -75,7 +75,7 @@ func defaultSetup() *setup {
 
 var testStart = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
-func newHarness(t *testing.T, llm *sessiontest.LLM, tune func(*setup)) *harness {
+func newHarness(t testing.TB, llm *sessiontest.LLM, tune func(*setup)) *harness {
 	t.Helper()
 	s := defaultSetup()
 	if tune != nil {
@@ -116,7 +116,7 @@ func (e event) str(k string) string { s, _ := e[k].(string); return s }
 func (e event) num(k string) float64 { f, _ := e[k].(float64); return f }
 
 type client struct {
-	t    *testing.T
+	t    testing.TB
 	h    *harness
 	c    *websocket.Conn
 	in   chan msg

@@ -17,7 +17,7 @@ import (
 // schemaSet holds the compiled protocol schemas by direction and type.
 type schemaSet map[string]*jsonschema.Schema
 
-func loadSchemas(t *testing.T) schemaSet {
+func loadSchemas(t testing.TB) schemaSet {
 	t.Helper()
 	c := jsonschema.NewCompiler()
 	out := schemaSet{}
@@ -41,7 +41,7 @@ func loadSchemas(t *testing.T) schemaSet {
 }
 
 // validate checks one server event against its schema.
-func (s schemaSet) validate(t *testing.T, data []byte) {
+func (s schemaSet) validate(t testing.TB, data []byte) {
 	t.Helper()
 	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
 	require.NoError(t, err)
