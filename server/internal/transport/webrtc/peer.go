@@ -37,12 +37,13 @@ const (
 
 // peer is one client's peer connection and the goroutines serving it.
 type peer struct {
-	h     *Handler
-	pc    *webrtc.PeerConnection
-	conn  *conn
-	log   *slog.Logger
-	enc   *audio.OpusEncoder
-	stats *counters
+	h       *Handler
+	pc      *webrtc.PeerConnection
+	conn    *conn
+	log     *slog.Logger
+	sessLog *slog.Logger
+	enc     *audio.OpusEncoder
+	stats   *counters
 
 	ctx     context.Context //nolint:containedctx // the peer's lifetime, cancelled by supervise.
 	cancel  context.CancelFunc
@@ -149,7 +150,8 @@ func (p *peer) run(fn func()) {
 // start hands the peer its session and starts the output goroutines.
 func (p *peer) start(sess *session.Session) {
 	p.sess = sess
-	p.log = p.log.With("session_id", string(sess.ID()))
+	// Only goroutines started from here on read sessLog; pion callbacks use log.
+	p.sessLog = p.log.With("session_id", string(sess.ID()))
 	close(p.started)
 	p.run(p.conn.writeEvents)
 	p.run(func() { p.conn.pace(p.ctx, p.enc) })
@@ -179,7 +181,7 @@ func (p *peer) stop() {
 func (p *peer) supervise() {
 	<-p.conn.closing
 	code, reason := p.conn.closeInfo()
-	p.log.Info("webrtc session closing", "close_code", int(code), "reason", reason)
+	p.sessLog.Info("webrtc session closing", "close_code", int(code), "reason", reason)
 	p.sess.Close(code, reason)
 	<-p.sess.Done()
 	p.stop()
