@@ -235,13 +235,13 @@ func (c condition) String() string {
 	return fmt.Sprintf("%s %g dB", c.noise, c.snrDB)
 }
 
-// mix adds noise at the SNR (relative to the active speech power).
-func mix(tr track, c condition, seed uint64) []int16 {
-	if c.noise == noiseNone {
+// mix adds unit-RMS noise scaled to the SNR (relative to the active speech
+// power).
+func mix(tr track, snrDB float64, noise []float64) []int16 {
+	if noise == nil {
 		return tr.samples
 	}
-	noise := makeNoise(c.noise, len(tr.samples), seed)
-	g := math.Sqrt(tr.speechPower / math.Pow(10, c.snrDB/10))
+	g := math.Sqrt(tr.speechPower / math.Pow(10, snrDB/10))
 	out := make([]int16, len(tr.samples))
 	for i, s := range tr.samples {
 		out[i] = clip16(float64(s) + g*noise[i])
@@ -381,9 +381,12 @@ type probeDetector struct {
 func (p *probeDetector) IsSpeech(f *audio.Frame) bool { p.last = p.d.IsSpeech(f); return p.last }
 func (p *probeDetector) Reset()                       { p.d.Reset() }
 
-// floors are the asserted minimum precision and recall of the Segmenter's
-// Speaking flag.
-type floors struct{ precision, recall float64 }
+// The asserted minimum precision and recall of the Segmenter's Speaking
+// flag in every condition.
+const (
+	evalMinPrecision = 0.9
+	evalMinRecall    = 0.85
+)
 
 func TestEvaluateGenerated(t *testing.T) {
 	for _, bin := range []string{"flite", "espeak-ng"} {
@@ -397,37 +400,48 @@ func TestEvaluateGenerated(t *testing.T) {
 	for i, v := range voices {
 		tracks = append(tracks, buildTrack(t, v, speech[i]))
 	}
-	strict := floors{precision: 0.9, recall: 0.85}
-	conditions := []struct {
-		c      condition
-		assert *floors
-	}{
-		{c: condition{noise: noiseNone}, assert: &strict},
-		{c: condition{noiseWhite, 20}, assert: &strict},
-		{c: condition{noiseWhite, 10}, assert: &strict},
-		{c: condition{noiseWhite, 5}, assert: &strict},
-		{c: condition{noiseBrown, 20}, assert: &strict},
-		{c: condition{noiseBrown, 10}, assert: &strict},
-		{c: condition{noiseBrown, 5}, assert: &strict},
-		{c: condition{noiseHum50, 20}, assert: &strict},
-		{c: condition{noiseHum50, 10}, assert: &strict},
-		{c: condition{noiseHum50, 5}, assert: &strict},
-		{c: condition{noiseHum60, 10}, assert: &strict},
+	conditions := []condition{
+		{noise: noiseNone},
+		{noiseWhite, 20}, {noiseWhite, 10}, {noiseWhite, 5},
+		{noiseBrown, 20}, {noiseBrown, 10}, {noiseBrown, 5},
+		{noiseHum50, 20}, {noiseHum50, 10}, {noiseHum50, 5},
+		{noiseHum60, 10},
 	}
+	// One noise per kind and track, scaled for each SNR.
+	noises := make(map[noiseKind][][]float64)
+	for _, c := range conditions {
+		if c.noise == noiseNone || noises[c.noise] != nil {
+			continue
+		}
+		for ti, tr := range tracks {
+			noises[c.noise] = append(noises[c.noise], makeNoise(c.noise, len(tr.samples), uint64(len(noises)*16+ti+1)))
+		}
+	}
+	results := make([]scores, len(conditions))
+	t.Run("conditions", func(t *testing.T) {
+		for ci, c := range conditions {
+			t.Run(c.String(), func(t *testing.T) {
+				t.Parallel()
+				sc := &results[ci]
+				for ti, tr := range tracks {
+					var noise []float64
+					if n := noises[c.noise]; n != nil {
+						noise = n[ti]
+					}
+					evaluate(tr, mix(tr, c.snrDB, noise), sc)
+				}
+				assert.GreaterOrEqual(t, sc.segmenter.precision(), evalMinPrecision, "%s precision", c)
+				assert.GreaterOrEqual(t, sc.segmenter.recall(), evalMinRecall, "%s recall", c)
+			})
+		}
+	})
 	var table strings.Builder
 	fmt.Fprintf(&table, "\n%-14s | %-29s | %-28s | %s\n", "condition", "segmenter Speaking P / R / F1", "detector frames P / R / F1", "turns (oracle) | start/stop |err| ms | guard")
-	for ci, cond := range conditions {
-		var sc scores
-		for ti, tr := range tracks {
-			evaluate(tr, mix(tr, cond.c, uint64(ci*16+ti+1)), &sc)
-		}
+	for ci, c := range conditions {
+		sc := results[ci]
 		s, d := sc.segmenter, sc.detector
 		fmt.Fprintf(&table, "%-14s | %.3f / %.3f / %.3f        | %.3f / %.3f / %.3f        | %d (%d) | %3.0f / %3.0f | %d\n",
-			cond.c, s.precision(), s.recall(), s.f1(), d.precision(), d.recall(), d.f1(), sc.turns, sc.oracleTurns, meanMS(sc.startErr, sc.startN), meanMS(sc.stopErr, sc.stopN), sc.guards)
-		if cond.assert != nil {
-			assert.GreaterOrEqual(t, s.precision(), cond.assert.precision, "%s precision", cond.c)
-			assert.GreaterOrEqual(t, s.recall(), cond.assert.recall, "%s recall", cond.c)
-		}
+			c, s.precision(), s.recall(), s.f1(), d.precision(), d.recall(), d.f1(), sc.turns, sc.oracleTurns, meanMS(sc.startErr, sc.startN), meanMS(sc.stopErr, sc.stopN), sc.guards)
 	}
 	t.Log(table.String())
 }
