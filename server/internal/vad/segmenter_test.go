@@ -1,6 +1,7 @@
 package vad
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -214,10 +215,17 @@ func TestSegmenterReset(t *testing.T) {
 }
 
 func TestSegmenterSteadyStateDoesNotAllocate(t *testing.T) {
-	seg := NewSegmenter(&scripted{labels: ""}, config.VAD{MinSpeech: ms(100), MinSilence: ms(300), PreRoll: ms(300)})
+	cfg := config.VAD{MinSpeech: ms(100), MinSilence: ms(300), PreRoll: ms(300)}
 	f := numbered(1)
-	allocs := testing.AllocsPerRun(100, func() { seg.Process(f) })
-	assert.Zero(t, allocs)
+	silent := NewSegmenter(&scripted{labels: ""}, cfg)
+	assert.Zero(t, testing.AllocsPerRun(100, func() { silent.Process(f) }), "silence")
+
+	speaking := NewSegmenter(&scripted{labels: strings.Repeat("1", 500)}, cfg)
+	for range 10 {
+		speaking.Process(f) // past SpeechStarted, which hands out PreRoll
+	}
+	require.True(t, speaking.Speaking())
+	assert.Zero(t, testing.AllocsPerRun(100, func() { speaking.Process(f) }), "speech")
 }
 
 func TestEventTypeString(t *testing.T) {
