@@ -20,7 +20,7 @@ func TestCommitHistoryCut(t *testing.T) {
 	//       0          11        22
 	rounds := []roundRec{{start: 0, end: 12, calls: []sdk.ToolCall{call}, results: []sdk.Message{result}}}
 	tests := []struct {
-		name     string
+		name string
 		cut  int
 		want []sdk.Message
 	}{
