@@ -174,10 +174,10 @@ func (b *bidi[O]) recv() (O, error) {
 		b.mu.Lock()
 		if b.emitted || b.overflow || b.ctx.Err() != nil {
 			b.mu.Unlock()
-			b.finish(err, err)
+			b.finish(in.outcome(b.ctx, gen, err), err)
 			return zero, err
 		}
-		b.done(err)
+		b.done(in.outcome(b.ctx, gen, err))
 		b.done = nil
 		b.att.cancel()
 		o, oerr := open(b.ctx, b.chain, b.cur, err, b.try)

@@ -105,7 +105,7 @@ func open[T any](ctx context.Context, c *chain, cur *cursor, prevErr error, try 
 		v, terr := try(ctx, in, gen)
 		if terr != nil {
 			terr = in.classify(ctx, gen, terr)
-			done(terr)
+			done(in.outcome(ctx, gen, terr))
 			in.countError(terr)
 			err = terr
 			continue

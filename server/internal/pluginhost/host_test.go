@@ -747,3 +747,29 @@ func TestRestartDoesNotTripBreaker(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "hi", text)
 }
+
+func TestCrashBeforeOutputReplaysToRestartedPlugin(t *testing.T) {
+	res := testRes()
+	res.Retry = config.Retry{MaxAttempts: 20, InitialBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Multiplier: 2}
+	res.Breaker.ConsecutiveFailures = 1
+	f := start(t, []config.Instance{inst("stt1", config.KindSTT, nil)}, config.Pipeline{STT: []string{"stt1"}}, res)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+
+	s, err := f.h.STT().Transcribe(ctx, sdk.STTConfig{SampleRate: 16000})
+	require.NoError(t, err)
+	frame := make([]byte, frameBytes)
+	require.NoError(t, s.SendAudio(frame))
+	require.NoError(t, s.SendAudio(frame))
+	old := f.pids()["stt1"]
+	require.NoError(t, syscall.Kill(old, syscall.SIGKILL))
+	require.NoError(t, s.SendAudio(frame), "input before any output is kept, not failed")
+	require.NoError(t, s.Flush())
+	require.NoError(t, s.CloseSend())
+
+	ev, err := s.Recv()
+	require.NoError(t, err)
+	assert.Equal(t, "final:1920", ev.Text, "every frame reached the restarted plugin")
+	assert.NotEqual(t, old, f.pids()["stt1"])
+	assert.Equal(t, "closed", f.status("stt1").Breaker, "a crash is the supervisor's business, not the breaker's")
+}

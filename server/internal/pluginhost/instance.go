@@ -35,6 +35,9 @@ const (
 	defaultRestartMax     = 10 * time.Second
 	// stopGrace bounds a graceful stop before the process is SIGKILLed.
 	stopGrace = 3 * time.Second
+	// outcomePingTimeout bounds the health call that tells a dead plugin
+	// from one that reports Unavailable itself (see instance.outcome).
+	outcomePingTimeout = 250 * time.Millisecond
 	// restartMultiplier grows the restart backoff per recent restart.
 	restartMultiplier = 2
 )
@@ -483,7 +486,7 @@ func watchConn(ctx context.Context, conn *grpc.ClientConn, changed chan<- struct
 // the health interval. (go-plugin's ClientProtocol.Ping makes the same
 // health call but without a deadline, so a hung plugin would hang it.)
 func (in *instance) ping(ctx context.Context, gen *generation) error {
-	if gen.client.Exited() {
+	if gen.client != nil && gen.client.Exited() {
 		return errors.New("plugin process exited")
 	}
 	if gen.conn == nil {
@@ -617,6 +620,28 @@ func (in *instance) classify(ctx context.Context, gen *generation, err error) er
 			Details: map[string]string{"plugin": in.name},
 			Err:     err,
 		}
+	}
+	return err
+}
+
+// outcome is what the breaker hears about a call on gen that ended with
+// err. A call cut short because the process died is not counted: the
+// supervisor restarts the plugin, and a crash must not also hold the breaker
+// open after the restart. The socket closes before go-plugin notices the
+// exit, so an Unavailable error on a process not yet known dead is checked
+// with a quick health call: only a plugin that still answers it is blamed.
+func (in *instance) outcome(ctx context.Context, gen *generation, err error) error {
+	if err == nil || gen == nil {
+		return err
+	}
+	dead := gen.isDead()
+	if !dead && sdk.CodeOf(err) == sdk.CodeUnavailable && ctx.Err() == nil {
+		pctx, cancel := context.WithTimeout(ctx, outcomePingTimeout)
+		dead = in.ping(pctx, gen) != nil && ctx.Err() == nil
+		cancel()
+	}
+	if dead {
+		return fmt.Errorf("%w: %w", resilience.ErrNotCounted, err)
 	}
 	return err
 }

@@ -45,6 +45,7 @@ func NewBreaker(name string, cfg config.Breaker, onChange func(name string, from
 			},
 			OnStateChange: onChange,
 			IsSuccessful:  isSuccessful,
+			IsExcluded:    func(err error) bool { return errors.Is(err, ErrNotCounted) },
 		}),
 	}
 }
@@ -63,7 +64,8 @@ func (b *Breaker) Name() string { return b.name }
 func (b *Breaker) State() gobreaker.State { return b.cb.State() }
 
 // Allow asks whether a call may proceed. If so, the caller must call done
-// exactly once with the call's outcome (nil for success). If not, err wraps
+// exactly once with the call's outcome (nil for success; wrapped with
+// ErrNotCounted to be ignored). If not, err wraps
 // ErrBreakerOpen or ErrBreakerBusy and names the breaker.
 func (b *Breaker) Allow() (done func(err error), err error) {
 	done, err = b.cb.Allow()

@@ -3,6 +3,7 @@ package resilience
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -138,4 +139,19 @@ func TestClassify(t *testing.T) {
 		"breaker rejections are for fallback, not retry")
 	assert.True(t, IsCallerError(context.Canceled))
 	assert.False(t, IsCallerError(context.DeadlineExceeded))
+}
+
+func TestBreakerIgnoresNotCounted(t *testing.T) {
+	b := NewBreaker("p", config.Breaker{ConsecutiveFailures: 2, OpenTimeout: time.Hour}, nil)
+	fail := func() error { return sdk.Errorf(sdk.CodeUnavailable, "x") }
+	require.Error(t, b.Execute(fail))
+	for range 5 {
+		err := b.Execute(func() error {
+			return fmt.Errorf("%w: %w", ErrNotCounted, sdk.Errorf(sdk.CodeUnavailable, "plugin died"))
+		})
+		require.Error(t, err)
+	}
+	assert.Equal(t, gobreaker.StateClosed, b.State(), "ignored outcomes neither trip nor reset")
+	require.Error(t, b.Execute(fail))
+	assert.Equal(t, gobreaker.StateOpen, b.State(), "the second counted failure trips: ignored ones did not reset the count")
 }

@@ -18,3 +18,9 @@ var ErrRetriesExhausted = errors.New("retries exhausted")
 // RetryAfter hint exceeds the policy's MaxBackoff: Retry gives up at once
 // rather than stall a real-time turn, so the caller can fall back.
 var ErrRetryAfterTooLong = errors.New("retry-after hint exceeds max backoff")
+
+// ErrNotCounted marks a call outcome a Breaker must ignore — neither a
+// success nor a failure — such as a call cut short because the plugin
+// process died, which its supervisor already handles. Wrap the outcome
+// with it before passing it to the done func of Breaker.Allow.
+var ErrNotCounted = errors.New("outcome not counted by the breaker")
