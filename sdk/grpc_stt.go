@@ -40,7 +40,7 @@ func (c *grpcSTTClient) Transcribe(ctx context.Context, cfg STTConfig) (STTStrea
 	}
 	s := &grpcSTTStream{stream: stream, cancel: cancel}
 	if err := stream.Send(&parleyv1.TranscribeRequest{Msg: &parleyv1.TranscribeRequest_Config{Config: pcfg}}); err != nil {
-		err = clientSendError(stream.Context(), err)
+		err = clientSendError(ctx, err)
 		if errors.Is(err, &Error{Code: CodeFailedPrecondition}) {
 			// The server refused the stream at once: its status says why.
 			_, err = s.Recv()

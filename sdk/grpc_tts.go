@@ -40,7 +40,7 @@ func (c *grpcTTSClient) Synthesize(ctx context.Context, cfg TTSConfig) (TTSStrea
 	}
 	s := &grpcTTSStream{stream: stream, cancel: cancel}
 	if err := stream.Send(&parleyv1.SynthesizeRequest{Msg: &parleyv1.SynthesizeRequest_Config{Config: pcfg}}); err != nil {
-		err = clientSendError(stream.Context(), err)
+		err = clientSendError(ctx, err)
 		if errors.Is(err, &Error{Code: CodeFailedPrecondition}) {
 			_, err = s.Recv()
 		}

@@ -84,11 +84,12 @@ func (b *beeper) Synthesize(ctx context.Context, cfg sdk.TTSConfig) (sdk.TTSStre
 	}), nil
 }
 
-// beep returns n samples of a sine tone as PCM16LE.
+// beep returns n samples of a sine tone as PCM16LE at a quarter of full scale.
 func beep(n, rate int, hz float64) []byte {
+	const amplitude = math.MaxInt16 / 4
 	pcm := make([]byte, 2*n)
 	for i := range n {
-		v := 8000 * math.Sin(2*math.Pi*hz*float64(i)/float64(rate))
+		v := amplitude * math.Sin(2*math.Pi*hz*float64(i)/float64(rate))
 		binary.LittleEndian.PutUint16(pcm[2*i:], uint16(int16(v)))
 	}
 	return pcm

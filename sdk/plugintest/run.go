@@ -108,7 +108,7 @@ func waitForBroker(wait time.Duration, funcs ...string) bool {
 func RunBinary(t *testing.T, path string, opts Options) {
 	t.Helper()
 	logs := &lockedBuffer{}
-	cmd := exec.Command(path) //nolint:gosec // the vendor names its own binary.
+	cmd := exec.CommandContext(t.Context(), path) //nolint:gosec // the vendor names its own binary.
 	cmd.Env = opts.Env
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.HandshakeConfig(),

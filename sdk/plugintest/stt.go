@@ -12,8 +12,12 @@ import (
 	"github.com/parleyhq/parley/sdk"
 )
 
-// deadlineAfter is the deadline of the streams that check DeadlineExceeded.
-const deadlineAfter = 200 * time.Millisecond
+const (
+	// deadlineAfter is the deadline of the streams that check DeadlineExceeded.
+	deadlineAfter = 200 * time.Millisecond
+	// cancelFrames is how many frames the cancel check sends before cancelling.
+	cancelFrames = 5
+)
 
 // runSTT runs the STT checks against stt (a host-side client).
 func runSTT(t *testing.T, stt sdk.STT, opts Options) {
@@ -72,7 +76,7 @@ func sttCancel(t *testing.T, stt sdk.STT, opts Options) {
 	require.NoError(t, err, "Transcribe")
 	events := drain(st.Recv)
 	frame := frameBytes(cfg.SampleRate)
-	require.NoError(t, st.SendAudio(audio[:min(len(audio), 5*frame)]), "SendAudio")
+	require.NoError(t, st.SendAudio(audio[:min(len(audio), cancelFrames*frame)]), "SendAudio")
 	events.cancelled(t, cancel, opts.timeout(), nil)
 }
 
