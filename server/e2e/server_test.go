@@ -52,6 +52,7 @@ func (b *builds) get(t *testing.T) string {
 			"plugins/stt-pocketsphinx": "./plugins/stt-pocketsphinx",
 			"plugins/llm-rules":        "./plugins/llm-rules",
 			"plugins/tts-flite":        "./plugins/tts-flite",
+			"plugins/llm-anthropic":    "./plugins/llm-anthropic",
 		}
 		for out, pkg := range targets {
 			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, out), pkg)
@@ -96,10 +97,17 @@ func (l *logTail) String() string {
 // until /readyz is 200.
 func startServer(t *testing.T, binDir string, extraEnv ...string) *server {
 	t.Helper()
-	root := repoRoot(t)
-	shipped, err := os.ReadFile(filepath.Join(root, "configs", "parley.yaml"))
+	shipped, err := os.ReadFile(filepath.Join(repoRoot(t), "configs", "parley.yaml"))
 	require.NoError(t, err)
-	cfg := strings.ReplaceAll(string(shipped), "./bin/plugins/", filepath.Join(binDir, "plugins")+"/")
+	return startServerWith(t, binDir, string(shipped), extraEnv...)
+}
+
+// startServerWith is startServer with a configuration of the test's own;
+// "./bin/plugins/" in it points at the test's builds.
+func startServerWith(t *testing.T, binDir, cfgYAML string, extraEnv ...string) *server {
+	t.Helper()
+	root := repoRoot(t)
+	cfg := strings.ReplaceAll(cfgYAML, "./bin/plugins/", filepath.Join(binDir, "plugins")+"/")
 	cfgPath := filepath.Join(t.TempDir(), "parley.yaml")
 	require.NoError(t, os.WriteFile(cfgPath, []byte(cfg), 0o600))
 
