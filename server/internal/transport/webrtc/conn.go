@@ -251,11 +251,15 @@ func (c *conn) pace(ctx context.Context, enc *audio.OpusEncoder) {
 		case prevSlot.IsZero():
 			next, marker = now, true
 		case now.After(next):
-			// The queue ran dry: a new talk spurt starts now; the RTP clock
+			// The frame came after its slot. Within half a frame of it, it
+			// goes out now and the grid stays (the next ones catch up, so
+			// the stream does not drift behind its RTP clock). Later, the
+			// queue ran dry: a new talk spurt starts now and the RTP clock
 			// moves on by the wall time since the previous packet.
-			gap := (now.Sub(prevSlot) + frameDuration/2) / frameDuration
-			ts += uint32(gap-1) * rtpTicksPerFrame
-			next, marker = now, gap > 1
+			if gap := (now.Sub(prevSlot) + frameDuration/2) / frameDuration; gap > 1 {
+				ts += uint32(gap-1) * rtpTicksPerFrame
+				next, marker = now, true
+			}
 		}
 		if d := time.Until(next); d > 0 {
 			timer.Reset(d)
