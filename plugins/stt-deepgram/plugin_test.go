@@ -193,6 +193,27 @@ func configured(t *testing.T, baseURL string, extra map[string]any) *plugin {
 	return p
 }
 
+// recvWithin is s.Recv that fails the test instead of hanging.
+func recvWithin(t *testing.T, s sdk.STTStream) (sdk.TranscriptEvent, error) {
+	t.Helper()
+	type result struct {
+		v   sdk.TranscriptEvent
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := s.Recv()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-time.After(liveness):
+		t.Fatal("no event from the stream")
+		return sdk.TranscriptEvent{}, nil
+	}
+}
+
 // collect reads a stream to its end.
 func collect(t *testing.T, s sdk.STTStream) ([]sdk.TranscriptEvent, error) {
 	t.Helper()
@@ -301,7 +322,7 @@ func TestFinalizeAnswerEndsTheUtterance(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.SendAudio(pcm(320)))
 	require.NoError(t, s.Flush())
-	ev, err := s.Recv()
+	ev, err := recvWithin(t, s)
 	require.NoError(t, err)
 	assert.Equal(t, sdk.TranscriptEvent{Text: "turn on the lights", Final: true, Confidence: 0.9,
 		Start: 200 * time.Millisecond, End: 1300 * time.Millisecond}, ev)
@@ -334,7 +355,7 @@ func TestPendingSegmentsAreFinalOnUtteranceEndAndClose(t *testing.T) {
 	s, err := p.Transcribe(t.Context(), sdk.STTConfig{})
 	require.NoError(t, err)
 	require.NoError(t, s.SendAudio(pcm(320)))
-	ev, err := s.Recv()
+	ev, err := recvWithin(t, s)
 	require.NoError(t, err)
 	assert.Equal(t, "first part", ev.Text)
 	assert.True(t, ev.Final)

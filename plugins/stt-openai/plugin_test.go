@@ -127,6 +127,27 @@ func configured(t *testing.T, baseURL string, extra map[string]any) *plugin {
 	return p
 }
 
+// recvWithin is s.Recv that fails the test instead of hanging.
+func recvWithin(t *testing.T, s sdk.STTStream) (sdk.TranscriptEvent, error) {
+	t.Helper()
+	type result struct {
+		v   sdk.TranscriptEvent
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := s.Recv()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-time.After(liveness):
+		t.Fatal("no event from the stream")
+		return sdk.TranscriptEvent{}, nil
+	}
+}
+
 // collect reads a stream to its end.
 func collect(t *testing.T, s sdk.STTStream) ([]sdk.TranscriptEvent, error) {
 	t.Helper()
@@ -207,7 +228,7 @@ func TestOneFinalPerUtterance(t *testing.T) {
 	require.NoError(t, s.SendAudio(first[:3200]))
 	require.NoError(t, s.SendAudio(first[3200:]))
 	require.NoError(t, s.Flush())
-	ev, err := s.Recv()
+	ev, err := recvWithin(t, s)
 	require.NoError(t, err)
 	assert.Equal(t, sdk.TranscriptEvent{Text: "utterance 0", Final: true, Start: 0, End: 200 * time.Millisecond}, ev)
 

@@ -126,6 +126,27 @@ func configured(t *testing.T, baseURL string, extra map[string]any) *plugin {
 	return p
 }
 
+// recvWithin is s.Recv that fails the test instead of hanging.
+func recvWithin(t *testing.T, s sdk.TTSStream) (sdk.AudioChunk, error) {
+	t.Helper()
+	type result struct {
+		v   sdk.AudioChunk
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := s.Recv()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-time.After(liveness):
+		t.Fatal("no event from the stream")
+		return sdk.AudioChunk{}, nil
+	}
+}
+
 // collect reads a stream to its end.
 func collect(t *testing.T, s sdk.TTSStream) ([]sdk.AudioChunk, error) {
 	t.Helper()
@@ -228,7 +249,7 @@ func TestOddByteIsCarriedToTheNextChunk(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.SendText("Odd."))
 	require.NoError(t, s.CloseSend())
-	c, err := s.Recv()
+	c, err := recvWithin(t, s)
 	require.NoError(t, err)
 	assert.Equal(t, []byte{1, 2}, c.PCM, "the first chunk arrives while the response is still open")
 	close(next)
@@ -248,7 +269,7 @@ func TestFlushSpeaksPendingText(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.SendText("no boundary yet"))
 	require.NoError(t, s.Flush())
-	c, err := s.Recv()
+	c, err := recvWithin(t, s)
 	require.NoError(t, err)
 	assert.Equal(t, 16000, c.SampleRate, "default rate")
 	assert.Equal(t, 0, c.TextStart)
@@ -324,7 +345,7 @@ func TestCancelDuringSlowStreamReturnsCanceled(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.SendText("A slow sentence."))
 	require.NoError(t, s.CloseSend())
-	c, err := s.Recv()
+	c, err := recvWithin(t, s)
 	require.NoError(t, err)
 	assert.Equal(t, []byte{1, 2, 3, 4}, c.PCM)
 	cancel()

@@ -214,7 +214,7 @@ func TestWebSocketFlushAndKeepAlive(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.SendText("no boundary yet"))
 	require.NoError(t, s.Flush())
-	c, err := s.Recv()
+	c, err := recvWithin(t, s)
 	require.NoError(t, err)
 	assert.Equal(t, 0, c.TextStart)
 	assert.Equal(t, 15, c.TextEnd)

@@ -126,6 +126,27 @@ func configured(t *testing.T, baseURL string, extra map[string]any) *plugin {
 	return p
 }
 
+// recvWithin is s.Recv that fails the test instead of hanging.
+func recvWithin(t *testing.T, s sdk.TTSStream) (sdk.AudioChunk, error) {
+	t.Helper()
+	type result struct {
+		v   sdk.AudioChunk
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := s.Recv()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-time.After(liveness):
+		t.Fatal("no event from the stream")
+		return sdk.AudioChunk{}, nil
+	}
+}
+
 // collect reads a stream to its end.
 func collect(t *testing.T, s sdk.TTSStream) ([]sdk.AudioChunk, error) {
 	t.Helper()
@@ -278,7 +299,7 @@ func TestOddByteIsCarriedToTheNextChunk(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.SendText("Odd."))
 	require.NoError(t, s.CloseSend())
-	c, err := s.Recv()
+	c, err := recvWithin(t, s)
 	require.NoError(t, err)
 	assert.Equal(t, []byte{1, 2}, c.PCM, "the first chunk arrives while the response is still open")
 	close(next)
@@ -347,7 +368,7 @@ func TestCancelDuringSlowStreamReturnsCanceled(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.SendText("A slow sentence."))
 	require.NoError(t, s.CloseSend())
-	c, err := s.Recv()
+	c, err := recvWithin(t, s)
 	require.NoError(t, err)
 	assert.Equal(t, []byte{1, 2, 3, 4}, c.PCM)
 	cancel()
