@@ -390,10 +390,22 @@ func TestAudioKeepsFlowingDuringASlowUploadAndCancelIsPrompt(t *testing.T) {
 	require.NoError(t, s.SendAudio(pcm(320, 0)))
 	require.NoError(t, s.Flush())
 	<-uploading
-	for range 10 { // the next utterance is taken while the first uploads
-		require.NoError(t, s.SendAudio(pcm(320, 1)))
+	sent := make(chan error, 1)
+	go func() { // the next utterance is taken while the first uploads
+		for range 10 {
+			if err := s.SendAudio(pcm(320, 1)); err != nil {
+				sent <- err
+				return
+			}
+		}
+		sent <- s.Flush()
+	}()
+	select {
+	case err := <-sent:
+		require.NoError(t, err)
+	case <-time.After(liveness):
+		t.Fatal("SendAudio blocked while an upload was in flight")
 	}
-	require.NoError(t, s.Flush())
 	cancel()
 	_, err = collect(t, s)
 	assert.Equal(t, sdk.CodeCanceled, sdk.CodeOf(err), "%v", err)
