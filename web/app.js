@@ -26,28 +26,32 @@ const ui = {
   latency: document.querySelector("#latency tbody"),
 };
 
-/** State for tests; plain data only. */
-const test = {
-  state: "idle",
-  transport: "",
-  sessionId: "",
-  partials: 0,
-  finals: [],
-  speechStarted: 0,
-  agentDeltas: 0,
-  agentTexts: [], // {id, text, status}
-  audioStarted: 0,
-  playedEnergy: 0,
-  playedMs: 0,
-  agentSpeakingSeen: false,
-  flushes: 0,
-  interruptions: [],
-  metrics: [],
-  toolCalls: [],
-  errors: [],
-  events: [],
-};
+/** State for tests (per connection; reset on connect); plain data only. */
+const test = { state: "idle" };
 window.parleyTest = test;
+
+function resetTestState() {
+  Object.assign(test, {
+    transport: "",
+    sessionId: "",
+    partials: 0,
+    finals: [],
+    speechStarted: 0,
+    agentDeltas: 0,
+    agentTexts: [], // {id, text, status}
+    audioStarted: 0,
+    playedEnergy: 0,
+    playedMs: 0,
+    agentSpeakingSeen: false,
+    flushes: 0,
+    interruptions: [],
+    metrics: [],
+    toolCalls: [],
+    errors: [],
+    events: [],
+  });
+}
+resetTestState();
 
 const params = new URLSearchParams(location.search);
 if (params.get("transport") === TRANSPORTS.WEBSOCKET) {
@@ -86,6 +90,11 @@ ui.form.addEventListener("submit", (e) => {
 async function start() {
   const transport = document.querySelector('input[name="transport"]:checked').value;
   ui.errors.textContent = "";
+  resetTestState();
+  agentItems.clear();
+  partialItem = null;
+  turn = 0;
+  ui.latency.textContent = "";
   client = new ParleyClient({ transport, server: params.get("server") || undefined });
   test.transport = transport;
   wire(client);

@@ -29,6 +29,7 @@ const (
 	connectTimeout  = 20 * time.Second
 	scenarioTimeout = 40 * time.Second
 	artifactsDir    = "artifacts"
+	typedQuestion   = "what time is it"
 )
 
 // Phone-sized and desktop viewports for the screenshots.
@@ -80,6 +81,10 @@ type pageState struct {
 		TTSTTFAMS    *float64 `json:"tts_ttfa_ms"`
 		VoiceToVoice *float64 `json:"voice_to_voice_ms"`
 	} `json:"metrics"`
+	ToolCalls []struct {
+		Name     string `json:"name"`
+		Location string `json:"location"`
+	} `json:"toolCalls"`
 	Errors []struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
@@ -234,6 +239,24 @@ func runScenario(t *testing.T, srv *server, pageBase string, sc scenario, screen
 		if sc.transport == "websocket" {
 			assert.Positive(t, st.Flushes, "the playback queue was flushed")
 		}
+	}
+
+	if !sc.bargeIn {
+		// Typing instead of speaking: a question the rules agent answers
+		// with a (server-side) tool call, shown in the tool list.
+		require.NoError(t, chromedp.Do(b.ctx,
+			chromedp.SendKeys(chromedp.ID("text-input"), typedQuestion),
+			chromedp.Click(chromedp.ID("send")),
+		))
+		waitFor(t, b, `window.parleyTest.toolCalls.length > 0 && window.parleyTest.agentTexts.length > 1 &&
+			window.parleyTest.agentTexts[1].status === "completed"`, scenarioTimeout)
+		st = readState(t, b)
+		assert.Equal(t, typedQuestion, st.Finals[len(st.Finals)-1], "typed text shown as the user's turn")
+		assert.Equal(t, "get_current_time", st.ToolCalls[0].Name)
+		assert.Contains(t, st.AgentTexts[1].Text, "It is", "reply from the tool result")
+		shownTool, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.querySelector("#tools li").textContent`))
+		require.NoError(t, err)
+		assert.Contains(t, shownTool, "get_current_time")
 	}
 
 	// Nothing the page loaded left loopback.

@@ -179,8 +179,8 @@ func startServer(t *testing.T, bin, cfgPath string) *server {
 			}
 		case <-time.After(shutdownTimeout):
 			_ = cmd.Process.Kill()
-			<-exited
-			t.Errorf("parley did not stop within %s after SIGTERM", shutdownTimeout)
+			err := <-exited
+			t.Errorf("parley did not stop within %s after SIGTERM (killed: %v)", shutdownTimeout, err)
 		}
 	})
 
