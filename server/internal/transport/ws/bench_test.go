@@ -24,7 +24,7 @@ func BenchmarkWSInboundFrame(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer c.CloseNow()
+	defer func() { _ = c.CloseNow() }()
 	read := func(want string) error {
 		for {
 			_, data, err := c.Read(ctx)
