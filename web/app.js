@@ -8,6 +8,7 @@ import { ParleyClient, TRANSPORTS } from "./parley-client.js";
 
 const MAX_EVENTS_KEPT = 500;
 const MAX_LATENCY_ROWS = 10;
+const METER_FLOOR_DB = -60; // a level this low shows as an empty meter; 0 dBFS as full
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -109,11 +110,11 @@ function wire(c) {
   c.addEventListener("state", (e) => setState(e.detail.state));
   c.addEventListener("clienterror", (e) => showError(e.detail.code, e.detail.message));
   c.addEventListener("mic.level", (e) => {
-    ui.micLevel.value = Math.min(1, e.detail.rms * 4);
+    ui.micLevel.value = meterValue(e.detail.rms);
   });
   c.addEventListener("playback", (e) => {
     const d = e.detail;
-    ui.agentLevel.value = Math.min(1, d.rms * 4);
+    ui.agentLevel.value = meterValue(d.rms);
     test.playedEnergy = d.totalEnergy;
     test.playedMs = d.playedMs;
   });
@@ -228,6 +229,13 @@ function wire(c) {
   c.addEventListener("close", (e) => {
     if (e.detail.code && e.detail.code !== 1000) note(`Connection closed (${e.detail.code}${e.detail.reason ? ": " + e.detail.reason : ""})`);
   });
+}
+
+// meterValue maps a linear level (0..1) to the meter on a dB scale.
+function meterValue(level) {
+  if (!(level > 0)) return 0;
+  const db = 20 * Math.log10(level);
+  return Math.max(0, Math.min(1, (db - METER_FLOOR_DB) / -METER_FLOOR_DB));
 }
 
 function setState(state) {
