@@ -66,7 +66,13 @@ func newAPI(cfg config.WebRTC, logger *slog.Logger) (*webrtc.API, *ice.MultiUDPM
 		se.SetInterfaceFilter(ifFilter)
 	}
 	if len(cfg.NAT1To1IPs) > 0 {
-		se.SetNAT1To1IPs(cfg.NAT1To1IPs, webrtc.ICECandidateTypeHost)
+		// Host candidates are announced with the public addresses instead.
+		if err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{
+			External: slices.Clone(cfg.NAT1To1IPs), AsCandidateType: webrtc.ICECandidateTypeHost,
+			Mode: webrtc.ICEAddressRewriteReplace,
+		}); err != nil {
+			return nil, nil, fmt.Errorf("webrtc: nat_1to1_ips %v: %w", cfg.NAT1To1IPs, err)
+		}
 	}
 	if cfg.UDPPortMin > 0 || cfg.UDPPortMax > 0 {
 		if err := se.SetEphemeralUDPPortRange(uint16(cfg.UDPPortMin), uint16(cfg.UDPPortMax)); err != nil { //nolint:gosec // validated as ports by config.

@@ -75,6 +75,8 @@ type conn struct {
 	code    session.CloseCode
 	reason  string
 	closing chan struct{}
+	// written is closed when the event writer has finished.
+	written chan struct{}
 }
 
 var _ session.Conn = (*conn)(nil)
@@ -83,7 +85,7 @@ func newConn(track *webrtc.TrackLocalStaticRTP, events bool, stats *counters, lo
 	return &conn{
 		log: log, stats: stats, track: track, events: events,
 		text: make(chan []byte, textQueueEvents), audio: make(chan outFrame, audioQueueFrames),
-		dcOpen: make(chan struct{}), closing: make(chan struct{}),
+		dcOpen: make(chan struct{}), closing: make(chan struct{}), written: make(chan struct{}),
 	}
 }
 
@@ -178,6 +180,7 @@ func (c *conn) attach(dc *webrtc.DataChannel) {
 // to open, then sends queued events until the conn closes, and the rest of
 // the queue after that (bounded by closeFlushTimeout).
 func (c *conn) writeEvents() {
+	defer close(c.written)
 	select {
 	case <-c.dcOpen:
 	case <-c.closing:

@@ -202,8 +202,12 @@ func (h *Handler) ServeOffer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log := h.log.With("remote_ip", ip)
-	p, answer, err := h.newPeer(r.Context(), text, info, log)
+	// The peer and its session outlive the request: they keep its values,
+	// not its cancellation.
+	pctx, pcancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	p, answer, err := h.newPeer(r.Context(), pctx, pcancel, text, info, log)
 	if err != nil {
+		pcancel()
 		res.Release()
 		var re *requestError
 		if errors.As(err, &re) {
@@ -214,7 +218,7 @@ func (h *Handler) ServeOffer(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, codeInternal, "peer connection setup failed", nil)
 		return
 	}
-	sess, err := h.mgr.Start(p.ctx, res, session.StartParams{
+	sess, err := h.mgr.Start(pctx, res, session.StartParams{
 		Conn: p.conn, Transport: transportName, InputSampleRate: inputRate, OutputSampleRate: outputRate,
 	})
 	if err != nil {

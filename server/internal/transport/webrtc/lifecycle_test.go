@@ -2,7 +2,10 @@ package webrtc_test
 
 import (
 	"context"
+	"io"
+	"net"
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
@@ -97,4 +100,31 @@ func TestAfterClose(t *testing.T) {
 	resp := hs.do(http.MethodPost, rtc.OfferPath, "application/sdp", validOffer(t))
 	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 	assert.Equal(t, "5", resp.Header.Get("Retry-After"))
+}
+
+// TestNetworkConfig: the NAT 1:1 address is announced in the answer, and
+// all peers can share one UDP mux port.
+func TestNetworkConfig(t *testing.T) {
+	t.Run("nat 1:1", func(t *testing.T) {
+		hs := newHarness(t, reply("Hi."), nil, func(s *setup) { s.rtc.NAT1To1IPs = []string{"203.0.113.7"} })
+		resp := hs.do(http.MethodPost, rtc.OfferPath, "application/sdp", validOffer(t))
+		require.Equal(t, http.StatusCreated, resp.StatusCode)
+		answer, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		assert.Contains(t, string(answer), " 203.0.113.7 ")
+		assert.NotContains(t, string(answer), " 127.0.0.1 ")
+	})
+	t.Run("udp mux port", func(t *testing.T) {
+		probe, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		require.NoError(t, err)
+		port := probe.LocalAddr().(*net.UDPAddr).Port
+		require.NoError(t, probe.Close())
+		hs := newHarness(t, reply("Hi."), nil, func(s *setup) { s.rtc.UDPMuxPort = port })
+		for i := range 2 {
+			c := hs.dial(clientOpts{})
+			c.sendJSON(map[string]any{"type": "ping", "id": strconv.Itoa(i)})
+			assert.Equal(t, strconv.Itoa(i), c.expect(session.TypePong).str("id"))
+		}
+		assert.Equal(t, 2, hs.h.Count())
+	})
 }

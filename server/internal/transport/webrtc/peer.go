@@ -58,7 +58,10 @@ type peer struct {
 
 // newPeer creates the peer connection for an offer and returns it with
 // the answer SDP (gathering complete: all candidates are in it).
-func (h *Handler) newPeer(ctx context.Context, offer string, info offerInfo, log *slog.Logger) (*peer, string, error) {
+// The peer's goroutines live until pcancel; ctx bounds the negotiation.
+func (h *Handler) newPeer(ctx, pctx context.Context, pcancel context.CancelFunc, offer string, info offerInfo,
+	log *slog.Logger,
+) (*peer, string, error) {
 	enc, err := audio.NewOpusEncoder(outputRate)
 	if err != nil {
 		return nil, "", fmt.Errorf("webrtc: %w", err)
@@ -73,9 +76,8 @@ func (h *Handler) newPeer(ctx context.Context, offer string, info offerInfo, log
 	if err != nil {
 		return nil, "", fmt.Errorf("webrtc: new peer connection: %w", err)
 	}
-	pctx, cancel := context.WithCancel(context.Background())
 	p := &peer{
-		h: h, pc: pc, log: log, enc: enc, stats: &h.stats, ctx: pctx, cancel: cancel,
+		h: h, pc: pc, log: log, enc: enc, stats: &h.stats, ctx: pctx, cancel: pcancel,
 		started: make(chan struct{}), done: make(chan struct{}),
 	}
 	p.conn = newConn(track, info.dataChannel, &h.stats, log)
@@ -184,6 +186,14 @@ func (p *peer) supervise() {
 	p.sessLog.Info("webrtc session closing", "close_code", int(code), "reason", reason)
 	p.sess.Close(code, reason)
 	<-p.sess.Done()
+	// Let the last events (an error, response.interrupted) reach the
+	// client before the data channel goes.
+	flushed := time.NewTimer(closeFlushTimeout)
+	select {
+	case <-p.conn.written:
+	case <-flushed.C:
+	}
+	flushed.Stop()
 	p.stop()
 }
 
