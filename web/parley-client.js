@@ -331,11 +331,16 @@ export class ParleyClient extends EventTarget {
     await iceGatheringComplete(pc, ICE_GATHER_TIMEOUT_MS);
     const headers = { "Content-Type": "application/json" };
     if (this.apiKey) headers.Authorization = `Bearer ${this.apiKey}`;
-    const resp = await fetch(this.server + WEBRTC_OFFER_PATH, {
-      method: "POST",
-      headers,
-      body: JSON.stringify({ type: pc.localDescription.type, sdp: pc.localDescription.sdp }),
-    });
+    let resp;
+    try {
+      resp = await fetch(this.server + WEBRTC_OFFER_PATH, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ type: pc.localDescription.type, sdp: pc.localDescription.sdp }),
+      });
+    } catch (err) {
+      throw new Error(`cannot reach ${this.server}${WEBRTC_OFFER_PATH} (server down, or it does not allow this page's origin): ${err.message}`);
+    }
     const body = await resp.json().catch(() => ({}));
     if (!resp.ok) {
       const e = body.error || {};

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -30,6 +31,7 @@ const (
 	scenarioTimeout = 40 * time.Second
 	artifactsDir    = "artifacts"
 	typedQuestion   = "what time is it"
+	webrtcOfferPath = "/v1/webrtc/offer"
 )
 
 // Phone-sized and desktop viewports for the screenshots.
@@ -174,6 +176,9 @@ func runScenario(t *testing.T, srv *server, pageBase string, sc scenario, screen
 		}
 	})
 
+	if sc.transport == "webrtc" {
+		requireWebRTCRoute(t, srv)
+	}
 	pageURL := withParam(pageBase, "transport", sc.transport)
 	viewport := chromedp.EmulateViewport(int64(sc.width), int64(sc.height))
 	if sc.width == phoneWidth {
@@ -273,6 +278,21 @@ func runScenario(t *testing.T, srv *server, pageBase string, sc scenario, screen
 	_, err = chromedp.Run(b.ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById("connect").click()`))
 	require.NoError(t, err)
 	waitFor(t, b, `window.parleyTest.state === "closed"`, connectTimeout)
+}
+
+// requireWebRTCRoute fails the test plainly when the server has no WebRTC
+// signaling route: an empty offer must be refused as a bad offer (4xx), not
+// as an unknown route (404).
+func requireWebRTCRoute(t *testing.T, srv *server) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.url(webrtcOfferPath), strings.NewReader(`{}`))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	require.NotEqual(t, http.StatusNotFound, resp.StatusCode,
+		"the server does not mount WebRTC signaling at %s (server/internal/app must mount transport/webrtc)", webrtcOfferPath)
 }
 
 // waitFor polls expr in the page until it is true.
