@@ -112,10 +112,10 @@ func (p *plugin) Generate(ctx context.Context, req sdk.GenerateRequest) (sdk.LLM
 // run performs one streaming request and decodes its events.
 func (p *plugin) run(ctx context.Context, cfg config, body []byte, emit func(sdk.GenerateEvent) error) error {
 	start := time.Now()
-	reqCtx, cancel := context.WithTimeoutCause(ctx, cfg.requestTimeout, errRequestTimeout)
+	reqCtx, cancel := context.WithTimeoutCause(ctx, cfg.requestTimeout, providerhttp.ErrRequestTimeout)
 	defer cancel()
-	reqCtx, wd := newWatchdog(reqCtx, cfg.firstByteTimeout, errFirstByteTimeout)
-	defer wd.stop()
+	reqCtx, wd := providerhttp.NewWatchdog(reqCtx, cfg.firstByteTimeout, providerhttp.ErrFirstByteTimeout)
+	defer wd.Stop()
 
 	httpReq, err := http.NewRequestWithContext(reqCtx, http.MethodPost, cfg.endpoint, bytes.NewReader(body))
 	if err != nil {
@@ -128,7 +128,7 @@ func (p *plugin) run(ctx context.Context, cfg config, body []byte, emit func(sdk
 
 	resp, err := p.client.Do(httpReq)
 	if err != nil {
-		return transportError(ctx, reqCtx, err)
+		return providerhttp.ErrorFromRequest(ctx, reqCtx, providerName, err)
 	}
 	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode < http.StatusOK || resp.StatusCode >= http.StatusMultipleChoices {
@@ -140,24 +140,24 @@ func (p *plugin) run(ctx context.Context, cfg config, body []byte, emit func(sdk
 	for !dec.finished() {
 		ev, err := sse.Next()
 		if err != nil {
-			return transportError(ctx, reqCtx, fmt.Errorf("read stream: %w", err))
+			return providerhttp.ErrorFromRequest(ctx, reqCtx, providerName, fmt.Errorf("read stream: %w", err))
 		}
 		// The idle countdown measures the provider only: it is paused while
 		// the consumer takes the event.
-		wd.pause()
+		wd.Pause()
 		if err := dec.handle(ev); err != nil {
 			if ctx.Err() != nil {
 				return providerhttp.ErrorFromTransport(ctx, providerName, err)
 			}
 			return err
 		}
-		wd.arm(cfg.idleTimeout, errIdleTimeout)
+		wd.Arm(cfg.idleTimeout, providerhttp.ErrIdleTimeout)
 	}
 	// Read the end of the response (the final chunk of a chunked body) so
 	// that the connection goes back to the pool: the next turn then skips
 	// a TCP and TLS handshake. A server that keeps the response open after
 	// its final event is cut off after drainTimeout.
-	wd.arm(drainTimeout, errIdleTimeout)
+	wd.Arm(drainTimeout, providerhttp.ErrIdleTimeout)
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainLimit))
 	p.logger.DebugContext(ctx, "generation done",
 		slog.String("model", cfg.model),
@@ -165,21 +165,4 @@ func (p *plugin) run(ctx context.Context, cfg config, body []byte, emit func(sdk
 		slog.Int("output_tokens", dec.usage.OutputTokens),
 		slog.Duration("elapsed", time.Since(start)))
 	return nil
-}
-
-// transportError maps a failed request or stream read. The caller's own
-// cancellation stays Canceled/DeadlineExceeded; the plugin's timeouts
-// become Unavailable naming the timeout.
-func transportError(callerCtx, reqCtx context.Context, err error) error {
-	if callerCtx.Err() == nil {
-		if cause := context.Cause(reqCtx); isTimeout(cause) {
-			return &sdk.Error{
-				Code:    sdk.CodeUnavailable,
-				Message: providerName + ": " + cause.Error(),
-				Details: map[string]string{providerhttp.DetailProvider: providerName},
-				Err:     fmt.Errorf("%w: %w", cause, err),
-			}
-		}
-	}
-	return providerhttp.ErrorFromTransport(callerCtx, providerName, err)
 }

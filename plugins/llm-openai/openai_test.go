@@ -401,10 +401,10 @@ func TestTimeouts(t *testing.T) {
 		sendFirst int
 		want      error
 	}{
-		{"no response headers", map[string]any{"first_byte_timeout": "50ms"}, -1, errFirstByteTimeout},
-		{"headers but no chunk", map[string]any{"first_byte_timeout": "50ms"}, 0, errFirstByteTimeout},
-		{"stream stalls", map[string]any{"idle_timeout": "50ms"}, 2, errIdleTimeout},
-		{"whole request too long", map[string]any{"request_timeout": "100ms"}, 2, errRequestTimeout},
+		{"no response headers", map[string]any{"first_byte_timeout": "50ms"}, -1, providerhttp.ErrFirstByteTimeout},
+		{"headers but no chunk", map[string]any{"first_byte_timeout": "50ms"}, 0, providerhttp.ErrFirstByteTimeout},
+		{"stream stalls", map[string]any{"idle_timeout": "50ms"}, 2, providerhttp.ErrIdleTimeout},
+		{"whole request too long", map[string]any{"request_timeout": "100ms"}, 2, providerhttp.ErrRequestTimeout},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -163,24 +163,36 @@ func RetryAfter(h http.Header, now time.Time) time.Duration {
 // ErrorFromTransport maps a failure to reach the provider or to read its
 // stream: the caller's own cancellation stays Canceled/DeadlineExceeded,
 // while timeouts, refused or reset connections and truncated streams are
-// Unavailable (retryable, and counted by the breaker).
+// Unavailable (retryable, and counted by the breaker). A cause that wraps
+// io.EOF is kept as text only: callers would otherwise read the error as
+// the stream's regular end.
 func ErrorFromTransport(ctx context.Context, provider string, err error) *sdk.Error {
 	var se *sdk.Error
 	switch {
 	case errors.As(err, &se):
 		return se
 	case ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled):
-		return &sdk.Error{Code: sdk.CodeCanceled, Message: provider + ": canceled", Err: err}
+		return &sdk.Error{Code: sdk.CodeCanceled, Message: provider + ": canceled", Err: hideEOF(err)}
 	case ctx.Err() != nil:
-		return &sdk.Error{Code: sdk.CodeDeadlineExceeded, Message: provider + ": deadline exceeded", Err: err}
+		return &sdk.Error{Code: sdk.CodeDeadlineExceeded, Message: provider + ": deadline exceeded", Err: hideEOF(err)}
 	}
 	msg := provider + ": " + transportReason(err)
 	return &sdk.Error{
 		Code:    sdk.CodeUnavailable,
 		Message: msg,
 		Details: map[string]string{DetailProvider: provider},
-		Err:     err,
+		Err:     hideEOF(err),
 	}
+}
+
+// hideEOF replaces an error wrapping io.EOF by one with the same text and
+// no chain, so that errors.Is(err, io.EOF) cannot mistake a failure for the
+// end of a stream.
+func hideEOF(err error) error {
+	if errors.Is(err, io.EOF) {
+		return errors.New(err.Error())
+	}
+	return err
 }
 
 func transportReason(err error) string {
