@@ -248,6 +248,15 @@ func (c *conn) pace(ctx context.Context, enc *audio.OpusEncoder) {
 		if f.gen != c.gen.Load() {
 			continue
 		}
+		// Encode before waiting: the packet leaves right on its slot.
+		var err error
+		if samples, err = audio.DecodePCM16LE(samples[:0], f.pcm); err == nil && len(samples) == enc.FrameSamples() {
+			payload, err = enc.Encode(payload[:0], samples)
+		}
+		if err != nil || len(samples) != enc.FrameSamples() {
+			c.log.Warn("dropping an output frame", "samples", len(samples), "error", err)
+			continue
+		}
 		now := time.Now()
 		marker := false
 		switch {
@@ -277,14 +286,6 @@ func (c *conn) pace(ctx context.Context, enc *audio.OpusEncoder) {
 		}
 		if time.Since(next) > lateAfter {
 			c.stats.lateFrames.Add(1)
-		}
-		var err error
-		if samples, err = audio.DecodePCM16LE(samples[:0], f.pcm); err == nil && len(samples) == enc.FrameSamples() {
-			payload, err = enc.Encode(payload[:0], samples)
-		}
-		if err != nil || len(samples) != enc.FrameSamples() {
-			c.log.Warn("dropping an output frame", "samples", len(samples), "error", err)
-			continue
 		}
 		pkt := &rtp.Packet{
 			Header:  rtp.Header{Version: rtpVersion, Marker: marker, SequenceNumber: seq, Timestamp: ts},
