@@ -15,6 +15,7 @@ import (
 
 	"github.com/parleyhq/parley/sdk"
 	"github.com/parleyhq/parley/sdk/providerhttp"
+	"github.com/parleyhq/parley/sdk/sentence"
 )
 
 // readChunkBytes is the read buffer for the audio response; each read
@@ -48,8 +49,8 @@ type stream struct {
 	streamParams
 	ctx context.Context //nolint:containedctx // the stream lives exactly as long as this context.
 
-	split  splitter
-	jobs   chan sentence
+	split  sentence.Splitter
+	jobs   chan sentence.Span
 	out    chan sdk.AudioChunk
 	done   chan struct{}
 	err    error // set before done is closed
@@ -60,7 +61,7 @@ func newStream(ctx context.Context, p streamParams) *stream {
 	s := &stream{
 		streamParams: p,
 		ctx:          ctx,
-		jobs:         make(chan sentence, sentenceQueue),
+		jobs:         make(chan sentence.Span, sentenceQueue),
 		out:          make(chan sdk.AudioChunk),
 		done:         make(chan struct{}),
 	}
@@ -105,7 +106,7 @@ func (s *stream) Recv() (sdk.AudioChunk, error) {
 	}
 }
 
-func (s *stream) enqueue(sentences []sentence) error {
+func (s *stream) enqueue(sentences []sentence.Span) error {
 	for _, sn := range sentences {
 		select {
 		case s.jobs <- sn:
@@ -151,7 +152,7 @@ type speechRequest struct {
 }
 
 // speak synthesizes one sentence and emits its audio as it arrives.
-func (s *stream) speak(ctx context.Context, sn sentence) error {
+func (s *stream) speak(ctx context.Context, sn sentence.Span) error {
 	req := speechRequest{Text: sn.Text, ModelID: s.cfg.ModelID}
 	if s.voiceSettings != (voiceSettings{}) {
 		vs := s.voiceSettings

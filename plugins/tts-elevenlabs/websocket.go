@@ -19,6 +19,7 @@ import (
 
 	"github.com/parleyhq/parley/sdk"
 	"github.com/parleyhq/parley/sdk/providerhttp"
+	"github.com/parleyhq/parley/sdk/sentence"
 )
 
 // maxWSMessageBytes bounds one server message (base64 audio of a chunk of
@@ -101,7 +102,7 @@ type wsSession struct {
 	streamParams
 	conn *websocket.Conn
 
-	split splitter
+	split sentence.Splitter
 
 	mu        sync.Mutex
 	sent      []wsSentence // sentences sent, in order
@@ -110,7 +111,7 @@ type wsSession struct {
 
 // wsSentence is a sentence sent and its length in the server's text.
 type wsSentence struct {
-	sentence
+	sentence.Span
 	runes int
 }
 
@@ -173,11 +174,11 @@ func (s *wsSession) writeLoop(ctx context.Context, in <-chan sdk.TTSInput, readD
 	}
 }
 
-func (s *wsSession) sendSentences(ctx context.Context, sentences []sentence) error {
+func (s *wsSession) sendSentences(ctx context.Context, sentences []sentence.Span) error {
 	for _, sn := range sentences {
 		text := sn.Text + " "
 		s.mu.Lock()
-		s.sent = append(s.sent, wsSentence{sentence: sn, runes: utf8.RuneCountInString(text)})
+		s.sent = append(s.sent, wsSentence{Span: sn, runes: utf8.RuneCountInString(text)})
 		s.mu.Unlock()
 		if err := s.send(ctx, wsText{Text: text, TryTriggerGeneration: true}); err != nil {
 			return err

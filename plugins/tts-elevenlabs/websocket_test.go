@@ -23,6 +23,7 @@ import (
 
 	"github.com/parleyhq/parley/sdk"
 	"github.com/parleyhq/parley/sdk/plugintest"
+	"github.com/parleyhq/parley/sdk/sentence"
 )
 
 // fakeStreamInput reproduces the stream-input WebSocket as documented
@@ -172,7 +173,7 @@ func TestWebSocketStreamsSentencesWithAlignedSpans(t *testing.T) {
 	chunks, err := collect(t, s)
 	require.ErrorIs(t, err, io.EOF)
 
-	sentences := []sentence{{"Hello there.", 0, 12}, {"How are you?", 12, 25}, {"Très bien", 25, 36}}
+	sentences := []sentence.Span{{Text: "Hello there.", Start: 0, End: 12}, {Text: "How are you?", Start: 12, End: 25}, {Text: "Très bien", Start: 25, End: 36}}
 	var want, got []byte
 	for _, sn := range sentences {
 		want = append(want, pcmFor(sn.Text+" ")...)
@@ -321,8 +322,8 @@ func TestWebSocketSpanWithoutAlignment(t *testing.T) {
 	s := &wsSession{}
 	assert.Equal(t, [2]int{0, 0}, spanOf(s.span(0, 0)), "nothing sent yet")
 	s.sent = []wsSentence{
-		{sentence: sentence{"Hi.", 0, 3}, runes: 4},
-		{sentence: sentence{"Ça va?", 3, 11}, runes: 7},
+		{Span: sentence.Span{Text: "Hi.", Start: 0, End: 3}, runes: 4},
+		{Span: sentence.Span{Text: "Ça va?", Start: 3, End: 11}, runes: 7},
 	}
 	assert.Equal(t, [2]int{0, 3}, spanOf(s.span(0, 0)))
 	assert.Equal(t, [2]int{0, 11}, spanOf(s.span(2, 3)))

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/parleyhq/parley/sdk"
+	"github.com/parleyhq/parley/sdk/sentence"
 )
 
 func TestMain(m *testing.M) {
@@ -199,7 +200,7 @@ func TestSynthesizeStreamsSentencesInOrder(t *testing.T) {
 	require.ErrorIs(t, err, io.EOF)
 
 	full := strings.Join(text, "")
-	sentences := []sentence{{"Hello there.", 0, 12}, {"How are you?", 12, 25}, {"I am fine", 25, 35}}
+	sentences := []sentence.Span{{Text: "Hello there.", Start: 0, End: 12}, {Text: "How are you?", Start: 12, End: 25}, {Text: "I am fine", Start: 25, End: 35}}
 	var wantAudio []byte
 	spanOf := map[int]int{}
 	for _, c := range chunks {

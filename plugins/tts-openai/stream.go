@@ -15,6 +15,7 @@ import (
 
 	"github.com/parleyhq/parley/sdk"
 	"github.com/parleyhq/parley/sdk/providerhttp"
+	"github.com/parleyhq/parley/sdk/sentence"
 )
 
 // readChunkBytes is the read buffer for the audio response; each read
@@ -47,8 +48,8 @@ type stream struct {
 	streamParams
 	ctx context.Context //nolint:containedctx // the stream lives exactly as long as this context.
 
-	split  splitter
-	jobs   chan sentence
+	split  sentence.Splitter
+	jobs   chan sentence.Span
 	out    chan sdk.AudioChunk
 	done   chan struct{}
 	err    error // set before done is closed
@@ -59,7 +60,7 @@ func newStream(ctx context.Context, p streamParams) *stream {
 	s := &stream{
 		streamParams: p,
 		ctx:          ctx,
-		jobs:         make(chan sentence, sentenceQueue),
+		jobs:         make(chan sentence.Span, sentenceQueue),
 		out:          make(chan sdk.AudioChunk),
 		done:         make(chan struct{}),
 	}
@@ -104,7 +105,7 @@ func (s *stream) Recv() (sdk.AudioChunk, error) {
 	}
 }
 
-func (s *stream) enqueue(sentences []sentence) error {
+func (s *stream) enqueue(sentences []sentence.Span) error {
 	for _, sn := range sentences {
 		select {
 		case s.jobs <- sn:
@@ -154,7 +155,7 @@ type speechRequest struct {
 
 // speak synthesizes one sentence and emits its audio as it arrives,
 // resampled from 24 kHz when the stream asked for another rate.
-func (s *stream) speak(ctx context.Context, sn sentence) error {
+func (s *stream) speak(ctx context.Context, sn sentence.Span) error {
 	body, err := json.Marshal(speechRequest{
 		Model: s.cfg.Model, Input: sn.Text, Voice: s.voice, ResponseFormat: "pcm",
 		Speed: s.speed, Instructions: s.cfg.Instructions,
@@ -223,7 +224,7 @@ func (s *stream) speak(ctx context.Context, sn sentence) error {
 }
 
 // emitPCM emits 24 kHz PCM bytes, resampled when rs is set.
-func (s *stream) emitPCM(ctx context.Context, sn sentence, rs *resampler, pcm []byte) error {
+func (s *stream) emitPCM(ctx context.Context, sn sentence.Span, rs *resampler, pcm []byte) error {
 	if len(pcm) == 0 {
 		return nil
 	}
@@ -234,7 +235,7 @@ func (s *stream) emitPCM(ctx context.Context, sn sentence, rs *resampler, pcm []
 }
 
 // emit hands one chunk of sentence sn to Recv.
-func (s *stream) emit(ctx context.Context, sn sentence, pcm []byte) error {
+func (s *stream) emit(ctx context.Context, sn sentence.Span, pcm []byte) error {
 	if len(pcm) == 0 {
 		return nil
 	}
