@@ -23,7 +23,9 @@ import (
 	"github.com/parleyhq/parley/server/internal/ratelimit"
 	"github.com/parleyhq/parley/server/internal/session"
 	"github.com/parleyhq/parley/server/internal/telemetry"
+	"github.com/parleyhq/parley/server/internal/transport/webrtc"
 	"github.com/parleyhq/parley/server/internal/transport/ws"
+	"github.com/parleyhq/parley/web"
 )
 
 // Routes served by the app (besides the probes httpapi serves).
@@ -63,6 +65,12 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("sessions: %w", err)
 	}
 	voiceWS := ws.New(cfg.WebSocket, cfg.Auth, mgr, a.logger)
+	var voiceRTC *webrtc.Handler
+	if cfg.WebRTC.Enabled {
+		if voiceRTC, err = webrtc.New(cfg.WebRTC, mgr, a.logger); err != nil {
+			return fmt.Errorf("webrtc: %w", err)
+		}
+	}
 
 	var limiter ratelimit.Limiter
 	if cfg.RateLimit.Enabled {
@@ -91,7 +99,11 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		},
 		Voice: func(r chi.Router) {
 			r.Method(http.MethodGet, PathVoiceWS, voiceWS)
+			if voiceRTC != nil {
+				voiceRTC.Routes(r)
+			}
 		},
+		Web: web.Handler(),
 	})
 	if err != nil {
 		return fmt.Errorf("http: %w", err)
@@ -128,22 +140,27 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		<-gctx.Done()
 		draining.Store(true)
 		a.logger.Info("shutting down", "drain_timeout", cfg.HTTP.DrainTimeout)
-		return a.drain(context.WithoutCancel(gctx), srv, mgr, host)
+		return a.drain(context.WithoutCancel(gctx), srv, mgr, voiceRTC, host)
 	})
 	return g.Wait()
 }
 
 // drain ends sessions (WebSockets are hijacked, so Shutdown alone would not
-// wait for them), stops accepting and waits for in-flight requests, then
+// wait for them), releases WebRTC peers, stops accepting and waits for in-flight requests, then
 // stops the plugins — all bounded by the drain timeout. ctx must not be
 // the (already cancelled) run context.
-func (a *App) drain(ctx context.Context, srv *http.Server, mgr *session.Manager, host *pluginhost.Host) error {
+func (a *App) drain(ctx context.Context, srv *http.Server, mgr *session.Manager, rtc *webrtc.Handler, host *pluginhost.Host) error {
 	dctx, cancel := context.WithTimeout(ctx, a.cfg.HTTP.DrainTimeout)
 	defer cancel()
 	start := time.Now()
 	var errs []error
 	if err := mgr.Drain(dctx); err != nil {
 		errs = append(errs, err)
+	}
+	if rtc != nil {
+		if err := rtc.Close(dctx); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if err := srv.Shutdown(dctx); err != nil {
 		_ = srv.Close()
