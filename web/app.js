@@ -45,6 +45,7 @@ function resetTestState() {
     playedMs: 0,
     agentSpeakingSeen: false,
     flushes: 0,
+    lastFlush: null, // {droppedMs, afterMs}
     interruptions: [],
     metrics: [],
     toolCalls: [],
@@ -118,8 +119,9 @@ function wire(c) {
     test.playedEnergy = d.totalEnergy;
     test.playedMs = d.playedMs;
   });
-  c.addEventListener("playback.flushed", () => {
+  c.addEventListener("playback.flushed", (e) => {
     test.flushes++;
+    test.lastFlush = e.detail;
   });
   c.addEventListener("agent.speaking", (e) => {
     agentSpeaking = e.detail.speaking;

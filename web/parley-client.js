@@ -213,7 +213,8 @@ export class ParleyClient extends EventTarget {
     player.port.onmessage = (e) => {
       const m = e.data;
       if (m.type === "flushed") {
-        this._emit("playback.flushed", { droppedMs: m.droppedMs });
+        const afterMs = this._flushAskedAt ? performance.now() - this._flushAskedAt : 0;
+        this._emit("playback.flushed", { droppedMs: m.droppedMs, afterMs });
         return;
       }
       if (m.type !== "stats") return;
@@ -236,6 +237,7 @@ export class ParleyClient extends EventTarget {
   }
 
   _flushPlayback() {
+    this._flushAskedAt = performance.now();
     if (this._player) this._player.port.postMessage({ type: "flush" });
   }
 

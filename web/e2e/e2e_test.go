@@ -70,7 +70,11 @@ type pageState struct {
 	PlayedMS          float64 `json:"playedMs"`
 	AgentSpeakingSeen bool    `json:"agentSpeakingSeen"`
 	Flushes           int     `json:"flushes"`
-	Interruptions     []struct {
+	LastFlush         *struct {
+		DroppedMS float64 `json:"droppedMs"`
+		AfterMS   float64 `json:"afterMs"`
+	} `json:"lastFlush"`
+	Interruptions []struct {
 		ID         string `json:"id"`
 		Reason     string `json:"reason"`
 		PlayedMS   int64  `json:"playedMs"`
@@ -242,7 +246,12 @@ func runScenario(t *testing.T, srv *server, pageBase string, sc scenario, screen
 		require.NoError(t, err)
 		assert.Equal(t, 1, marked, "the interrupted reply is marked on the page")
 		if sc.transport == "websocket" {
-			assert.Positive(t, st.Flushes, "the playback queue was flushed")
+			waitFor(t, b, `window.parleyTest.flushes > 0`, connectTimeout)
+			st = readState(t, b)
+			if assert.NotNil(t, st.LastFlush) {
+				t.Logf("%s: flush dropped %.0f ms of queued audio, confirmed by the audio thread %.1f ms after response.interrupted",
+					sc.name, st.LastFlush.DroppedMS, st.LastFlush.AfterMS)
+			}
 		}
 	}
 
