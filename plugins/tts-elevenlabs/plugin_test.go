@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -487,7 +486,8 @@ func TestSendAfterCloseFails(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.CloseSend())
 	err = s.SendText("late")
-	assert.True(t, errors.Is(err, errClosed))
+	assert.ErrorIs(t, err, sentence.ErrClosed)
+	assert.Equal(t, sdk.CodeFailedPrecondition, sdk.CodeOf(err))
 	_, err = collect(t, s)
 	require.ErrorIs(t, err, io.EOF)
 }

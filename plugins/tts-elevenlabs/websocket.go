@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -308,11 +307,7 @@ func (s *wsSession) readError(ctx context.Context, err error) error {
 	}
 	var ce websocket.CloseError
 	if !errors.As(err, &ce) {
-		e := *providerhttp.ErrorFromTransport(ctx, providerName, err)
-		if errors.Is(e.Err, io.EOF) {
-			e.Err = errors.New(e.Err.Error()) // an EOF cause would read as the stream's regular end
-		}
-		return &e
+		return providerhttp.ErrorFromTransport(ctx, providerName, err)
 	}
 	s.mu.Lock()
 	closeSent := s.closeSent

@@ -55,6 +55,7 @@ type Watchdog struct {
 
 	mu    sync.Mutex
 	timer *time.Timer
+	d     time.Duration
 	cause error
 }
 
@@ -63,7 +64,7 @@ type Watchdog struct {
 // request ends.
 func NewWatchdog(ctx context.Context, d time.Duration, cause error) (context.Context, *Watchdog) {
 	ctx, cancel := context.WithCancelCause(ctx)
-	w := &Watchdog{cancel: cancel, cause: cause}
+	w := &Watchdog{cancel: cancel, d: d, cause: cause}
 	w.timer = time.AfterFunc(d, w.fire)
 	return ctx, w
 }
@@ -75,8 +76,17 @@ func (w *Watchdog) Arm(d time.Duration, cause error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.timer.Stop()
-	w.cause = cause
+	w.d, w.cause = d, cause
 	w.timer.Reset(d)
+}
+
+// Restart restarts the countdown with the duration and cause last given
+// to NewWatchdog or Arm: an idle timeout re-armed on every read.
+func (w *Watchdog) Restart() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.timer.Stop()
+	w.timer.Reset(w.d)
 }
 
 // Pause stops the countdown until the next Arm, for instance while the
