@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"strings"
 	"sync/atomic"
@@ -277,7 +276,7 @@ func (s *session) readError(ctx context.Context, err error) error {
 	}
 	var ce websocket.CloseError
 	if !errors.As(err, &ce) {
-		return transportError(ctx, err)
+		return providerhttp.ErrorFromTransport(ctx, providerName, err)
 	}
 	if ce.Code == websocket.StatusNormalClosure && s.closeSent.Load() {
 		return nil
@@ -297,17 +296,6 @@ func (s *session) readError(ctx context.Context, err error) error {
 		Details: map[string]string{providerhttp.DetailProvider: providerName, "close_code": fmt.Sprint(int(ce.Code))},
 		Err:     err,
 	}
-}
-
-// transportError maps a broken connection. The cause is kept as text only
-// when it wraps io.EOF, which callers would otherwise read as the stream's
-// regular end.
-func transportError(ctx context.Context, err error) *sdk.Error {
-	e := *providerhttp.ErrorFromTransport(ctx, providerName, err)
-	if errors.Is(e.Err, io.EOF) {
-		e.Err = errors.New(e.Err.Error())
-	}
-	return &e
 }
 
 func unavailable(msg string, err error) *sdk.Error {

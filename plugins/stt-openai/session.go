@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -25,9 +24,6 @@ const utteranceQueue = 4
 
 // maxResponseBytes bounds a transcription response.
 const maxResponseBytes = 4 << 20
-
-// errRequestTimeout cancels an upload that took longer than request_timeout.
-var errRequestTimeout = errors.New("openai: request timeout")
 
 // utterance is buffered audio to transcribe and where it sits in the stream.
 type utterance struct {
@@ -143,7 +139,9 @@ func (s *session) transcribe(ctx context.Context, u utterance, emit func(sdk.Tra
 	if err != nil {
 		return fmt.Errorf("openai: build upload: %w", err)
 	}
-	reqCtx, cancel := context.WithTimeoutCause(ctx, time.Duration(s.cfg.RequestTimeout), errRequestTimeout)
+	timeout := time.Duration(s.cfg.RequestTimeout)
+	reqCtx, cancel := context.WithTimeoutCause(ctx, timeout,
+		fmt.Errorf("no transcription within %s: %w", timeout, providerhttp.ErrRequestTimeout))
 	defer cancel()
 	req, err := http.NewRequestWithContext(reqCtx, http.MethodPost,
 		strings.TrimSuffix(s.cfg.BaseURL, "/")+"/audio/transcriptions", bytes.NewReader(body))
@@ -157,7 +155,7 @@ func (s *session) transcribe(ctx context.Context, u utterance, emit func(sdk.Tra
 	s.logger.Debug("transcribe", "plugin", pluginName, "audio_bytes", len(u.pcm))
 	resp, err := s.cfg.client.Do(req)
 	if err != nil {
-		return s.transportError(ctx, reqCtx, err)
+		return providerhttp.ErrorFromRequest(ctx, reqCtx, providerName, err)
 	}
 	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode < http.StatusOK || resp.StatusCode >= http.StatusMultipleChoices {
@@ -165,7 +163,7 @@ func (s *session) transcribe(ctx context.Context, u utterance, emit func(sdk.Tra
 	}
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	if err != nil {
-		return s.transportError(ctx, reqCtx, err)
+		return providerhttp.ErrorFromRequest(ctx, reqCtx, providerName, err)
 	}
 	var tr transcription
 	if err := json.Unmarshal(raw, &tr); err != nil {
@@ -216,23 +214,6 @@ func (s *session) multipartBody(pcm []byte) ([]byte, string, error) {
 		return nil, "", err
 	}
 	return buf.Bytes(), w.FormDataContentType(), nil
-}
-
-// transportError maps a failed upload; request_timeout is Unavailable.
-func (s *session) transportError(ctx, reqCtx context.Context, err error) error {
-	if ctx.Err() == nil && errors.Is(context.Cause(reqCtx), errRequestTimeout) {
-		return &sdk.Error{
-			Code:    sdk.CodeUnavailable,
-			Message: fmt.Sprintf("%s: no transcription within %s", providerName, time.Duration(s.cfg.RequestTimeout)),
-			Details: map[string]string{providerhttp.DetailProvider: providerName},
-			Err:     err,
-		}
-	}
-	e := *providerhttp.ErrorFromTransport(ctx, providerName, err)
-	if errors.Is(e.Err, io.EOF) {
-		e.Err = errors.New(e.Err.Error()) // an EOF cause would read as the stream's regular end
-	}
-	return &e
 }
 
 // confidence is the mean of exp(avg_logprob) over verbose_json segments,
