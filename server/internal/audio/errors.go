@@ -22,3 +22,6 @@ var ErrMalformedWAV = errors.New("audio: malformed WAV")
 // ErrInvalidPCM is returned by WriteWAV for a PCM value it cannot write
 // (non-positive sample rate, too many samples).
 var ErrInvalidPCM = errors.New("audio: invalid PCM")
+
+// ErrOpus wraps every libopus failure.
+var ErrOpus = errors.New("audio: opus")

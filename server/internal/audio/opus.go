@@ -1,7 +1,6 @@
 package audio
 
 import (
-	"errors"
 	"fmt"
 
 	"gopkg.in/hraban/opus.v2"
@@ -28,9 +27,6 @@ const (
 	// opusMonoChannels is Parley's channel count.
 	opusMonoChannels = 1
 )
-
-// ErrOpus wraps every libopus failure.
-var ErrOpus = errors.New("audio: opus")
 
 // OpusDecoder turns Opus packets into mono PCM16 at its output rate. It
 // conceals lost packets (PLC) and recovers them from in-band FEC when the
