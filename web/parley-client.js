@@ -64,30 +64,41 @@ export class ParleyClient extends EventTarget {
     this.agentPlaying = false;
     this._timers = [];
     this._teardown = [];
+    this._gen = 0; // connection generation: disconnect() invalidates a connect() in progress
   }
 
   /** Opens the microphone and the transport; resolves once connected. */
   async connect() {
     if (this.state === "connecting" || this.state === "connected") return;
     this._setState("connecting");
+    const gen = ++this._gen;
     try {
       await this._openAudio();
+      this._ensureCurrent(gen);
       if (this.transport === TRANSPORTS.WEBSOCKET) await this._connectWebSocket();
       else await this._connectWebRTC();
+      this._ensureCurrent(gen);
       this._setState("connected");
     } catch (err) {
-      this._clientError("connect_failed", err && err.message ? err.message : String(err));
+      if (gen === this._gen) {
+        this._clientError("connect_failed", err && err.message ? err.message : String(err));
+      }
+      // Also when disconnect() ran meanwhile: release what was opened since.
       await this.disconnect();
       throw err;
     }
   }
 
-  /** Closes the transport, the microphone and the audio graph. */
+  /** Closes the transport, the microphone and the audio graph. Safe to call at any time, more than once. */
   async disconnect() {
-    if (this.state === "closed" || this.state === "idle") {
-      if (this.state === "idle") this._setState("closed");
-      return;
-    }
+    this._gen++; // a connect() in progress stops at its next step
+    // Forget the transport first: its own close callbacks then see that the
+    // close was asked for and do nothing.
+    this.ready = false;
+    this._ws = null;
+    this._dc = null;
+    this._pc = null;
+    this._player = null;
     for (const t of this._timers) clearInterval(t);
     this._timers = [];
     const steps = this._teardown.reverse();
@@ -99,8 +110,11 @@ export class ParleyClient extends EventTarget {
         // Best effort: keep tearing down the rest.
       }
     }
-    this.ready = false;
-    this._setState("closed");
+    if (this.state !== "closed") this._setState("closed");
+  }
+
+  _ensureCurrent(gen) {
+    if (gen !== this._gen) throw new Error("disconnected while connecting");
   }
 
   /** Sends one client message (an object with a `type`). Returns false when not connected. */
@@ -270,9 +284,9 @@ export class ParleyClient extends EventTarget {
       this._onText(m.data);
     };
     ws.onclose = (e) => {
-      this._ws = null;
+      if (this._ws !== ws) return; // closed by disconnect()
       this._emit("close", { code: e.code, reason: e.reason });
-      if (e.code !== 1000 && this.state !== "closed") {
+      if (e.code !== 1000) {
         this._clientError("closed", `connection closed: ${e.code}${e.reason ? " " + e.reason : ""}`);
       }
       this.disconnect();
@@ -319,11 +333,12 @@ export class ParleyClient extends EventTarget {
       if (typeof m.data === "string") this._onText(m.data);
     };
     dc.onclose = () => {
+      if (this._dc !== dc) return; // closed by disconnect()
       this._emit("close", { code: 1000, reason: "data channel closed" });
-      if (this.state === "connected") this.disconnect();
+      this.disconnect();
     };
     pc.onconnectionstatechange = () => {
-      if (pc.connectionState === "failed") {
+      if (this._pc === pc && pc.connectionState === "failed") {
         this._clientError("closed", "WebRTC connection failed");
         this.disconnect();
       }
