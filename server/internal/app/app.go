@@ -60,7 +60,8 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("plugins: %w", err)
 	}
 	mgr, err := session.NewManager(cfg.Session, cfg.VAD, cfg.Tools,
-		session.Plugins{STT: host.STT(), LLM: host.LLM(), TTS: host.TTS()}, guard, reg, a.logger)
+		session.Plugins{STT: host.STT(), LLM: host.LLM(), TTS: host.TTS()}, guard, reg, a.logger,
+		session.WithHTTPClient(webhookClient()))
 	if err != nil {
 		return fmt.Errorf("sessions: %w", err)
 	}
@@ -174,6 +175,27 @@ func (a *App) drain(ctx context.Context, srv *http.Server, mgr *session.Manager,
 	}
 	a.logger.Info("drained", "took", time.Since(start))
 	return nil
+}
+
+// Webhook connection limits: tools are few, calls short; each tool's own
+// timeout bounds a call.
+const (
+	webhookIdleConns   = 16
+	webhookIdleTimeout = 90 * time.Second
+	webhookDialTimeout = 5 * time.Second
+)
+
+// webhookClient is the HTTP client of webhook tools: its own connection
+// pool rather than http.DefaultClient's, proxy from the environment.
+func webhookClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         (&net.Dialer{Timeout: webhookDialTimeout}).DialContext,
+		MaxIdleConns:        webhookIdleConns,
+		IdleConnTimeout:     webhookIdleTimeout,
+		TLSHandshakeTimeout: webhookDialTimeout,
+		ForceAttemptHTTP2:   true,
+	}}
 }
 
 // newLimiter builds the configured rate limiter and its cleanup.

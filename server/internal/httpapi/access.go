@@ -96,21 +96,6 @@ func (p OriginPolicy) Allowed(origin, host string) bool {
 	return p.allowed[strings.ToLower(u.Scheme+"://"+u.Host)]
 }
 
-// HostPatterns returns the allowed origins as host patterns, the form
-// WebSocket libraries take for their own Origin check.
-func (p OriginPolicy) HostPatterns() []string {
-	if p.any {
-		return []string{"*"}
-	}
-	out := make([]string, 0, len(p.allowed))
-	for o := range p.allowed {
-		if u, err := url.Parse(o); err == nil {
-			out = append(out, u.Host)
-		}
-	}
-	return out
-}
-
 // Origins enforces the policy (403 JSON for a foreign origin) and answers
 // CORS preflights for allowed ones.
 func Origins(p OriginPolicy) func(http.Handler) http.Handler {
