@@ -530,7 +530,7 @@ func TestConfigureRejectsBadSettings(t *testing.T) {
 		{"wrong type", `{"endpointing_ms":"x"}`, nil, "endpointing_ms"},
 		{"bad base url", `{"base_url":"ftp://x"}`, nil, "base_url"},
 		{"keepalive too long", `{"keepalive_interval":"30s"}`, nil, "keepalive_interval"},
-		{"bad duration", `{"close_timeout":"soon"}`, nil, ""},
+		{"bad duration", `{"close_timeout":"soon"}`, nil, "close_timeout"},
 		{"missing key", `{}`, map[string]string{}, "api_key_env"},
 	}
 	for _, tt := range tests {

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/parleyhq/parley/sdk"
+	"github.com/parleyhq/parley/sdk/pluginconfig"
 )
 
 // Defaults for settings left out of the configuration.
@@ -27,23 +25,6 @@ const (
 // (NET-0001 closes a connection that received nothing for 10 s).
 const maxKeepAliveInterval = 9 * time.Second
 
-// duration is a time.Duration written as a Go duration string ("4s").
-type duration time.Duration
-
-// UnmarshalJSON parses a duration string.
-func (d *duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return err
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return err
-	}
-	*d = duration(v)
-	return nil
-}
-
 // settings is the plugin's configuration (the `config` object in Parley's
 // plugin instance).
 type settings struct {
@@ -56,11 +37,11 @@ type settings struct {
 	EndpointingMS int `json:"endpointing_ms"`
 	// UtteranceEndMS, when set, asks for UtteranceEnd messages after that
 	// many ms without words (Deepgram requires interim results for it).
-	UtteranceEndMS    int      `json:"utterance_end_ms"`
-	SmartFormat       bool     `json:"smart_format"`
-	KeepAliveInterval duration `json:"keepalive_interval"`
-	ConnectTimeout    duration `json:"connect_timeout"`
-	CloseTimeout      duration `json:"close_timeout"`
+	UtteranceEndMS    int                   `json:"utterance_end_ms"`
+	SmartFormat       bool                  `json:"smart_format"`
+	KeepAliveInterval pluginconfig.Duration `json:"keepalive_interval"`
+	ConnectTimeout    pluginconfig.Duration `json:"connect_timeout"`
+	CloseTimeout      pluginconfig.Duration `json:"close_timeout"`
 }
 
 // parseSettings decodes and validates raw settings, filling defaults. It
@@ -72,14 +53,12 @@ func parseSettings(raw json.RawMessage) (settings, error) {
 		BaseURL:           defaultBaseURL,
 		APIKeyEnv:         defaultAPIKeyEnv,
 		EndpointingMS:     defaultEndpointingMS,
-		KeepAliveInterval: duration(defaultKeepAliveInterval),
-		ConnectTimeout:    duration(defaultConnectTimeout),
-		CloseTimeout:      duration(defaultCloseTimeout),
+		KeepAliveInterval: pluginconfig.Duration(defaultKeepAliveInterval),
+		ConnectTimeout:    pluginconfig.Duration(defaultConnectTimeout),
+		CloseTimeout:      pluginconfig.Duration(defaultCloseTimeout),
 	}
-	if len(bytes.TrimSpace(raw)) > 0 {
-		if err := decodeStrict(raw, &s); err != nil {
-			return settings{}, err
-		}
+	if err := pluginconfig.Decode(raw, &s); err != nil {
+		return settings{}, err
 	}
 	return s, s.validate()
 }
@@ -101,35 +80,8 @@ func (s settings) validate() error {
 	case s.CloseTimeout <= 0:
 		return sdk.InvalidField("close_timeout", "must be positive")
 	}
-	u, err := url.Parse(s.BaseURL)
-	if err != nil || u.Host == "" {
-		return sdk.InvalidField("base_url", "must be a ws, wss, http or https URL")
-	}
-	switch u.Scheme {
-	case "ws", "wss", "http", "https":
-	default:
-		return sdk.InvalidField("base_url", "must be a ws, wss, http or https URL")
+	if _, err := pluginconfig.ParseURL("base_url", s.BaseURL, "ws", "wss", "http", "https"); err != nil {
+		return err
 	}
 	return nil
-}
-
-// decodeStrict decodes JSON into v, rejecting unknown fields, and turns
-// decoding errors into InvalidArgument errors naming the field.
-func decodeStrict(raw json.RawMessage, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil {
-		return nil
-	}
-	var typeErr *json.UnmarshalTypeError
-	if errors.As(err, &typeErr) && typeErr.Field != "" {
-		return sdk.InvalidField(typeErr.Field, "must be a %s", typeErr.Type)
-	}
-	if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return sdk.InvalidField(strings.Trim(field, `"`), "unknown setting")
-	}
-	e := sdk.Errorf(sdk.CodeInvalidArgument, "settings: %s", err.Error())
-	e.Err = err
-	return e
 }

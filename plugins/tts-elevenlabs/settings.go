@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/parleyhq/parley/sdk"
+	"github.com/parleyhq/parley/sdk/pluginconfig"
 )
 
 // Defaults for settings left out of the configuration.
@@ -37,23 +35,6 @@ const (
 	modeWebSocket = "websocket"
 )
 
-// duration is a time.Duration written as a Go duration string ("750ms").
-type duration time.Duration
-
-// UnmarshalJSON parses a duration string.
-func (d *duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return err
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return err
-	}
-	*d = duration(v)
-	return nil
-}
-
 // voiceSettings is ElevenLabs' voice_settings object; unset fields are left
 // to the voice's stored defaults.
 type voiceSettings struct {
@@ -67,17 +48,17 @@ type voiceSettings struct {
 // settings is the plugin's configuration (the `config` object in Parley's
 // plugin instance).
 type settings struct {
-	VoiceID        string         `json:"voice_id"`
-	ModelID        string         `json:"model_id"`
-	BaseURL        string         `json:"base_url"`
-	APIKeyEnv      string         `json:"api_key_env"`
-	Mode           string         `json:"mode"`
-	VoiceSettings  *voiceSettings `json:"voice_settings"`
-	ConnectTimeout duration       `json:"connect_timeout"`
-	IdleTimeout    duration       `json:"idle_timeout"`
+	VoiceID        string                `json:"voice_id"`
+	ModelID        string                `json:"model_id"`
+	BaseURL        string                `json:"base_url"`
+	APIKeyEnv      string                `json:"api_key_env"`
+	Mode           string                `json:"mode"`
+	VoiceSettings  *voiceSettings        `json:"voice_settings"`
+	ConnectTimeout pluginconfig.Duration `json:"connect_timeout"`
+	IdleTimeout    pluginconfig.Duration `json:"idle_timeout"`
 	// KeepAlive and CloseTimeout apply to the websocket mode only.
-	KeepAlive    duration `json:"keepalive_interval"`
-	CloseTimeout duration `json:"close_timeout"`
+	KeepAlive    pluginconfig.Duration `json:"keepalive_interval"`
+	CloseTimeout pluginconfig.Duration `json:"close_timeout"`
 }
 
 // parseSettings decodes and validates raw settings, filling defaults. It
@@ -88,15 +69,13 @@ func parseSettings(raw json.RawMessage) (settings, error) {
 		BaseURL:        defaultBaseURL,
 		APIKeyEnv:      defaultAPIKeyEnv,
 		Mode:           modeHTTP,
-		ConnectTimeout: duration(defaultConnectTimeout),
-		IdleTimeout:    duration(defaultIdleTimeout),
-		KeepAlive:      duration(defaultKeepAlive),
-		CloseTimeout:   duration(defaultCloseTimeout),
+		ConnectTimeout: pluginconfig.Duration(defaultConnectTimeout),
+		IdleTimeout:    pluginconfig.Duration(defaultIdleTimeout),
+		KeepAlive:      pluginconfig.Duration(defaultKeepAlive),
+		CloseTimeout:   pluginconfig.Duration(defaultCloseTimeout),
 	}
-	if len(bytes.TrimSpace(raw)) > 0 {
-		if err := decodeStrict(raw, &s); err != nil {
-			return settings{}, err
-		}
+	if err := pluginconfig.Decode(raw, &s); err != nil {
+		return settings{}, err
 	}
 	return s, s.validate()
 }
@@ -120,9 +99,8 @@ func (s settings) validate() error {
 	case s.IdleTimeout <= 0:
 		return sdk.InvalidField("idle_timeout", "must be positive")
 	}
-	u, err := url.Parse(s.BaseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return sdk.InvalidField("base_url", "must be an http or https URL")
+	if _, err := pluginconfig.ParseURL("base_url", s.BaseURL); err != nil {
+		return err
 	}
 	if vs := s.VoiceSettings; vs != nil {
 		for name, v := range map[string]*float64{
@@ -139,25 +117,4 @@ func (s settings) validate() error {
 		}
 	}
 	return nil
-}
-
-// decodeStrict decodes JSON into v, rejecting unknown fields, and turns
-// decoding errors into InvalidArgument errors naming the field.
-func decodeStrict(raw json.RawMessage, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil {
-		return nil
-	}
-	var typeErr *json.UnmarshalTypeError
-	if errors.As(err, &typeErr) && typeErr.Field != "" {
-		return sdk.InvalidField(typeErr.Field, "must be a %s", typeErr.Type)
-	}
-	if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return sdk.InvalidField(strings.Trim(field, `"`), "unknown setting")
-	}
-	e := sdk.Errorf(sdk.CodeInvalidArgument, "settings: %s", err.Error())
-	e.Err = err
-	return e
 }

@@ -7,11 +7,11 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/parleyhq/parley/sdk"
+	"github.com/parleyhq/parley/sdk/pluginconfig"
 )
 
 // idleConnTimeout closes pooled provider connections nobody used for a
@@ -85,9 +85,9 @@ func (p *plugin) Configure(_ context.Context, raw json.RawMessage) error {
 	if err != nil {
 		return err
 	}
-	key := strings.TrimSpace(p.getenv(s.APIKeyEnv))
-	if key == "" && s.keyRequired() {
-		return sdk.InvalidField("api_key_env", "environment variable %s is empty or unset", s.APIKeyEnv)
+	key, err := pluginconfig.APIKey(p.getenv, "api_key_env", s.APIKeyEnv, s.keyRequired())
+	if err != nil {
+		return err
 	}
 	dialer := &net.Dialer{Timeout: time.Duration(s.ConnectTimeout)}
 	transport := &http.Transport{

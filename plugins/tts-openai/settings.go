@@ -1,14 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/parleyhq/parley/sdk"
+	"github.com/parleyhq/parley/sdk/pluginconfig"
 )
 
 // Defaults for settings left out of the configuration.
@@ -31,23 +30,6 @@ const (
 	maxSpeed = 4.0
 )
 
-// duration is a time.Duration written as a Go duration string ("750ms").
-type duration time.Duration
-
-// UnmarshalJSON parses a duration string.
-func (d *duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return err
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return err
-	}
-	*d = duration(v)
-	return nil
-}
-
 // settings is the plugin's configuration (the `config` object in Parley's
 // plugin instance).
 type settings struct {
@@ -59,9 +41,9 @@ type settings struct {
 	// server.
 	Speed float64 `json:"speed"`
 	// Instructions steer the voice (gpt-4o-mini-tts only); empty sends none.
-	Instructions   string   `json:"instructions"`
-	ConnectTimeout duration `json:"connect_timeout"`
-	IdleTimeout    duration `json:"idle_timeout"`
+	Instructions   string                `json:"instructions"`
+	ConnectTimeout pluginconfig.Duration `json:"connect_timeout"`
+	IdleTimeout    pluginconfig.Duration `json:"idle_timeout"`
 }
 
 // parseSettings decodes and validates raw settings, filling defaults. It
@@ -72,13 +54,11 @@ func parseSettings(raw json.RawMessage) (settings, error) {
 		Voice:          defaultVoice,
 		BaseURL:        defaultBaseURL,
 		APIKeyEnv:      defaultAPIKeyEnv,
-		ConnectTimeout: duration(defaultConnectTimeout),
-		IdleTimeout:    duration(defaultIdleTimeout),
+		ConnectTimeout: pluginconfig.Duration(defaultConnectTimeout),
+		IdleTimeout:    pluginconfig.Duration(defaultIdleTimeout),
 	}
-	if len(bytes.TrimSpace(raw)) > 0 {
-		if err := decodeStrict(raw, &s); err != nil {
-			return settings{}, err
-		}
+	if err := pluginconfig.Decode(raw, &s); err != nil {
+		return settings{}, err
 	}
 	return s, s.validate()
 }
@@ -98,9 +78,8 @@ func (s settings) validate() error {
 	case s.IdleTimeout <= 0:
 		return sdk.InvalidField("idle_timeout", "must be positive")
 	}
-	u, err := url.Parse(s.BaseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return sdk.InvalidField("base_url", "must be an http or https URL")
+	if _, err := pluginconfig.ParseURL("base_url", s.BaseURL); err != nil {
+		return err
 	}
 	return nil
 }
@@ -109,25 +88,4 @@ func (s settings) validate() error {
 func (s settings) keyRequired() bool {
 	u, err := url.Parse(s.BaseURL)
 	return err == nil && strings.EqualFold(u.Hostname(), openAIHost)
-}
-
-// decodeStrict decodes JSON into v, rejecting unknown fields, and turns
-// decoding errors into InvalidArgument errors naming the field.
-func decodeStrict(raw json.RawMessage, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil {
-		return nil
-	}
-	var typeErr *json.UnmarshalTypeError
-	if errors.As(err, &typeErr) && typeErr.Field != "" {
-		return sdk.InvalidField(typeErr.Field, "must be a %s", typeErr.Type)
-	}
-	if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return sdk.InvalidField(strings.Trim(field, `"`), "unknown setting")
-	}
-	e := sdk.Errorf(sdk.CodeInvalidArgument, "settings: %s", err.Error())
-	e.Err = err
-	return e
 }
