@@ -1,16 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/parleyhq/parley/sdk"
+	"github.com/parleyhq/parley/sdk/pluginconfig"
 )
 
 // Setting defaults.
@@ -59,16 +55,16 @@ const (
 // rawSettings is the JSON shape of the plugin's settings. Durations are Go
 // duration strings ("30s", "1m30s").
 type rawSettings struct {
-	Model            string   `json:"model"`
-	MaxTokens        int      `json:"max_tokens"`
-	MaxTokensField   string   `json:"max_tokens_field"`
-	Temperature      *float32 `json:"temperature"`
-	BaseURL          string   `json:"base_url"`
-	APIKeyEnv        *string  `json:"api_key_env"`
-	IncludeUsage     bool     `json:"include_usage"`
-	RequestTimeout   string   `json:"request_timeout"`
-	FirstByteTimeout string   `json:"first_byte_timeout"`
-	IdleTimeout      string   `json:"idle_timeout"`
+	Model            string                `json:"model"`
+	MaxTokens        int                   `json:"max_tokens"`
+	MaxTokensField   string                `json:"max_tokens_field"`
+	Temperature      *float32              `json:"temperature"`
+	BaseURL          string                `json:"base_url"`
+	APIKeyEnv        *string               `json:"api_key_env"`
+	IncludeUsage     bool                  `json:"include_usage"`
+	RequestTimeout   pluginconfig.Duration `json:"request_timeout"`
+	FirstByteTimeout pluginconfig.Duration `json:"first_byte_timeout"`
+	IdleTimeout      pluginconfig.Duration `json:"idle_timeout"`
 }
 
 // config is the validated configuration of one plugin instance.
@@ -97,11 +93,11 @@ func parseSettings(data json.RawMessage, getenv func(string) string) (config, er
 		MaxTokensField:   defaultMaxTokensField,
 		BaseURL:          defaultBaseURL,
 		IncludeUsage:     defaultIncludeUsage,
-		RequestTimeout:   defaultRequestTimeout.String(),
-		FirstByteTimeout: defaultFirstByteTimeout.String(),
-		IdleTimeout:      defaultIdleTimeout.String(),
+		RequestTimeout:   pluginconfig.Duration(defaultRequestTimeout),
+		FirstByteTimeout: pluginconfig.Duration(defaultFirstByteTimeout),
+		IdleTimeout:      pluginconfig.Duration(defaultIdleTimeout),
 	}
-	if err := decodeStrict(data, &raw); err != nil {
+	if err := pluginconfig.Decode(data, &raw); err != nil {
 		return config{}, err
 	}
 	cfg := config{
@@ -130,80 +126,41 @@ func parseSettings(data json.RawMessage, getenv func(string) string) (config, er
 	cfg.endpoint = endpoint
 	for _, d := range []struct {
 		field string
-		value string
+		value pluginconfig.Duration
 		dst   *time.Duration
 	}{
 		{fieldRequestTimeout, raw.RequestTimeout, &cfg.requestTimeout},
 		{fieldFirstByteTimeout, raw.FirstByteTimeout, &cfg.firstByteTimeout},
 		{fieldIdleTimeout, raw.IdleTimeout, &cfg.idleTimeout},
 	} {
-		v, err := time.ParseDuration(d.value)
-		if err != nil || v <= 0 {
-			return config{}, sdk.InvalidField(d.field, "must be a positive duration such as \"30s\", got %q", d.value)
+		if d.value <= 0 {
+			return config{}, sdk.InvalidField(d.field, "must be a positive duration such as \"30s\", got %q", time.Duration(d.value).String())
 		}
-		*d.dst = v
+		*d.dst = time.Duration(d.value)
 	}
 	envName := defaultAPIKeyEnv
 	required := strings.EqualFold(host, openAIHost)
 	if raw.APIKeyEnv != nil {
-		envName = strings.TrimSpace(*raw.APIKeyEnv)
+		envName = *raw.APIKeyEnv
 		required = true
-		if envName == "" {
+		if strings.TrimSpace(envName) == "" {
 			return config{}, sdk.InvalidField(fieldAPIKeyEnv, "must name an environment variable (omit it for servers without keys)")
 		}
 	}
-	cfg.apiKey = strings.TrimSpace(getenv(envName))
-	if cfg.apiKey == "" && required {
-		return config{}, sdk.InvalidField(fieldAPIKeyEnv, "environment variable %s is empty or unset; list it in the plugin instance's env", envName)
+	key, err := pluginconfig.APIKey(getenv, fieldAPIKeyEnv, envName, required)
+	if err != nil {
+		return config{}, err
 	}
+	cfg.apiKey = key
 	return cfg, nil
 }
 
 // endpointURL validates base_url and returns the Chat Completions endpoint
 // and the URL's host name.
 func endpointURL(base string) (endpoint, host string, err error) {
-	u, perr := url.Parse(strings.TrimSpace(base))
-	if perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", "", sdk.InvalidField(fieldBaseURL, "must be an absolute http(s) URL, got %q", base)
+	u, err := pluginconfig.ParseURL(fieldBaseURL, base)
+	if err != nil {
+		return "", "", err
 	}
 	return strings.TrimRight(u.String(), "/") + "/chat/completions", u.Hostname(), nil
-}
-
-// decodeStrict decodes a JSON object into dst, rejecting unknown fields,
-// trailing data and type mismatches with errors that name the field. Empty
-// input and null leave dst unchanged.
-func decodeStrict(data json.RawMessage, dst any) error {
-	trimmed := bytes.TrimSpace(data)
-	if len(trimmed) == 0 || bytes.Equal(trimmed, []byte("null")) {
-		return nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
-		return settingsError(err)
-	}
-	if dec.More() {
-		return sdk.InvalidField("settings", "trailing data after the JSON object")
-	}
-	return nil
-}
-
-// settingsError turns a json decoding error into an InvalidArgument error
-// naming the offending field when it can be found.
-func settingsError(err error) error {
-	var typeErr *json.UnmarshalTypeError
-	if errors.As(err, &typeErr) && typeErr.Field != "" {
-		return sdk.InvalidField(typeErr.Field, "must be a JSON %s, got %s", typeErr.Type.Kind(), typeErr.Value)
-	}
-	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		if unq, uerr := strconv.Unquote(name); uerr == nil {
-			name = unq
-		}
-		e := sdk.InvalidField(name, "unknown setting")
-		e.Err = err
-		return e
-	}
-	e := sdk.InvalidField("settings", "not a valid JSON object: %s", err.Error())
-	e.Err = fmt.Errorf("decode settings: %w", err)
-	return e
 }
