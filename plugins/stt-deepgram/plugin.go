@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -19,10 +18,6 @@ import (
 	"github.com/parleyhq/parley/sdk/pluginconfig"
 	"github.com/parleyhq/parley/sdk/providerhttp"
 )
-
-// idleConnTimeout closes pooled provider connections nobody used for a
-// while (http.DefaultTransport's value).
-const idleConnTimeout = 90 * time.Second
 
 // Plugin identity.
 const (
@@ -95,13 +90,10 @@ func (p *plugin) Configure(_ context.Context, raw json.RawMessage) error {
 	if err != nil {
 		return err
 	}
-	dialer := &net.Dialer{Timeout: time.Duration(s.ConnectTimeout)}
-	transport := &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		IdleConnTimeout:     idleConnTimeout,
-		DialContext:         dialer.DialContext,
-		TLSHandshakeTimeout: time.Duration(s.ConnectTimeout),
-	}
+	transport := providerhttp.NewTransport(providerhttp.TransportOptions{
+		ConnectTimeout: time.Duration(s.ConnectTimeout),
+		HTTP1Only:      true,
+	})
 	c := &config{settings: s, apiKey: key, client: &http.Client{Transport: transport}}
 	p.mu.Lock()
 	p.cfg = c

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -12,11 +11,8 @@ import (
 
 	"github.com/parleyhq/parley/sdk"
 	"github.com/parleyhq/parley/sdk/pluginconfig"
+	"github.com/parleyhq/parley/sdk/providerhttp"
 )
-
-// idleConnTimeout closes pooled provider connections nobody used for a
-// while (http.DefaultTransport's value).
-const idleConnTimeout = 90 * time.Second
 
 // Plugin identity.
 const (
@@ -93,14 +89,9 @@ func (p *plugin) Configure(_ context.Context, raw json.RawMessage) error {
 	if err != nil {
 		return err
 	}
-	dialer := &net.Dialer{Timeout: time.Duration(s.ConnectTimeout)}
-	transport := &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		IdleConnTimeout:     idleConnTimeout,
-		DialContext:         dialer.DialContext,
-		TLSHandshakeTimeout: time.Duration(s.ConnectTimeout),
-		ForceAttemptHTTP2:   true,
-	}
+	transport := providerhttp.NewTransport(providerhttp.TransportOptions{
+		ConnectTimeout: time.Duration(s.ConnectTimeout),
+	})
 	c := &config{settings: s, apiKey: key, client: &http.Client{Transport: transport}}
 	p.mu.Lock()
 	old := p.cfg
