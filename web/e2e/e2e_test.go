@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -16,8 +15,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
-
-	"github.com/parleyhq/parley/web"
 )
 
 func TestMain(m *testing.M) {
@@ -126,19 +123,14 @@ func TestBrowser(t *testing.T) {
 	require.NoError(t, os.MkdirAll(binDir, 0o750))
 	buildBinaries(t, root, binDir)
 
-	// The page is served by the server itself once it mounts web.Handler at
-	// "/"; until then by this process, from the same embedded files, as an
-	// allowed cross-origin page.
-	pages := httptest.NewServer(web.Handler())
-	t.Cleanup(pages.Close)
 	cfgPath := filepath.Join(work, "parley.yaml")
-	writeConfig(t, root, binDir, cfgPath, []string{pages.URL})
+	writeConfig(t, root, binDir, cfgPath)
 	srv := startServer(t, filepath.Join(binDir, "parley"), cfgPath)
+	// The server itself serves the browser client at "/".
+	index, err := srv.fetch(t.Context(), "/")
+	require.NoError(t, err, "the server must serve the web client at /")
+	require.Contains(t, index, "<title>Parley", "the server must serve web/index.html at /")
 	pageBase := srv.url("/")
-	if body, err := srv.fetch(t.Context(), "/"); err != nil || !strings.Contains(body, "<title>Parley") {
-		t.Logf("the server does not serve the web client at / yet; serving it from %s", pages.URL)
-		pageBase = pages.URL + "/?server=" + url.QueryEscape("http://"+srv.addr)
-	}
 
 	const weatherQ, capabilitiesQ = "what is the weather in paris today", "what can you do"
 	weather := []segment{silence(leadIn), say(weatherQ), silence(tail)}

@@ -63,9 +63,8 @@ func buildBinaries(t *testing.T, root, dir string) {
 }
 
 // writeConfig derives the test config from configs/parley.yaml: a random
-// loopback port, JSON logs, plugin paths pointing at the built binaries and
-// extraOrigins allowed as browser origins.
-func writeConfig(t *testing.T, root, binDir, path string, extraOrigins []string) {
+// loopback port, JSON logs and plugin paths pointing at the built binaries.
+func writeConfig(t *testing.T, root, binDir, path string) {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(root, "configs", "parley.yaml"))
 	require.NoError(t, err)
@@ -83,9 +82,6 @@ func writeConfig(t *testing.T, root, binDir, path string, extraOrigins []string)
 	section("http")["addr"] = "127.0.0.1:0"
 	section("log")["format"] = "json"
 	section("log")["level"] = "info"
-	if len(extraOrigins) > 0 {
-		section("auth")["allowed_origins"] = extraOrigins
-	}
 	instances, ok := section("plugins")["instances"].([]any)
 	require.True(t, ok, "configs/parley.yaml: plugins.instances is not a list")
 	seen := map[string]bool{}
