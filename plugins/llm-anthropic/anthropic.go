@@ -7,11 +7,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -38,12 +35,6 @@ const (
 const (
 	headerAPIKey  = "x-api-key"
 	headerVersion = "anthropic-version"
-)
-
-// Draining the response after the final event.
-const (
-	drainLimit   = 4 << 10
-	drainTimeout = time.Second
 )
 
 // plugin implements sdk.LLM against the Anthropic Messages API.
@@ -112,53 +103,28 @@ func (p *plugin) Generate(ctx context.Context, req sdk.GenerateRequest) (sdk.LLM
 // run performs one streaming request and decodes its events.
 func (p *plugin) run(ctx context.Context, cfg config, body []byte, emit func(sdk.GenerateEvent) error) error {
 	start := time.Now()
-	reqCtx, cancel := context.WithTimeoutCause(ctx, cfg.requestTimeout, providerhttp.ErrRequestTimeout)
-	defer cancel()
-	reqCtx, wd := providerhttp.NewWatchdog(reqCtx, cfg.firstByteTimeout, providerhttp.ErrFirstByteTimeout)
-	defer wd.Stop()
-
-	httpReq, err := http.NewRequestWithContext(reqCtx, http.MethodPost, cfg.endpoint, bytes.NewReader(body))
-	if err != nil {
-		return sdk.Errorf(sdk.CodeInternal, "%s: build request: %s", providerName, err.Error())
-	}
-	httpReq.Header.Set("Content-Type", "application/json")
-	httpReq.Header.Set("Accept", "text/event-stream")
-	httpReq.Header.Set(headerAPIKey, cfg.apiKey)
-	httpReq.Header.Set(headerVersion, cfg.anthropicVersion)
-
-	resp, err := p.client.Do(httpReq)
-	if err != nil {
-		return providerhttp.ErrorFromRequest(ctx, reqCtx, providerName, err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	if resp.StatusCode < http.StatusOK || resp.StatusCode >= http.StatusMultipleChoices {
-		return providerhttp.ErrorFromResponse(providerName, resp)
-	}
-
+	header := http.Header{}
+	header.Set(headerAPIKey, cfg.apiKey)
+	header.Set(headerVersion, cfg.anthropicVersion)
 	dec := newDecoder(emit)
-	sse := providerhttp.NewSSEReader(resp.Body)
-	for !dec.finished() {
-		ev, err := sse.Next()
-		if err != nil {
-			return providerhttp.ErrorFromRequest(ctx, reqCtx, providerName, fmt.Errorf("read stream: %w", err))
-		}
-		// The idle countdown measures the provider only: it is paused while
-		// the consumer takes the event.
-		wd.Pause()
+	err := providerhttp.PostSSE(ctx, p.client, providerName, providerhttp.SSERequest{
+		URL:    cfg.endpoint,
+		Body:   body,
+		Header: header,
+		Timeouts: providerhttp.StreamTimeouts{
+			Request:   cfg.requestTimeout,
+			FirstByte: cfg.firstByteTimeout,
+			Idle:      cfg.idleTimeout,
+		},
+	}, func(ev providerhttp.Event) (bool, error) {
 		if err := dec.handle(ev); err != nil {
-			if ctx.Err() != nil {
-				return providerhttp.ErrorFromTransport(ctx, providerName, err)
-			}
-			return err
+			return false, err
 		}
-		wd.Arm(cfg.idleTimeout, providerhttp.ErrIdleTimeout)
+		return dec.finished(), nil
+	})
+	if err != nil {
+		return err
 	}
-	// Read the end of the response (the final chunk of a chunked body) so
-	// that the connection goes back to the pool: the next turn then skips
-	// a TCP and TLS handshake. A server that keeps the response open after
-	// its final event is cut off after drainTimeout.
-	wd.Arm(drainTimeout, providerhttp.ErrIdleTimeout)
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainLimit))
 	p.logger.DebugContext(ctx, "generation done",
 		slog.String("model", cfg.model),
 		slog.Int("input_tokens", dec.usage.InputTokens),
