@@ -1,6 +1,10 @@
 // Package providerhttp helps provider plugins talk to hosted HTTP APIs the
 // same way: one mapping from HTTP statuses and transport failures to
-// sdk error codes, and a Server-Sent Events reader.
+// sdk error codes (ErrorFromResponse, ErrorFromTransport, ErrorFromRequest),
+// a provider transport with connect timeouts (NewTransport), request,
+// first-byte and idle timeouts for streamed responses (Watchdog and the
+// timeout causes), a Server-Sent Events reader and the streamed POST loop
+// built on it (PostSSE), and a reader of streamed PCM16 audio (ReadPCM16).
 package providerhttp
 
 import (
