@@ -14,6 +14,7 @@ import (
 
 	"github.com/parleyhq/parley/sdk"
 	"github.com/parleyhq/parley/sdk/providerhttp"
+	"github.com/parleyhq/parley/sdk/providerhttp/providertest"
 )
 
 func TestMain(m *testing.M) {
@@ -25,8 +26,8 @@ func TestMain(m *testing.M) {
 const testWait = 10 * time.Second
 
 func TestGenerateStreamsText(t *testing.T) {
-	f := newFake(t, streamHandler(sseEvents(t, "text.sse")...))
-	p := newTestPlugin(t, f.srv.URL, nil)
+	f := providertest.NewServer(t, providertest.SSEHandler(sseEvents(t, "text.sse")...))
+	p := newTestPlugin(t, f.URL, nil)
 
 	s, err := p.Generate(context.Background(), sdk.GenerateRequest{
 		Messages: []sdk.Message{{Role: sdk.RoleUser, Content: "Hi"}},
@@ -40,24 +41,24 @@ func TestGenerateStreamsText(t *testing.T) {
 	assert.Equal(t, "!", evs[1].TextDelta)
 	assert.Equal(t, &sdk.Done{StopReason: sdk.StopEndTurn, Usage: sdk.Usage{InputTokens: 25, OutputTokens: 15}}, evs[2].Done)
 
-	req := f.lastRequest(t)
-	assert.Equal(t, http.MethodPost, req.method)
-	assert.Equal(t, "/v1/messages", req.path)
-	assert.Equal(t, testAPIKey, req.header.Get("x-api-key"))
-	assert.Equal(t, defaultAnthropicVersion, req.header.Get("anthropic-version"))
-	assert.Equal(t, "application/json", req.header.Get("content-type"))
-	assert.Empty(t, req.header.Get("Authorization"))
+	req := f.LastRequest(t)
+	assert.Equal(t, http.MethodPost, req.Method)
+	assert.Equal(t, "/v1/messages", req.Path)
+	assert.Equal(t, testAPIKey, req.Header.Get("x-api-key"))
+	assert.Equal(t, defaultAnthropicVersion, req.Header.Get("anthropic-version"))
+	assert.Equal(t, "application/json", req.Header.Get("content-type"))
+	assert.Empty(t, req.Header.Get("Authorization"))
 	assert.JSONEq(t, `{
 		"model": "claude-sonnet-4-5",
 		"max_tokens": 1024,
 		"stream": true,
 		"messages": [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}]
-	}`, string(req.body))
+	}`, string(req.Body))
 }
 
 func TestGenerateToolRoundTrip(t *testing.T) {
-	f := newFake(t, streamHandler(sseEvents(t, "tool_use.sse")...))
-	p := newTestPlugin(t, f.srv.URL, map[string]any{
+	f := providertest.NewServer(t, providertest.SSEHandler(sseEvents(t, "tool_use.sse")...))
+	p := newTestPlugin(t, f.URL, map[string]any{
 		"model":             "claude-haiku-4-5",
 		"max_tokens":        256,
 		"temperature":       0.2,
@@ -100,8 +101,8 @@ func TestGenerateToolRoundTrip(t *testing.T) {
 	assert.JSONEq(t, `{}`, string(evs[3].ToolCall.Arguments))
 	assert.Equal(t, &sdk.Done{StopReason: sdk.StopToolUse, Usage: sdk.Usage{InputTokens: 472, OutputTokens: 89}}, evs[4].Done)
 
-	req := f.lastRequest(t)
-	assert.Equal(t, "2025-01-01", req.header.Get("anthropic-version"))
+	req := f.LastRequest(t)
+	assert.Equal(t, "2025-01-01", req.Header.Get("anthropic-version"))
 	assert.JSONEq(t, `{
 		"model": "claude-haiku-4-5",
 		"max_tokens": 300,
@@ -125,12 +126,12 @@ func TestGenerateToolRoundTrip(t *testing.T) {
 			{"name": "get_weather", "description": "Current weather", "input_schema": {"type":"object","properties":{"location":{"type":"string"}},"required":["location"]}},
 			{"name": "get_time", "description": "Current time", "input_schema": {"type":"object","properties":{}}}
 		]
-	}`, string(req.body))
+	}`, string(req.Body))
 }
 
 func TestGenerateRejectsBadRequest(t *testing.T) {
-	f := newFake(t, streamHandler(sseEvents(t, "text.sse")...))
-	p := newTestPlugin(t, f.srv.URL, nil)
+	f := providertest.NewServer(t, providertest.SSEHandler(sseEvents(t, "text.sse")...))
+	p := newTestPlugin(t, f.URL, nil)
 	tests := []struct {
 		name string
 		req  sdk.GenerateRequest
@@ -154,7 +155,7 @@ func TestGenerateRejectsBadRequest(t *testing.T) {
 			assert.Equal(t, sdk.CodeInvalidArgument, sdk.CodeOf(err))
 		})
 	}
-	assert.Empty(t, f.requests, "invalid requests must not reach the provider")
+	assert.Empty(t, f.Requests, "invalid requests must not reach the provider")
 }
 
 func TestGenerateBeforeConfigure(t *testing.T) {
@@ -182,8 +183,8 @@ func TestHTTPErrorsAreMapped(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFake(t, errorHandler(tc.status, tc.header, tc.body))
-			p := newTestPlugin(t, f.srv.URL, nil)
+			f := providertest.NewServer(t, providertest.ErrorHandler(tc.status, tc.header, tc.body))
+			p := newTestPlugin(t, f.URL, nil)
 			s, err := p.Generate(context.Background(), sdk.GenerateRequest{Messages: []sdk.Message{{Role: sdk.RoleUser, Content: "hi"}}})
 			require.NoError(t, err)
 			evs, err := collect(t, s)
@@ -215,8 +216,8 @@ func TestMidStreamErrorEvent(t *testing.T) {
 		t.Run(tc.errType, func(t *testing.T) {
 			events := sseEvents(t, "text.sse")[:4] // message_start, block start, ping, "Hello"
 			events = append(events, event("error", `{"type": "error", "error": {"type": "`+tc.errType+`", "message": "Overloaded"}}`))
-			f := newFake(t, streamHandler(events...))
-			p := newTestPlugin(t, f.srv.URL, nil)
+			f := providertest.NewServer(t, providertest.SSEHandler(events...))
+			p := newTestPlugin(t, f.URL, nil)
 			s, err := p.Generate(context.Background(), sdk.GenerateRequest{Messages: []sdk.Message{{Role: sdk.RoleUser, Content: "hi"}}})
 			require.NoError(t, err)
 			evs, err := collect(t, s)
@@ -241,8 +242,8 @@ func TestUnknownEventsAndBlocksAreIgnored(t *testing.T) {
 		": a comment line\n\n",
 	)
 	events = append(events, all[3:]...)
-	f := newFake(t, streamHandler(events...))
-	p := newTestPlugin(t, f.srv.URL, nil)
+	f := providertest.NewServer(t, providertest.SSEHandler(events...))
+	p := newTestPlugin(t, f.URL, nil)
 	s, err := p.Generate(context.Background(), sdk.GenerateRequest{Messages: []sdk.Message{{Role: sdk.RoleUser, Content: "hi"}}})
 	require.NoError(t, err)
 	evs, err := collect(t, s)
@@ -253,7 +254,7 @@ func TestUnknownEventsAndBlocksAreIgnored(t *testing.T) {
 
 func TestToolInputWithoutDeltas(t *testing.T) {
 	events := sseEvents(t, "tool_use.sse")
-	f := newFake(t, streamHandler(
+	f := providertest.NewServer(t, providertest.SSEHandler(
 		events[0],
 		event("content_block_start", `{"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"toolu_1","name":"lookup","input":{"q":"parley"}}}`),
 		event("content_block_stop", `{"type":"content_block_stop","index":0}`),
@@ -261,7 +262,7 @@ func TestToolInputWithoutDeltas(t *testing.T) {
 		event("content_block_stop", `{"type":"content_block_stop","index":1}`),
 		events[len(events)-2], events[len(events)-1],
 	))
-	p := newTestPlugin(t, f.srv.URL, nil)
+	p := newTestPlugin(t, f.URL, nil)
 	s, err := p.Generate(context.Background(), sdk.GenerateRequest{Messages: []sdk.Message{{Role: sdk.RoleUser, Content: "hi"}}})
 	require.NoError(t, err)
 	evs, err := collect(t, s)
@@ -295,8 +296,8 @@ func TestMalformedStream(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFake(t, streamHandler(tc.events...))
-			p := newTestPlugin(t, f.srv.URL, nil)
+			f := providertest.NewServer(t, providertest.SSEHandler(tc.events...))
+			p := newTestPlugin(t, f.URL, nil)
 			s, err := p.Generate(context.Background(), sdk.GenerateRequest{Messages: []sdk.Message{{Role: sdk.RoleUser, Content: "hi"}}})
 			require.NoError(t, err)
 			evs, err := collect(t, s)
@@ -317,30 +318,30 @@ func TestStreamCutShortIsUnavailable(t *testing.T) {
 	}{
 		{"connection dropped between events", "Hello", func(t *testing.T) http.HandlerFunc {
 			return func(w http.ResponseWriter, _ *http.Request) {
-				startStream(w)
-				writeEvents(w, events[:4]...)
-				hijackClose(t, w)
+				providertest.StartSSE(w)
+				providertest.WriteEvents(w, events[:4]...)
+				providertest.HijackClose(t, w)
 			}
 		}},
 		{"connection dropped mid-event", "Hello", func(t *testing.T) http.HandlerFunc {
 			return func(w http.ResponseWriter, _ *http.Request) {
-				startStream(w)
-				writeEvents(w, events[:4]...)
-				writeEvents(w, "event: content_block_delta\ndata: {\"type\": \"content_block_del")
-				hijackClose(t, w)
+				providertest.StartSSE(w)
+				providertest.WriteEvents(w, events[:4]...)
+				providertest.WriteEvents(w, "event: content_block_delta\ndata: {\"type\": \"content_block_del")
+				providertest.HijackClose(t, w)
 			}
 		}},
 		{"response ended before message_stop", "Hello!", func(*testing.T) http.HandlerFunc {
-			return streamHandler(events[:len(events)-1]...)
+			return providertest.SSEHandler(events[:len(events)-1]...)
 		}},
 		{"response ended mid-event", "Hello", func(*testing.T) http.HandlerFunc {
-			return streamHandler(append(events[:4:4], "event: content_block_delta\n")...)
+			return providertest.SSEHandler(append(events[:4:4], "event: content_block_delta\n")...)
 		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFake(t, tc.handler(t))
-			p := newTestPlugin(t, f.srv.URL, nil)
+			f := providertest.NewServer(t, tc.handler(t))
+			p := newTestPlugin(t, f.URL, nil)
 			s, err := p.Generate(context.Background(), sdk.GenerateRequest{Messages: []sdk.Message{{Role: sdk.RoleUser, Content: "hi"}}})
 			require.NoError(t, err)
 			evs, err := collect(t, s)
@@ -358,17 +359,17 @@ func TestStreamCutShortIsUnavailable(t *testing.T) {
 func TestCancelEndsSlowStream(t *testing.T) {
 	events := sseEvents(t, "text.sse")
 	upstreamGone := make(chan struct{})
-	var f *fakeServer
-	f = newFake(t, func(w http.ResponseWriter, r *http.Request) {
-		startStream(w)
-		writeEvents(w, events[:4]...)
+	var f *providertest.Server
+	f = providertest.NewServer(t, func(w http.ResponseWriter, r *http.Request) {
+		providertest.StartSSE(w)
+		providertest.WriteEvents(w, events[:4]...)
 		select { // a provider that is slow to send the rest
 		case <-r.Context().Done():
 			close(upstreamGone)
-		case <-f.released:
+		case <-f.Released:
 		}
 	})
-	p := newTestPlugin(t, f.srv.URL, nil)
+	p := newTestPlugin(t, f.URL, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	s, err := p.Generate(ctx, sdk.GenerateRequest{Messages: []sdk.Message{{Role: sdk.RoleUser, Content: "hi"}}})
@@ -404,18 +405,18 @@ func TestTimeouts(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var f *fakeServer
-			f = newFake(t, func(w http.ResponseWriter, r *http.Request) {
+			var f *providertest.Server
+			f = providertest.NewServer(t, func(w http.ResponseWriter, r *http.Request) {
 				if tc.sendFirst >= 0 {
-					startStream(w)
-					writeEvents(w, events[:tc.sendFirst]...)
+					providertest.StartSSE(w)
+					providertest.WriteEvents(w, events[:tc.sendFirst]...)
 				}
 				select {
 				case <-r.Context().Done():
-				case <-f.released:
+				case <-f.Released:
 				}
 			})
-			p := newTestPlugin(t, f.srv.URL, tc.settings)
+			p := newTestPlugin(t, f.URL, tc.settings)
 			s, err := p.Generate(context.Background(), sdk.GenerateRequest{Messages: []sdk.Message{{Role: sdk.RoleUser, Content: "hi"}}})
 			require.NoError(t, err)
 			_, err = collect(t, s)
@@ -428,9 +429,9 @@ func TestTimeouts(t *testing.T) {
 }
 
 func TestProviderUnreachable(t *testing.T) {
-	f := newFake(t, streamHandler())
-	url := f.srv.URL
-	f.srv.Close()
+	f := providertest.NewServer(t, providertest.SSEHandler())
+	url := f.URL
+	f.Close()
 	p := newTestPlugin(t, url, nil)
 	s, err := p.Generate(context.Background(), sdk.GenerateRequest{Messages: []sdk.Message{{Role: sdk.RoleUser, Content: "hi"}}})
 	require.NoError(t, err)
@@ -447,16 +448,16 @@ func TestInfo(t *testing.T) {
 }
 
 func TestConnectionIsReusedAcrossTurns(t *testing.T) {
-	f := newFake(t, streamHandler(sseEvents(t, "text.sse")...))
-	p := newTestPlugin(t, f.srv.URL, nil)
+	f := providertest.NewServer(t, providertest.SSEHandler(sseEvents(t, "text.sse")...))
+	p := newTestPlugin(t, f.URL, nil)
 	for turn := range 3 {
 		s, err := p.Generate(context.Background(), sdk.GenerateRequest{Messages: []sdk.Message{{Role: sdk.RoleUser, Content: "hi"}}})
 		require.NoError(t, err)
 		_, err = collect(t, s)
 		require.ErrorIs(t, err, io.EOF, "turn %d", turn)
-		f.lastRequest(t)
+		f.LastRequest(t)
 	}
-	assert.Equal(t, int32(1), f.conns.Load(), "every turn after the first reuses the pooled connection")
+	assert.Equal(t, 1, f.Conns(), "every turn after the first reuses the pooled connection")
 }
 
 func TestSlowConsumerIsNotAnIdleProvider(t *testing.T) {
@@ -475,8 +476,8 @@ func TestSlowConsumerIsNotAnIdleProvider(t *testing.T) {
 		events = append(events, event("ping", `{"type": "ping"}`))
 	}
 	events = append(events, all[5:]...)
-	f := newFake(t, streamHandler(events...))
-	p := newTestPlugin(t, f.srv.URL, map[string]any{"idle_timeout": idle.String()})
+	f := providertest.NewServer(t, providertest.SSEHandler(events...))
+	p := newTestPlugin(t, f.URL, map[string]any{"idle_timeout": idle.String()})
 	s, err := p.Generate(context.Background(), sdk.GenerateRequest{Messages: []sdk.Message{{Role: sdk.RoleUser, Content: "hi"}}})
 	require.NoError(t, err)
 	ev, err := s.Recv()

@@ -10,16 +10,17 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/parleyhq/parley/sdk/plugintest"
+	"github.com/parleyhq/parley/sdk/providerhttp/providertest"
 )
 
 // conformanceFake serves the text fixture without keep-alive, so that no
 // pooled idle connection outlives a stream and the suite's goroutine-leak
 // checks see only what the stream itself started.
-func conformanceFake(t *testing.T) *fakeServer {
+func conformanceFake(t *testing.T) *providertest.Server {
 	t.Helper()
 	events := sseEvents(t, "text.sse")
-	f := startFake(t, streamHandler(events...), false)
-	f.discardRequests() // the suite makes several requests
+	f := providertest.NewServerClosingConns(t, providertest.SSEHandler(events...))
+	f.DiscardRequests() // the suite makes several requests
 	return f
 }
 
@@ -35,7 +36,7 @@ func TestConformanceInProcess(t *testing.T) {
 	client := &http.Client{}
 	t.Cleanup(client.CloseIdleConnections)
 	p := newPlugin(client, envMap(map[string]string{defaultAPIKeyEnv: testAPIKey}), nil)
-	plugintest.RunLLM(t, p, plugintest.Options{Settings: conformanceSettings(t, f.srv.URL)})
+	plugintest.RunLLM(t, p, plugintest.Options{Settings: conformanceSettings(t, f.URL)})
 }
 
 // TestConformanceBinary runs the suite against the built plugin. Its bad
@@ -47,10 +48,10 @@ func TestConformanceBinary(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), pluginName)
 	out, err := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".").CombinedOutput()
 	require.NoError(t, err, "go build: %s", out)
-	bad, err := json.Marshal(map[string]any{"base_url": f.srv.URL, "api_key_env": "PARLEY_TEST_UNSET_KEY"})
+	bad, err := json.Marshal(map[string]any{"base_url": f.URL, "api_key_env": "PARLEY_TEST_UNSET_KEY"})
 	require.NoError(t, err)
 	plugintest.RunBinary(t, bin, plugintest.Options{
-		Settings:    conformanceSettings(t, f.srv.URL),
+		Settings:    conformanceSettings(t, f.URL),
 		BadSettings: bad,
 		Env:         []string{defaultAPIKeyEnv + "=" + testAPIKey},
 	})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/parleyhq/parley/sdk"
 	"github.com/parleyhq/parley/sdk/providerhttp"
+	"github.com/parleyhq/parley/sdk/providerhttp/providertest"
 )
 
 // BenchmarkDecode measures parsing the tool-calls fixture (two parallel
@@ -36,9 +37,9 @@ func BenchmarkDecode(b *testing.B) {
 // a pooled connection: request encoding, HTTP, SSE decoding and the
 // stream hand-off to the consumer.
 func BenchmarkTurn(b *testing.B) {
-	f := newFake(b, streamHandler(sseEvents(b, "tool_calls.sse")...))
-	f.discardRequests()
-	p := newTestPlugin(b, f.srv.URL, nil)
+	f := providertest.NewServer(b, providertest.SSEHandler(sseEvents(b, "tool_calls.sse")...))
+	f.DiscardRequests()
+	p := newTestPlugin(b, f.URL, nil)
 	req := sdk.GenerateRequest{Messages: []sdk.Message{{Role: sdk.RoleUser, Content: "What is the weather in San Francisco?"}}}
 	b.ReportAllocs()
 	for b.Loop() {

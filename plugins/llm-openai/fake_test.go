@@ -5,133 +5,27 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/http/httptest"
-	"os"
 	"path/filepath"
-	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/parleyhq/parley/sdk"
+	"github.com/parleyhq/parley/sdk/providerhttp/providertest"
 )
 
 const testAPIKey = "sk-proj-test-key"
 
-// recorded is one request the fake received.
-type recorded struct {
-	method string
-	path   string
-	header http.Header
-	body   []byte
-}
-
-// fakeServer is a local stand-in for api.openai.com or a compatible server. Its handler is
-// chosen per test; every request is recorded first.
-type fakeServer struct {
-	srv      *httptest.Server
-	requests chan recorded
-	// released is closed when the test ends, so that handlers that block
-	// to simulate a slow provider always return.
-	released chan struct{}
-	// conns counts the TCP connections the fake accepted.
-	conns atomic.Int32
-}
-
-func newFake(t testing.TB, h http.HandlerFunc) *fakeServer {
-	t.Helper()
-	return startFake(t, h, true)
-}
-
-// startFake starts a fake; without keep-alive it closes every connection
-// after one response.
-func startFake(t testing.TB, h http.HandlerFunc, keepAlive bool) *fakeServer {
-	t.Helper()
-	f := &fakeServer{requests: make(chan recorded, 16), released: make(chan struct{})}
-	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		f.requests <- recorded{method: r.Method, path: r.URL.Path, header: r.Header.Clone(), body: body}
-		h(w, r)
-	}))
-	f.srv.Config.SetKeepAlivesEnabled(keepAlive)
-	f.srv.Config.ConnState = func(_ net.Conn, state http.ConnState) {
-		if state == http.StateNew {
-			f.conns.Add(1)
-		}
-	}
-	f.srv.Start()
-	t.Cleanup(f.srv.Close)
-	t.Cleanup(func() { close(f.released) }) // runs before srv.Close
-	return f
-}
-
-// discardRequests stops recording requests, for tests that make many.
-func (f *fakeServer) discardRequests() {
-	go func() {
-		for {
-			select {
-			case <-f.requests:
-			case <-f.released:
-				return
-			}
-		}
-	}()
-}
-
-// lastRequest returns the request the fake received.
-func (f *fakeServer) lastRequest(t *testing.T) recorded {
-	t.Helper()
-	select {
-	case r := <-f.requests:
-		return r
-	default:
-		require.FailNow(t, "the fake received no request")
-		return recorded{}
-	}
-}
-
-// sseEvents splits a fixture into its events, each ending with its blank line.
+// sseEvents returns the events of a fixture in testdata.
 func sseEvents(t testing.TB, fixture string) []string {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("testdata", fixture))
-	require.NoError(t, err)
-	var out []string
-	for _, ev := range strings.SplitAfter(string(raw), "\n\n") {
-		if strings.TrimSpace(ev) != "" {
-			out = append(out, ev)
-		}
-	}
-	require.NotEmpty(t, out)
-	return out
+	return providertest.SSEFixture(t, filepath.Join("testdata", fixture))
 }
 
 // jsonValid reports whether raw is valid JSON.
 func jsonValid(raw json.RawMessage) bool { return json.Valid(raw) }
-
-// startStream writes the headers of a successful streaming response.
-func startStream(w http.ResponseWriter) {
-	w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.WriteHeader(http.StatusOK)
-	w.(http.Flusher).Flush()
-}
-
-// writeEvents writes raw SSE events, flushing after each one as the API does.
-func writeEvents(w http.ResponseWriter, events ...string) {
-	for _, ev := range events {
-		_, _ = io.WriteString(w, ev)
-		w.(http.Flusher).Flush()
-	}
-}
 
 // dataEvent formats one unnamed SSE event, as Chat Completions sends them.
 func dataEvent(data string) string {
@@ -142,36 +36,6 @@ func dataEvent(data string) string {
 // JSON (an array) and usage JSON (null or an object).
 func chunkEvent(choices, usage string) string {
 	return dataEvent(`{"id":"chatcmpl-t","object":"chat.completion.chunk","created":1727000000,"model":"gpt-4o-mini","choices":` + choices + `,"usage":` + usage + `}`)
-}
-
-// streamHandler replays events and ends the response.
-func streamHandler(events ...string) http.HandlerFunc {
-	return func(w http.ResponseWriter, _ *http.Request) {
-		startStream(w)
-		writeEvents(w, events...)
-	}
-}
-
-// errorHandler answers with a status, headers and a JSON error body.
-func errorHandler(status int, header http.Header, body string) http.HandlerFunc {
-	return func(w http.ResponseWriter, _ *http.Request) {
-		for k, v := range header {
-			w.Header()[k] = v
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		_, _ = io.WriteString(w, body)
-	}
-}
-
-// hijackClose drops the TCP connection without ending the HTTP response.
-func hijackClose(t *testing.T, w http.ResponseWriter) {
-	conn, _, err := w.(http.Hijacker).Hijack()
-	if err != nil {
-		t.Errorf("hijack: %v", err)
-		return
-	}
-	_ = conn.Close()
 }
 
 // envMap is a getenv over a fixed map.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/parleyhq/parley/sdk"
 	"github.com/parleyhq/parley/sdk/providerhttp"
+	"github.com/parleyhq/parley/sdk/providerhttp/providertest"
 )
 
 func TestMain(m *testing.M) {
@@ -30,8 +31,8 @@ func hi() sdk.GenerateRequest {
 }
 
 func TestGenerateStreamsText(t *testing.T) {
-	f := newFake(t, streamHandler(sseEvents(t, "text.sse")...))
-	p := newTestPlugin(t, f.srv.URL, nil)
+	f := providertest.NewServer(t, providertest.SSEHandler(sseEvents(t, "text.sse")...))
+	p := newTestPlugin(t, f.URL, nil)
 
 	s, err := p.Generate(context.Background(), sdk.GenerateRequest{
 		Messages: []sdk.Message{{Role: sdk.RoleUser, Content: "Hi"}},
@@ -45,23 +46,23 @@ func TestGenerateStreamsText(t *testing.T) {
 	assert.Equal(t, "!", evs[1].TextDelta)
 	assert.Equal(t, &sdk.Done{StopReason: sdk.StopEndTurn, Usage: sdk.Usage{InputTokens: 9, OutputTokens: 12}}, evs[2].Done)
 
-	req := f.lastRequest(t)
-	assert.Equal(t, http.MethodPost, req.method)
-	assert.Equal(t, "/v1/chat/completions", req.path)
-	assert.Equal(t, "Bearer "+testAPIKey, req.header.Get("Authorization"))
-	assert.Equal(t, "application/json", req.header.Get("Content-Type"))
+	req := f.LastRequest(t)
+	assert.Equal(t, http.MethodPost, req.Method)
+	assert.Equal(t, "/v1/chat/completions", req.Path)
+	assert.Equal(t, "Bearer "+testAPIKey, req.Header.Get("Authorization"))
+	assert.Equal(t, "application/json", req.Header.Get("Content-Type"))
 	assert.JSONEq(t, `{
 		"model": "gpt-4o-mini",
 		"max_completion_tokens": 1024,
 		"stream": true,
 		"stream_options": {"include_usage": true},
 		"messages": [{"role": "user", "content": "Hi"}]
-	}`, string(req.body))
+	}`, string(req.Body))
 }
 
 func TestGenerateToolRoundTrip(t *testing.T) {
-	f := newFake(t, streamHandler(sseEvents(t, "tool_calls.sse")...))
-	p := newTestPlugin(t, f.srv.URL, map[string]any{"model": "gpt-4.1", "temperature": 1.2})
+	f := providertest.NewServer(t, providertest.SSEHandler(sseEvents(t, "tool_calls.sse")...))
+	p := newTestPlugin(t, f.URL, map[string]any{"model": "gpt-4.1", "temperature": 1.2})
 	s, err := p.Generate(context.Background(), sdk.GenerateRequest{
 		Messages: []sdk.Message{
 			{Role: sdk.RoleSystem, Content: "You are a voice agent."},
@@ -96,7 +97,7 @@ func TestGenerateToolRoundTrip(t *testing.T) {
 	assert.JSONEq(t, `{"tz": "Europe/Paris"}`, string(evs[1].ToolCall.Arguments))
 	assert.Equal(t, &sdk.Done{StopReason: sdk.StopToolUse, Usage: sdk.Usage{InputTokens: 84, OutputTokens: 51}}, evs[2].Done)
 
-	req := f.lastRequest(t)
+	req := f.LastRequest(t)
 	assert.JSONEq(t, `{
 		"model": "gpt-4.1",
 		"max_completion_tokens": 200,
@@ -119,7 +120,7 @@ func TestGenerateToolRoundTrip(t *testing.T) {
 			{"type": "function", "function": {"name": "get_weather", "description": "Current weather", "parameters": {"type":"object","properties":{"location":{"type":"string"}},"required":["location"]}}},
 			{"type": "function", "function": {"name": "get_time", "parameters": {"type":"object","properties":{}}}}
 		]
-	}`, string(req.body))
+	}`, string(req.Body))
 }
 
 func TestToolCallAssembly(t *testing.T) {
@@ -153,8 +154,8 @@ func TestToolCallAssembly(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFake(t, streamHandler(tc.events...))
-			p := newTestPlugin(t, f.srv.URL, nil)
+			f := providertest.NewServer(t, providertest.SSEHandler(tc.events...))
+			p := newTestPlugin(t, f.URL, nil)
 			s, err := p.Generate(context.Background(), hi())
 			require.NoError(t, err)
 			evs, err := collect(t, s)
@@ -175,28 +176,28 @@ func TestToolCallAssembly(t *testing.T) {
 }
 
 func TestLocalServerSettings(t *testing.T) {
-	f := newFake(t, streamHandler(sseEvents(t, "text.sse")...))
+	f := providertest.NewServer(t, providertest.SSEHandler(sseEvents(t, "text.sse")...))
 	client := &http.Client{}
 	t.Cleanup(client.CloseIdleConnections)
 	p := newPlugin(client, envMap(nil), nil)
 	require.NoError(t, p.Configure(context.Background(), json.RawMessage(`{
-		"base_url": "`+f.srv.URL+`/v1", "model": "llama3.2", "max_tokens_field": "max_tokens", "include_usage": false, "max_tokens": 64
+		"base_url": "`+f.URL+`/v1", "model": "llama3.2", "max_tokens_field": "max_tokens", "include_usage": false, "max_tokens": 64
 	}`)))
 	s, err := p.Generate(context.Background(), hi())
 	require.NoError(t, err)
 	_, err = collect(t, s)
 	require.ErrorIs(t, err, io.EOF)
-	req := f.lastRequest(t)
-	assert.Empty(t, req.header.Get("Authorization"), "no key, no Authorization header")
+	req := f.LastRequest(t)
+	assert.Empty(t, req.Header.Get("Authorization"), "no key, no Authorization header")
 	assert.JSONEq(t, `{
 		"model": "llama3.2", "max_tokens": 64, "stream": true,
 		"messages": [{"role": "user", "content": "hi"}]
-	}`, string(req.body))
+	}`, string(req.Body))
 }
 
 func TestGenerateRejectsBadRequest(t *testing.T) {
-	f := newFake(t, streamHandler(sseEvents(t, "text.sse")...))
-	p := newTestPlugin(t, f.srv.URL, nil)
+	f := providertest.NewServer(t, providertest.SSEHandler(sseEvents(t, "text.sse")...))
+	p := newTestPlugin(t, f.URL, nil)
 	tests := []struct {
 		name string
 		req  sdk.GenerateRequest
@@ -213,7 +214,7 @@ func TestGenerateRejectsBadRequest(t *testing.T) {
 			assert.Equal(t, sdk.CodeInvalidArgument, sdk.CodeOf(err))
 		})
 	}
-	assert.Empty(t, f.requests, "invalid requests must not reach the provider")
+	assert.Empty(t, f.Requests, "invalid requests must not reach the provider")
 }
 
 func TestGenerateBeforeConfigure(t *testing.T) {
@@ -240,8 +241,8 @@ func TestHTTPErrorsAreMapped(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFake(t, errorHandler(tc.status, tc.header, tc.body))
-			p := newTestPlugin(t, f.srv.URL, nil)
+			f := providertest.NewServer(t, providertest.ErrorHandler(tc.status, tc.header, tc.body))
+			p := newTestPlugin(t, f.URL, nil)
 			s, err := p.Generate(context.Background(), hi())
 			require.NoError(t, err)
 			evs, err := collect(t, s)
@@ -272,8 +273,8 @@ func TestMidStreamErrorChunk(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			events := sseEvents(t, "text.sse")[:2]
 			events = append(events, dataEvent(tc.chunk))
-			f := newFake(t, streamHandler(events...))
-			p := newTestPlugin(t, f.srv.URL, nil)
+			f := providertest.NewServer(t, providertest.SSEHandler(events...))
+			p := newTestPlugin(t, f.URL, nil)
 			s, err := p.Generate(context.Background(), hi())
 			require.NoError(t, err)
 			evs, err := collect(t, s)
@@ -299,8 +300,8 @@ func TestMalformedStream(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFake(t, streamHandler(tc.events...))
-			p := newTestPlugin(t, f.srv.URL, nil)
+			f := providertest.NewServer(t, providertest.SSEHandler(tc.events...))
+			p := newTestPlugin(t, f.URL, nil)
 			s, err := p.Generate(context.Background(), hi())
 			require.NoError(t, err)
 			evs, err := collect(t, s)
@@ -321,30 +322,30 @@ func TestStreamCutShortIsUnavailable(t *testing.T) {
 	}{
 		{"connection dropped between chunks", "Hello", func(t *testing.T) http.HandlerFunc {
 			return func(w http.ResponseWriter, _ *http.Request) {
-				startStream(w)
-				writeEvents(w, events[:2]...)
-				hijackClose(t, w)
+				providertest.StartSSE(w)
+				providertest.WriteEvents(w, events[:2]...)
+				providertest.HijackClose(t, w)
 			}
 		}},
 		{"connection dropped mid-chunk", "Hello", func(t *testing.T) http.HandlerFunc {
 			return func(w http.ResponseWriter, _ *http.Request) {
-				startStream(w)
-				writeEvents(w, events[:2]...)
-				writeEvents(w, `data: {"id":"chatcmpl-123","object":"chat.comp`)
-				hijackClose(t, w)
+				providertest.StartSSE(w)
+				providertest.WriteEvents(w, events[:2]...)
+				providertest.WriteEvents(w, `data: {"id":"chatcmpl-123","object":"chat.comp`)
+				providertest.HijackClose(t, w)
 			}
 		}},
 		{"response ended without finish_reason or [DONE]", "Hello!", func(*testing.T) http.HandlerFunc {
-			return streamHandler(events[:3]...)
+			return providertest.SSEHandler(events[:3]...)
 		}},
 		{"response ended mid-chunk after finish_reason", "Hello!", func(*testing.T) http.HandlerFunc {
-			return streamHandler(append(events[:4:4], `data: {"id":"chatcmpl-123"`)...)
+			return providertest.SSEHandler(append(events[:4:4], `data: {"id":"chatcmpl-123"`)...)
 		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFake(t, tc.handler(t))
-			p := newTestPlugin(t, f.srv.URL, nil)
+			f := providertest.NewServer(t, tc.handler(t))
+			p := newTestPlugin(t, f.URL, nil)
 			s, err := p.Generate(context.Background(), hi())
 			require.NoError(t, err)
 			evs, err := collect(t, s)
@@ -362,17 +363,17 @@ func TestStreamCutShortIsUnavailable(t *testing.T) {
 func TestCancelEndsSlowStream(t *testing.T) {
 	events := sseEvents(t, "text.sse")
 	upstreamGone := make(chan struct{})
-	var f *fakeServer
-	f = newFake(t, func(w http.ResponseWriter, r *http.Request) {
-		startStream(w)
-		writeEvents(w, events[:2]...)
+	var f *providertest.Server
+	f = providertest.NewServer(t, func(w http.ResponseWriter, r *http.Request) {
+		providertest.StartSSE(w)
+		providertest.WriteEvents(w, events[:2]...)
 		select { // a provider that is slow to send the rest
 		case <-r.Context().Done():
 			close(upstreamGone)
-		case <-f.released:
+		case <-f.Released:
 		}
 	})
-	p := newTestPlugin(t, f.srv.URL, nil)
+	p := newTestPlugin(t, f.URL, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	s, err := p.Generate(ctx, hi())
@@ -408,18 +409,18 @@ func TestTimeouts(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var f *fakeServer
-			f = newFake(t, func(w http.ResponseWriter, r *http.Request) {
+			var f *providertest.Server
+			f = providertest.NewServer(t, func(w http.ResponseWriter, r *http.Request) {
 				if tc.sendFirst >= 0 {
-					startStream(w)
-					writeEvents(w, events[:tc.sendFirst]...)
+					providertest.StartSSE(w)
+					providertest.WriteEvents(w, events[:tc.sendFirst]...)
 				}
 				select {
 				case <-r.Context().Done():
-				case <-f.released:
+				case <-f.Released:
 				}
 			})
-			p := newTestPlugin(t, f.srv.URL, tc.settings)
+			p := newTestPlugin(t, f.URL, tc.settings)
 			s, err := p.Generate(context.Background(), hi())
 			require.NoError(t, err)
 			_, err = collect(t, s)
@@ -432,9 +433,9 @@ func TestTimeouts(t *testing.T) {
 }
 
 func TestProviderUnreachable(t *testing.T) {
-	f := newFake(t, streamHandler())
-	url := f.srv.URL
-	f.srv.Close()
+	f := providertest.NewServer(t, providertest.SSEHandler())
+	url := f.URL
+	f.Close()
 	p := newTestPlugin(t, url, nil)
 	s, err := p.Generate(context.Background(), hi())
 	require.NoError(t, err)
@@ -451,16 +452,16 @@ func TestInfo(t *testing.T) {
 }
 
 func TestConnectionIsReusedAcrossTurns(t *testing.T) {
-	f := newFake(t, streamHandler(sseEvents(t, "text.sse")...))
-	p := newTestPlugin(t, f.srv.URL, nil)
+	f := providertest.NewServer(t, providertest.SSEHandler(sseEvents(t, "text.sse")...))
+	p := newTestPlugin(t, f.URL, nil)
 	for turn := range 3 {
 		s, err := p.Generate(context.Background(), hi())
 		require.NoError(t, err)
 		_, err = collect(t, s)
 		require.ErrorIs(t, err, io.EOF, "turn %d", turn)
-		f.lastRequest(t)
+		f.LastRequest(t)
 	}
-	assert.Equal(t, int32(1), f.conns.Load(), "every turn after the first reuses the pooled connection")
+	assert.Equal(t, 1, f.Conns(), "every turn after the first reuses the pooled connection")
 }
 
 func TestSlowConsumerIsNotAnIdleProvider(t *testing.T) {
@@ -479,8 +480,8 @@ func TestSlowConsumerIsNotAnIdleProvider(t *testing.T) {
 		events = append(events, ": keep-alive\n\n")
 	}
 	events = append(events, all[3:]...)
-	f := newFake(t, streamHandler(events...))
-	p := newTestPlugin(t, f.srv.URL, map[string]any{"idle_timeout": idle.String()})
+	f := providertest.NewServer(t, providertest.SSEHandler(events...))
+	p := newTestPlugin(t, f.URL, map[string]any{"idle_timeout": idle.String()})
 	s, err := p.Generate(context.Background(), sdk.GenerateRequest{Messages: []sdk.Message{{Role: sdk.RoleUser, Content: "hi"}}})
 	require.NoError(t, err)
 	ev, err := s.Recv()
