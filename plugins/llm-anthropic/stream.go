@@ -267,10 +267,5 @@ func codeForErrorType(typ string) sdk.Code {
 // Unavailable: the provider (or a proxy) broke the stream, a retry or the
 // next plugin in the chain may succeed.
 func malformed(what string, cause error) error {
-	return &sdk.Error{
-		Code:    sdk.CodeUnavailable,
-		Message: providerName + ": malformed stream: " + what,
-		Details: map[string]string{providerhttp.DetailProvider: providerName},
-		Err:     cause,
-	}
+	return providerhttp.Unavailable(providerName, "malformed stream: "+what, cause)
 }

@@ -141,7 +141,7 @@ func (p *plugin) Transcribe(ctx context.Context, sc sdk.STTConfig) (sdk.STTStrea
 			return nil, providerhttp.ErrorFromResponse(providerName, resp)
 		}
 		if ctx.Err() == nil && dialCtx.Err() != nil {
-			return nil, &sdk.Error{Code: sdk.CodeUnavailable, Message: providerName + ": connect timeout", Err: err}
+			return nil, providerhttp.Unavailable(providerName, "connect timeout", err)
 		}
 		return nil, providerhttp.ErrorFromTransport(ctx, providerName, err)
 	}

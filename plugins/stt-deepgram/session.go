@@ -89,7 +89,7 @@ func (s *session) writeLoop(ctx context.Context, in <-chan sdk.STTInput, readDon
 			idle.Reset(s.keepAlive)
 		case err := <-readDone:
 			if err == nil {
-				err = unavailable("connection closed by Deepgram before the stream ended", nil)
+				err = providerhttp.Unavailable(providerName, "connection closed by Deepgram before the stream ended", nil)
 			}
 			return true, err
 		case <-ctx.Done():
@@ -111,7 +111,7 @@ func (s *session) closeStream(ctx context.Context, readDone <-chan error) (reade
 	case err := <-readDone:
 		return true, err
 	case <-wait.C:
-		return false, unavailable(fmt.Sprintf("no close from Deepgram %s after CloseStream", s.closeAfter), nil)
+		return false, providerhttp.Unavailable(providerName, fmt.Sprintf("no close from Deepgram %s after CloseStream", s.closeAfter), nil)
 	case <-ctx.Done():
 		return false, providerhttp.ErrorFromTransport(ctx, providerName, ctx.Err())
 	}
@@ -127,7 +127,7 @@ func (s *session) writeFailed(ctx context.Context, err error, readDone <-chan er
 	if rerr := <-readDone; rerr != nil {
 		return true, rerr
 	}
-	return true, unavailable("write failed", err)
+	return true, providerhttp.Unavailable(providerName, "write failed", err)
 }
 
 func (s *session) write(ctx context.Context, typ websocket.MessageType, data []byte) error {
@@ -215,13 +215,13 @@ func (s *session) readLoop(ctx context.Context, emit func(sdk.TranscriptEvent) e
 		}
 		var m message
 		if err := json.Unmarshal(data, &m); err != nil {
-			return unavailable("malformed message", err)
+			return providerhttp.Unavailable(providerName, "malformed message", err)
 		}
 		switch m.Type {
 		case "Results":
 			var ch resultsChannel
 			if err := json.Unmarshal(m.Channel, &ch); err != nil {
-				return unavailable("malformed Results message", err)
+				return providerhttp.Unavailable(providerName, "malformed Results message", err)
 			}
 			text, conf := "", 0.0
 			if len(ch.Alternatives) > 0 {
@@ -294,15 +294,6 @@ func (s *session) readError(ctx context.Context, err error) error {
 		Code:    code,
 		Message: fmt.Sprintf("%s: closed with %d: %s", providerName, int(ce.Code), reason),
 		Details: map[string]string{providerhttp.DetailProvider: providerName, "close_code": fmt.Sprint(int(ce.Code))},
-		Err:     err,
-	}
-}
-
-func unavailable(msg string, err error) *sdk.Error {
-	return &sdk.Error{
-		Code:    sdk.CodeUnavailable,
-		Message: providerName + ": " + msg,
-		Details: map[string]string{providerhttp.DetailProvider: providerName},
 		Err:     err,
 	}
 }

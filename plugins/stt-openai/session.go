@@ -167,7 +167,7 @@ func (s *session) transcribe(ctx context.Context, u utterance, emit func(sdk.Tra
 	}
 	var tr transcription
 	if err := json.Unmarshal(raw, &tr); err != nil {
-		return &sdk.Error{Code: sdk.CodeUnavailable, Message: providerName + ": malformed transcription response", Err: err}
+		return providerhttp.Unavailable(providerName, "malformed transcription response", err)
 	}
 	text := strings.TrimSpace(tr.Text)
 	if text == "" {

@@ -74,7 +74,7 @@ func openWebSocket(ctx context.Context, p streamParams) (sdk.TTSStream, error) {
 			return nil, providerhttp.ErrorFromResponse(providerName, resp)
 		}
 		if ctx.Err() == nil && dialCtx.Err() != nil {
-			return nil, &sdk.Error{Code: sdk.CodeUnavailable, Message: providerName + ": connect timeout", Err: err}
+			return nil, providerhttp.Unavailable(providerName, "connect timeout", err)
 		}
 		return nil, providerhttp.ErrorFromTransport(ctx, providerName, err)
 	}
@@ -164,7 +164,7 @@ func (s *wsSession) writeLoop(ctx context.Context, in <-chan sdk.TTSInput, readD
 			idle.Reset(keepAlive)
 		case rerr := <-readDone:
 			if rerr == nil {
-				rerr = wsUnavailable("connection closed before the stream ended", nil)
+				rerr = providerhttp.Unavailable(providerName, "connection closed before the stream ended", nil)
 			}
 			return true, rerr
 		case <-ctx.Done():
@@ -205,7 +205,7 @@ func (s *wsSession) closeInput(ctx context.Context, readDone <-chan error) (bool
 	case rerr := <-readDone:
 		return true, rerr
 	case <-wait.C:
-		return false, wsUnavailable(fmt.Sprintf("no final message %s after the end of input", time.Duration(s.cfg.CloseTimeout)), nil)
+		return false, providerhttp.Unavailable(providerName, fmt.Sprintf("no final message %s after the end of input", time.Duration(s.cfg.CloseTimeout)), nil)
 	case <-ctx.Done():
 		return false, providerhttp.ErrorFromTransport(ctx, providerName, ctx.Err())
 	}
@@ -221,7 +221,7 @@ func (s *wsSession) writeFailed(ctx context.Context, err error, readDone <-chan 
 	if rerr := <-readDone; rerr != nil {
 		return true, rerr
 	}
-	return true, wsUnavailable("write failed", err)
+	return true, providerhttp.Unavailable(providerName, "write failed", err)
 }
 
 // readLoop emits audio until the final message (nil) or the connection
@@ -240,7 +240,7 @@ func (s *wsSession) readLoop(ctx context.Context, emit func(sdk.AudioChunk) erro
 		}
 		var m wsOutput
 		if err := json.Unmarshal(data, &m); err != nil {
-			return wsUnavailable("malformed message", err)
+			return providerhttp.Unavailable(providerName, "malformed message", err)
 		}
 		if m.Error != "" || (m.Message != "" && m.Audio == nil && m.IsFinal == nil) {
 			return wsServerError(firstNonEmpty(m.Message, m.Error), m.Error)
@@ -248,7 +248,7 @@ func (s *wsSession) readLoop(ctx context.Context, emit func(sdk.AudioChunk) erro
 		if m.Audio != nil && *m.Audio != "" {
 			pcm, err := base64.StdEncoding.DecodeString(*m.Audio)
 			if err != nil {
-				return wsUnavailable("malformed audio", err)
+				return providerhttp.Unavailable(providerName, "malformed audio", err)
 			}
 			pcm = append(carry, pcm...)
 			whole := len(pcm) &^ 1
@@ -341,15 +341,6 @@ func wsServerError(reason, kind string) *sdk.Error {
 		Code:    code,
 		Message: providerName + ": " + reason,
 		Details: map[string]string{providerhttp.DetailProvider: providerName},
-	}
-}
-
-func wsUnavailable(msg string, err error) *sdk.Error {
-	return &sdk.Error{
-		Code:    sdk.CodeUnavailable,
-		Message: providerName + ": " + msg,
-		Details: map[string]string{providerhttp.DetailProvider: providerName},
-		Err:     err,
 	}
 }
 

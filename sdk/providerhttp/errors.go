@@ -180,10 +180,18 @@ func ErrorFromTransport(ctx context.Context, provider string, err error) *sdk.Er
 	case ctx.Err() != nil:
 		return &sdk.Error{Code: sdk.CodeDeadlineExceeded, Message: provider + ": deadline exceeded", Err: hideEOF(err)}
 	}
-	msg := provider + ": " + transportReason(err)
+	return Unavailable(provider, transportReason(err), err)
+}
+
+// Unavailable reports a provider failure that a retry or the next plugin
+// in the chain may get past (a broken or malformed stream, a dropped
+// connection): the message is provider + ": " + msg, and err, the cause,
+// is kept in the chain unless it wraps io.EOF (then as text only, see
+// ErrorFromTransport).
+func Unavailable(provider, msg string, err error) *sdk.Error {
 	return &sdk.Error{
 		Code:    sdk.CodeUnavailable,
-		Message: msg,
+		Message: provider + ": " + msg,
 		Details: map[string]string{DetailProvider: provider},
 		Err:     hideEOF(err),
 	}

@@ -2,6 +2,7 @@ package providerhttp
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -78,4 +79,15 @@ func TestErrorFromTransport(t *testing.T) {
 			assert.Equal(t, tt.code, ErrorFromTransport(tt.ctx, "prov", tt.err).Code)
 		})
 	}
+}
+
+func TestUnavailable(t *testing.T) {
+	cause := errors.New("bad json")
+	e := Unavailable("prov", "malformed stream: x", cause)
+	assert.Equal(t, sdk.CodeUnavailable, e.Code)
+	assert.Equal(t, "prov: malformed stream: x", e.Message)
+	assert.Equal(t, "prov", e.Details[DetailProvider])
+	assert.ErrorIs(t, e, cause)
+	assert.Nil(t, Unavailable("prov", "closed", nil).Err)
+	assert.NotErrorIs(t, Unavailable("prov", "closed", io.EOF), io.EOF)
 }

@@ -37,12 +37,7 @@ func IsTimeout(cause error) bool {
 func ErrorFromRequest(ctx, reqCtx context.Context, provider string, err error) *sdk.Error {
 	if ctx.Err() == nil {
 		if cause := context.Cause(reqCtx); IsTimeout(cause) {
-			return &sdk.Error{
-				Code:    sdk.CodeUnavailable,
-				Message: provider + ": " + cause.Error(),
-				Details: map[string]string{DetailProvider: provider},
-				Err:     fmt.Errorf("%w: %w", cause, hideEOF(err)),
-			}
+			return Unavailable(provider, cause.Error(), fmt.Errorf("%w: %w", cause, hideEOF(err)))
 		}
 	}
 	return ErrorFromTransport(ctx, provider, err)
