@@ -33,7 +33,7 @@ func TestGenerateStreamsText(t *testing.T) {
 		Messages: []sdk.Message{{Role: sdk.RoleUser, Content: "Hi"}},
 	})
 	require.NoError(t, err)
-	evs, err := collect(t, s)
+	evs, err := providertest.Collect(t, s)
 	require.ErrorIs(t, err, io.EOF)
 
 	require.Len(t, evs, 3)
@@ -86,7 +86,7 @@ func TestGenerateToolRoundTrip(t *testing.T) {
 		Temperature: &temp,
 	})
 	require.NoError(t, err)
-	evs, err := collect(t, s)
+	evs, err := providertest.Collect(t, s)
 	require.ErrorIs(t, err, io.EOF)
 
 	require.Len(t, evs, 5)
@@ -187,7 +187,7 @@ func TestHTTPErrorsAreMapped(t *testing.T) {
 			p := newTestPlugin(t, f.URL, nil)
 			s, err := p.Generate(context.Background(), sdk.GenerateRequest{Messages: []sdk.Message{{Role: sdk.RoleUser, Content: "hi"}}})
 			require.NoError(t, err)
-			evs, err := collect(t, s)
+			evs, err := providertest.Collect(t, s)
 			assert.Empty(t, evs)
 			e := sdkError(t, err)
 			assert.Equal(t, tc.code, e.Code)
@@ -220,7 +220,7 @@ func TestMidStreamErrorEvent(t *testing.T) {
 			p := newTestPlugin(t, f.URL, nil)
 			s, err := p.Generate(context.Background(), sdk.GenerateRequest{Messages: []sdk.Message{{Role: sdk.RoleUser, Content: "hi"}}})
 			require.NoError(t, err)
-			evs, err := collect(t, s)
+			evs, err := providertest.Collect(t, s)
 			assert.Equal(t, "Hello", text(evs))
 			e := sdkError(t, err)
 			assert.Equal(t, tc.code, e.Code)
@@ -246,7 +246,7 @@ func TestUnknownEventsAndBlocksAreIgnored(t *testing.T) {
 	p := newTestPlugin(t, f.URL, nil)
 	s, err := p.Generate(context.Background(), sdk.GenerateRequest{Messages: []sdk.Message{{Role: sdk.RoleUser, Content: "hi"}}})
 	require.NoError(t, err)
-	evs, err := collect(t, s)
+	evs, err := providertest.Collect(t, s)
 	require.ErrorIs(t, err, io.EOF)
 	assert.Equal(t, "Hello!", text(evs))
 	require.NotNil(t, evs[len(evs)-1].Done)
@@ -265,7 +265,7 @@ func TestToolInputWithoutDeltas(t *testing.T) {
 	p := newTestPlugin(t, f.URL, nil)
 	s, err := p.Generate(context.Background(), sdk.GenerateRequest{Messages: []sdk.Message{{Role: sdk.RoleUser, Content: "hi"}}})
 	require.NoError(t, err)
-	evs, err := collect(t, s)
+	evs, err := providertest.Collect(t, s)
 	require.ErrorIs(t, err, io.EOF)
 	require.Len(t, evs, 3)
 	require.NotNil(t, evs[0].ToolCall)
@@ -300,7 +300,7 @@ func TestMalformedStream(t *testing.T) {
 			p := newTestPlugin(t, f.URL, nil)
 			s, err := p.Generate(context.Background(), sdk.GenerateRequest{Messages: []sdk.Message{{Role: sdk.RoleUser, Content: "hi"}}})
 			require.NoError(t, err)
-			evs, err := collect(t, s)
+			evs, err := providertest.Collect(t, s)
 			assert.Empty(t, evs)
 			e := sdkError(t, err)
 			assert.Equal(t, sdk.CodeUnavailable, e.Code)
@@ -344,7 +344,7 @@ func TestStreamCutShortIsUnavailable(t *testing.T) {
 			p := newTestPlugin(t, f.URL, nil)
 			s, err := p.Generate(context.Background(), sdk.GenerateRequest{Messages: []sdk.Message{{Role: sdk.RoleUser, Content: "hi"}}})
 			require.NoError(t, err)
-			evs, err := collect(t, s)
+			evs, err := providertest.Collect(t, s)
 			assert.Equal(t, tc.wantText, text(evs))
 			for _, ev := range evs {
 				assert.Nil(t, ev.Done, "a cut stream must not report Done")
@@ -419,7 +419,7 @@ func TestTimeouts(t *testing.T) {
 			p := newTestPlugin(t, f.URL, tc.settings)
 			s, err := p.Generate(context.Background(), sdk.GenerateRequest{Messages: []sdk.Message{{Role: sdk.RoleUser, Content: "hi"}}})
 			require.NoError(t, err)
-			_, err = collect(t, s)
+			_, err = providertest.Collect(t, s)
 			e := sdkError(t, err)
 			assert.Equal(t, sdk.CodeUnavailable, e.Code)
 			assert.ErrorIs(t, err, tc.want)
@@ -435,7 +435,7 @@ func TestProviderUnreachable(t *testing.T) {
 	p := newTestPlugin(t, url, nil)
 	s, err := p.Generate(context.Background(), sdk.GenerateRequest{Messages: []sdk.Message{{Role: sdk.RoleUser, Content: "hi"}}})
 	require.NoError(t, err)
-	_, err = collect(t, s)
+	_, err = providertest.Collect(t, s)
 	assert.Equal(t, sdk.CodeUnavailable, sdk.CodeOf(err))
 }
 
@@ -453,7 +453,7 @@ func TestConnectionIsReusedAcrossTurns(t *testing.T) {
 	for turn := range 3 {
 		s, err := p.Generate(context.Background(), sdk.GenerateRequest{Messages: []sdk.Message{{Role: sdk.RoleUser, Content: "hi"}}})
 		require.NoError(t, err)
-		_, err = collect(t, s)
+		_, err = providertest.Collect(t, s)
 		require.ErrorIs(t, err, io.EOF, "turn %d", turn)
 		f.LastRequest(t)
 	}
@@ -484,7 +484,7 @@ func TestSlowConsumerIsNotAnIdleProvider(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "Hello", ev.TextDelta)
 	<-time.After(consumerDelay)
-	evs, err := collect(t, s)
+	evs, err := providertest.Collect(t, s)
 	require.ErrorIs(t, err, io.EOF, "the provider sent everything at once; only the consumer was slow")
 	require.NotEmpty(t, evs)
 	assert.NotNil(t, evs[len(evs)-1].Done)

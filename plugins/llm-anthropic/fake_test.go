@@ -54,20 +54,6 @@ func newTestPlugin(t testing.TB, baseURL string, extra map[string]any) *plugin {
 	return p
 }
 
-// collect reads a stream to its end and returns its events and the error
-// that ended it (io.EOF after a complete generation).
-func collect(t *testing.T, s sdk.LLMStream) ([]sdk.GenerateEvent, error) {
-	t.Helper()
-	var evs []sdk.GenerateEvent
-	for {
-		ev, err := s.Recv()
-		if err != nil {
-			return evs, err
-		}
-		evs = append(evs, ev)
-	}
-}
-
 // text joins the text deltas of events.
 func text(evs []sdk.GenerateEvent) string {
 	var b bytes.Buffer

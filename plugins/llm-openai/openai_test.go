@@ -38,7 +38,7 @@ func TestGenerateStreamsText(t *testing.T) {
 		Messages: []sdk.Message{{Role: sdk.RoleUser, Content: "Hi"}},
 	})
 	require.NoError(t, err)
-	evs, err := collect(t, s)
+	evs, err := providertest.Collect(t, s)
 	require.ErrorIs(t, err, io.EOF)
 
 	require.Len(t, evs, 3)
@@ -83,7 +83,7 @@ func TestGenerateToolRoundTrip(t *testing.T) {
 		MaxTokens: 200,
 	})
 	require.NoError(t, err)
-	evs, err := collect(t, s)
+	evs, err := providertest.Collect(t, s)
 	require.ErrorIs(t, err, io.EOF)
 
 	require.Len(t, evs, 3)
@@ -158,7 +158,7 @@ func TestToolCallAssembly(t *testing.T) {
 			p := newTestPlugin(t, f.URL, nil)
 			s, err := p.Generate(context.Background(), hi())
 			require.NoError(t, err)
-			evs, err := collect(t, s)
+			evs, err := providertest.Collect(t, s)
 			require.ErrorIs(t, err, io.EOF)
 			require.Len(t, evs, 3)
 			require.NotNil(t, evs[0].ToolCall)
@@ -185,7 +185,7 @@ func TestLocalServerSettings(t *testing.T) {
 	}`)))
 	s, err := p.Generate(context.Background(), hi())
 	require.NoError(t, err)
-	_, err = collect(t, s)
+	_, err = providertest.Collect(t, s)
 	require.ErrorIs(t, err, io.EOF)
 	req := f.LastRequest(t)
 	assert.Empty(t, req.Header.Get("Authorization"), "no key, no Authorization header")
@@ -245,7 +245,7 @@ func TestHTTPErrorsAreMapped(t *testing.T) {
 			p := newTestPlugin(t, f.URL, nil)
 			s, err := p.Generate(context.Background(), hi())
 			require.NoError(t, err)
-			evs, err := collect(t, s)
+			evs, err := providertest.Collect(t, s)
 			assert.Empty(t, evs)
 			e := sdkError(t, err)
 			assert.Equal(t, tc.code, e.Code)
@@ -277,7 +277,7 @@ func TestMidStreamErrorChunk(t *testing.T) {
 			p := newTestPlugin(t, f.URL, nil)
 			s, err := p.Generate(context.Background(), hi())
 			require.NoError(t, err)
-			evs, err := collect(t, s)
+			evs, err := providertest.Collect(t, s)
 			assert.Equal(t, "Hello", text(evs))
 			e := sdkError(t, err)
 			assert.Equal(t, tc.code, e.Code, e.Message)
@@ -304,7 +304,7 @@ func TestMalformedStream(t *testing.T) {
 			p := newTestPlugin(t, f.URL, nil)
 			s, err := p.Generate(context.Background(), hi())
 			require.NoError(t, err)
-			evs, err := collect(t, s)
+			evs, err := providertest.Collect(t, s)
 			assert.Empty(t, evs)
 			e := sdkError(t, err)
 			assert.Equal(t, sdk.CodeUnavailable, e.Code)
@@ -348,7 +348,7 @@ func TestStreamCutShortIsUnavailable(t *testing.T) {
 			p := newTestPlugin(t, f.URL, nil)
 			s, err := p.Generate(context.Background(), hi())
 			require.NoError(t, err)
-			evs, err := collect(t, s)
+			evs, err := providertest.Collect(t, s)
 			assert.Equal(t, tc.wantText, text(evs))
 			for _, ev := range evs {
 				assert.Nil(t, ev.Done, "a cut stream must not report Done")
@@ -423,7 +423,7 @@ func TestTimeouts(t *testing.T) {
 			p := newTestPlugin(t, f.URL, tc.settings)
 			s, err := p.Generate(context.Background(), hi())
 			require.NoError(t, err)
-			_, err = collect(t, s)
+			_, err = providertest.Collect(t, s)
 			e := sdkError(t, err)
 			assert.Equal(t, sdk.CodeUnavailable, e.Code)
 			assert.ErrorIs(t, err, tc.want)
@@ -439,7 +439,7 @@ func TestProviderUnreachable(t *testing.T) {
 	p := newTestPlugin(t, url, nil)
 	s, err := p.Generate(context.Background(), hi())
 	require.NoError(t, err)
-	_, err = collect(t, s)
+	_, err = providertest.Collect(t, s)
 	assert.Equal(t, sdk.CodeUnavailable, sdk.CodeOf(err))
 }
 
@@ -457,7 +457,7 @@ func TestConnectionIsReusedAcrossTurns(t *testing.T) {
 	for turn := range 3 {
 		s, err := p.Generate(context.Background(), hi())
 		require.NoError(t, err)
-		_, err = collect(t, s)
+		_, err = providertest.Collect(t, s)
 		require.ErrorIs(t, err, io.EOF, "turn %d", turn)
 		f.LastRequest(t)
 	}
@@ -488,7 +488,7 @@ func TestSlowConsumerIsNotAnIdleProvider(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "Hello", ev.TextDelta)
 	<-time.After(consumerDelay)
-	evs, err := collect(t, s)
+	evs, err := providertest.Collect(t, s)
 	require.ErrorIs(t, err, io.EOF, "the provider sent everything at once; only the consumer was slow")
 	require.NotEmpty(t, evs)
 	assert.NotNil(t, evs[len(evs)-1].Done)

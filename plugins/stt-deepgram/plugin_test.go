@@ -19,15 +19,12 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/parleyhq/parley/sdk"
+	"github.com/parleyhq/parley/sdk/providerhttp/providertest"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
-
-// liveness bounds how long a test waits for something that must happen;
-// it only turns a hang into a failure and is not a timing assertion.
-const liveness = 10 * time.Second
 
 const testKey = "dg-test-key"
 
@@ -193,56 +190,6 @@ func configured(t *testing.T, baseURL string, extra map[string]any) *plugin {
 	return p
 }
 
-// recvWithin is s.Recv that fails the test instead of hanging.
-func recvWithin(t *testing.T, s sdk.STTStream) (sdk.TranscriptEvent, error) {
-	t.Helper()
-	type result struct {
-		v   sdk.TranscriptEvent
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		v, err := s.Recv()
-		done <- result{v, err}
-	}()
-	select {
-	case r := <-done:
-		return r.v, r.err
-	case <-time.After(liveness):
-		t.Fatal("no event from the stream")
-		return sdk.TranscriptEvent{}, nil
-	}
-}
-
-// collect reads a stream to its end.
-func collect(t *testing.T, s sdk.STTStream) ([]sdk.TranscriptEvent, error) {
-	t.Helper()
-	type result struct {
-		events []sdk.TranscriptEvent
-		err    error
-	}
-	done := make(chan result, 1)
-	go func() {
-		var r result
-		for {
-			ev, err := s.Recv()
-			if err != nil {
-				r.err = err
-				done <- r
-				return
-			}
-			r.events = append(r.events, ev)
-		}
-	}()
-	select {
-	case r := <-done:
-		return r.events, r.err
-	case <-time.After(liveness):
-		t.Fatal("stream did not end")
-		return nil, nil
-	}
-}
-
 func pcm(n int) []byte {
 	b := make([]byte, n)
 	for i := range b {
@@ -283,7 +230,7 @@ func TestLiveStreamPartialsAndOneFinalPerUtterance(t *testing.T) {
 	}
 	require.NoError(t, s.Flush())
 	require.NoError(t, s.CloseSend())
-	events, err := collect(t, s)
+	events, err := providertest.Collect(t, s)
 	require.ErrorIs(t, err, io.EOF)
 
 	require.Len(t, events, 3, "%+v", events)
@@ -322,12 +269,12 @@ func TestFinalizeAnswerEndsTheUtterance(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.SendAudio(pcm(320)))
 	require.NoError(t, s.Flush())
-	ev, err := recvWithin(t, s)
+	ev, err := providertest.RecvWithin(t, s)
 	require.NoError(t, err)
 	assert.Equal(t, sdk.TranscriptEvent{Text: "turn on the lights", Final: true, Confidence: 0.9,
 		Start: 200 * time.Millisecond, End: 1300 * time.Millisecond}, ev)
 	require.NoError(t, s.CloseSend())
-	events, err := collect(t, s)
+	events, err := providertest.Collect(t, s)
 	require.ErrorIs(t, err, io.EOF)
 	assert.Empty(t, events)
 	q, _, _ := fake.received()
@@ -355,13 +302,13 @@ func TestPendingSegmentsAreFinalOnUtteranceEndAndClose(t *testing.T) {
 	s, err := p.Transcribe(t.Context(), sdk.STTConfig{})
 	require.NoError(t, err)
 	require.NoError(t, s.SendAudio(pcm(320)))
-	ev, err := recvWithin(t, s)
+	ev, err := providertest.RecvWithin(t, s)
 	require.NoError(t, err)
 	assert.Equal(t, "first part", ev.Text)
 	assert.True(t, ev.Final)
 	require.NoError(t, s.SendAudio(pcm(320)))
 	require.NoError(t, s.CloseSend())
-	events, err := collect(t, s)
+	events, err := providertest.Collect(t, s)
 	require.ErrorIs(t, err, io.EOF)
 	require.Len(t, events, 1)
 	assert.Equal(t, sdk.TranscriptEvent{Text: "second part", Final: true, Confidence: 0.9, Start: 2 * time.Second, End: 3 * time.Second}, events[0])
@@ -380,12 +327,12 @@ func TestKeepAliveSentWhenIdle(t *testing.T) {
 		select {
 		case msg := <-fake.texts:
 			assert.Equal(t, `{"type":"KeepAlive"}`, msg, "sent as a text frame, exactly as documented")
-		case <-time.After(liveness):
+		case <-time.After(providertest.Liveness):
 			t.Fatal("no keep-alive received")
 		}
 	}
 	cancel()
-	_, err = collect(t, s)
+	_, err = providertest.Collect(t, s)
 	assert.Equal(t, sdk.CodeCanceled, sdk.CodeOf(err))
 }
 
@@ -457,7 +404,7 @@ func TestConnectionEndsAreErrors(t *testing.T) {
 			s, err := p.Transcribe(t.Context(), sdk.STTConfig{InterimResults: true})
 			require.NoError(t, err)
 			require.NoError(t, s.SendAudio(pcm(320)))
-			_, err = collect(t, s)
+			_, err = providertest.Collect(t, s)
 			require.Error(t, err)
 			assert.NotErrorIs(t, err, io.EOF, "never a silent end")
 			assert.Equal(t, tt.code, sdk.CodeOf(err), "%v", err)
@@ -475,7 +422,7 @@ func TestCloseStreamWithoutCloseTimesOut(t *testing.T) {
 	s, err := p.Transcribe(t.Context(), sdk.STTConfig{})
 	require.NoError(t, err)
 	require.NoError(t, s.CloseSend())
-	_, err = collect(t, s)
+	_, err = providertest.Collect(t, s)
 	assert.Equal(t, sdk.CodeUnavailable, sdk.CodeOf(err), "%v", err)
 }
 
@@ -490,7 +437,7 @@ func TestCancelReturnsPromptly(t *testing.T) {
 	require.NoError(t, s.SendAudio(pcm(320)))
 	<-got
 	cancel()
-	_, err = collect(t, s)
+	_, err = providertest.Collect(t, s)
 	assert.Equal(t, sdk.CodeCanceled, sdk.CodeOf(err), "%v", err)
 }
 
@@ -564,7 +511,7 @@ func TestErrorMessageEndsTheStream(t *testing.T) {
 	s, err := p.Transcribe(t.Context(), sdk.STTConfig{})
 	require.NoError(t, err)
 	require.NoError(t, s.SendAudio(pcm(320)))
-	_, err = collect(t, s)
+	_, err = providertest.Collect(t, s)
 	var se *sdk.Error
 	require.ErrorAs(t, err, &se)
 	assert.Equal(t, sdk.CodeUnavailable, se.Code)

@@ -21,15 +21,12 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/parleyhq/parley/sdk"
+	"github.com/parleyhq/parley/sdk/providerhttp/providertest"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
-
-// liveness bounds how long a test waits for something that must happen;
-// it only turns a hang into a failure and is not a timing assertion.
-const liveness = 10 * time.Second
 
 const testKey = "sk-test-456"
 
@@ -127,56 +124,6 @@ func configured(t *testing.T, baseURL string, extra map[string]any) *plugin {
 	return p
 }
 
-// recvWithin is s.Recv that fails the test instead of hanging.
-func recvWithin(t *testing.T, s sdk.STTStream) (sdk.TranscriptEvent, error) {
-	t.Helper()
-	type result struct {
-		v   sdk.TranscriptEvent
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		v, err := s.Recv()
-		done <- result{v, err}
-	}()
-	select {
-	case r := <-done:
-		return r.v, r.err
-	case <-time.After(liveness):
-		t.Fatal("no event from the stream")
-		return sdk.TranscriptEvent{}, nil
-	}
-}
-
-// collect reads a stream to its end.
-func collect(t *testing.T, s sdk.STTStream) ([]sdk.TranscriptEvent, error) {
-	t.Helper()
-	type result struct {
-		events []sdk.TranscriptEvent
-		err    error
-	}
-	done := make(chan result, 1)
-	go func() {
-		var r result
-		for {
-			ev, err := s.Recv()
-			if err != nil {
-				r.err = err
-				done <- r
-				return
-			}
-			r.events = append(r.events, ev)
-		}
-	}()
-	select {
-	case r := <-done:
-		return r.events, r.err
-	case <-time.After(liveness):
-		t.Fatal("stream did not end")
-		return nil, nil
-	}
-}
-
 func pcm(n int, seed byte) []byte {
 	b := make([]byte, n)
 	for i := range b {
@@ -228,14 +175,14 @@ func TestOneFinalPerUtterance(t *testing.T) {
 	require.NoError(t, s.SendAudio(first[:3200]))
 	require.NoError(t, s.SendAudio(first[3200:]))
 	require.NoError(t, s.Flush())
-	ev, err := recvWithin(t, s)
+	ev, err := providertest.RecvWithin(t, s)
 	require.NoError(t, err)
 	assert.Equal(t, sdk.TranscriptEvent{Text: "utterance 0", Final: true, Start: 0, End: 200 * time.Millisecond}, ev)
 
 	second := pcm(1600, 9) // 0.05 s
 	require.NoError(t, s.SendAudio(second))
 	require.NoError(t, s.CloseSend())
-	events, err := collect(t, s)
+	events, err := providertest.Collect(t, s)
 	require.ErrorIs(t, err, io.EOF)
 	assert.Equal(t, []sdk.TranscriptEvent{{Text: "utterance 1", Final: true, Start: 200 * time.Millisecond, End: 250 * time.Millisecond}}, events)
 
@@ -263,7 +210,7 @@ func TestVerboseJSONGivesConfidence(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.SendAudio(pcm(800, 0)))
 	require.NoError(t, s.CloseSend())
-	events, err := collect(t, s)
+	events, err := providertest.Collect(t, s)
 	require.ErrorIs(t, err, io.EOF)
 	require.Len(t, events, 1)
 	want := float32((math.Exp(-0.1) + math.Exp(-0.3)) / 2)
@@ -285,7 +232,7 @@ func TestLongUtterancesAreAutoFlushed(t *testing.T) {
 	audio := pcm(8000, 5)
 	require.NoError(t, s.SendAudio(audio))
 	require.NoError(t, s.CloseSend())
-	events, err := collect(t, s)
+	events, err := providertest.Collect(t, s)
 	require.ErrorIs(t, err, io.EOF)
 	require.Len(t, events, 3)
 	assert.Equal(t, []time.Duration{0, 100 * time.Millisecond, 200 * time.Millisecond},
@@ -312,7 +259,7 @@ func TestNothingToSayMakesNoRequestOrEvent(t *testing.T) {
 	require.NoError(t, s.SendAudio(pcm(320, 0)))
 	require.NoError(t, s.Flush()) // silence: empty text, no event
 	require.NoError(t, s.CloseSend())
-	events, err := collect(t, s)
+	events, err := providertest.Collect(t, s)
 	require.ErrorIs(t, err, io.EOF)
 	assert.Empty(t, events)
 	assert.Len(t, fake.seen(), 1)
@@ -327,7 +274,7 @@ func TestKeyIsOptionalForCompatibleServers(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.SendAudio(pcm(320, 0)))
 	require.NoError(t, s.CloseSend())
-	_, err = collect(t, s)
+	_, err = providertest.Collect(t, s)
 	require.ErrorIs(t, err, io.EOF)
 	ups := fake.seen()
 	require.Len(t, ups, 1)
@@ -366,7 +313,7 @@ func TestProviderErrorsAreMapped(t *testing.T) {
 			require.NoError(t, err)
 			require.NoError(t, s.SendAudio(pcm(320, 0)))
 			require.NoError(t, s.CloseSend())
-			_, err = collect(t, s)
+			_, err = providertest.Collect(t, s)
 			var se *sdk.Error
 			require.ErrorAs(t, err, &se)
 			assert.Equal(t, tt.code, se.Code, "%v", se)
@@ -403,11 +350,11 @@ func TestAudioKeepsFlowingDuringASlowUploadAndCancelIsPrompt(t *testing.T) {
 	select {
 	case err := <-sent:
 		require.NoError(t, err)
-	case <-time.After(liveness):
+	case <-time.After(providertest.Liveness):
 		t.Fatal("SendAudio blocked while an upload was in flight")
 	}
 	cancel()
-	_, err = collect(t, s)
+	_, err = providertest.Collect(t, s)
 	assert.Equal(t, sdk.CodeCanceled, sdk.CodeOf(err), "%v", err)
 }
 
@@ -466,7 +413,7 @@ func TestTransportFailuresAreUnavailable(t *testing.T) {
 			require.NoError(t, err)
 			require.NoError(t, s.SendAudio(pcm(320, 0)))
 			require.NoError(t, s.CloseSend())
-			_, err = collect(t, s)
+			_, err = providertest.Collect(t, s)
 			require.Error(t, err)
 			assert.NotErrorIs(t, err, io.EOF, "never a silent end")
 			assert.Equal(t, sdk.CodeUnavailable, sdk.CodeOf(err), "%v", err)

@@ -17,16 +17,13 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/parleyhq/parley/sdk"
+	"github.com/parleyhq/parley/sdk/providerhttp/providertest"
 	"github.com/parleyhq/parley/sdk/sentence"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
-
-// liveness bounds how long a test waits for something that must happen;
-// it only turns a hang into a failure and is not a timing assertion.
-const liveness = 10 * time.Second
 
 const testKey = "test-key-123"
 
@@ -126,56 +123,6 @@ func configured(t *testing.T, baseURL string, extra map[string]any) *plugin {
 	return p
 }
 
-// recvWithin is s.Recv that fails the test instead of hanging.
-func recvWithin(t *testing.T, s sdk.TTSStream) (sdk.AudioChunk, error) {
-	t.Helper()
-	type result struct {
-		v   sdk.AudioChunk
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		v, err := s.Recv()
-		done <- result{v, err}
-	}()
-	select {
-	case r := <-done:
-		return r.v, r.err
-	case <-time.After(liveness):
-		t.Fatal("no event from the stream")
-		return sdk.AudioChunk{}, nil
-	}
-}
-
-// collect reads a stream to its end.
-func collect(t *testing.T, s sdk.TTSStream) ([]sdk.AudioChunk, error) {
-	t.Helper()
-	type result struct {
-		chunks []sdk.AudioChunk
-		err    error
-	}
-	done := make(chan result, 1)
-	go func() {
-		var r result
-		for {
-			c, err := s.Recv()
-			if err != nil {
-				r.err = err
-				done <- r
-				return
-			}
-			r.chunks = append(r.chunks, c)
-		}
-	}()
-	select {
-	case r := <-done:
-		return r.chunks, r.err
-	case <-time.After(liveness):
-		t.Fatal("stream did not end")
-		return nil, nil
-	}
-}
-
 func TestSynthesizeStreamsSentencesInOrder(t *testing.T) {
 	fake, srv := newFake(t)
 	p := configured(t, srv.URL+"/", map[string]any{
@@ -191,7 +138,7 @@ func TestSynthesizeStreamsSentencesInOrder(t *testing.T) {
 		require.NoError(t, s.SendText(d))
 	}
 	require.NoError(t, s.CloseSend())
-	chunks, err := collect(t, s)
+	chunks, err := providertest.Collect(t, s)
 	require.ErrorIs(t, err, io.EOF)
 
 	full := strings.Join(text, "")
@@ -249,11 +196,11 @@ func TestOddByteIsCarriedToTheNextChunk(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.SendText("Odd."))
 	require.NoError(t, s.CloseSend())
-	c, err := recvWithin(t, s)
+	c, err := providertest.RecvWithin(t, s)
 	require.NoError(t, err)
 	assert.Equal(t, []byte{1, 2}, c.PCM, "the first chunk arrives while the response is still open")
 	close(next)
-	chunks, err := collect(t, s)
+	chunks, err := providertest.Collect(t, s)
 	require.ErrorIs(t, err, io.EOF)
 	var rest []byte
 	for _, c := range chunks {
@@ -269,7 +216,7 @@ func TestFlushSpeaksPendingText(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.SendText("no boundary yet"))
 	require.NoError(t, s.Flush())
-	c, err := recvWithin(t, s)
+	c, err := providertest.RecvWithin(t, s)
 	require.NoError(t, err)
 	assert.Equal(t, 16000, c.SampleRate, "default rate")
 	assert.Equal(t, 0, c.TextStart)
@@ -280,7 +227,7 @@ func TestFlushSpeaksPendingText(t *testing.T) {
 	assert.Equal(t, []string{"pcm_16000"}, reqs[0].Query["output_format"])
 	assert.NotContains(t, reqs[0].Body, "voice_settings", "provider defaults when none set")
 	require.NoError(t, s.CloseSend())
-	_, err = collect(t, s)
+	_, err = providertest.Collect(t, s)
 	require.ErrorIs(t, err, io.EOF)
 	assert.Len(t, fake.seen(), 1, "nothing left to speak")
 }
@@ -316,7 +263,7 @@ func TestProviderErrorsAreMapped(t *testing.T) {
 			require.NoError(t, err)
 			require.NoError(t, s.SendText("Hello."))
 			require.NoError(t, s.CloseSend())
-			_, err = collect(t, s)
+			_, err = providertest.Collect(t, s)
 			var se *sdk.Error
 			require.ErrorAs(t, err, &se)
 			assert.Equal(t, tt.code, se.Code)
@@ -345,11 +292,11 @@ func TestCancelDuringSlowStreamReturnsCanceled(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.SendText("A slow sentence."))
 	require.NoError(t, s.CloseSend())
-	c, err := recvWithin(t, s)
+	c, err := providertest.RecvWithin(t, s)
 	require.NoError(t, err)
 	assert.Equal(t, []byte{1, 2, 3, 4}, c.PCM)
 	cancel()
-	_, err = collect(t, s)
+	_, err = providertest.Collect(t, s)
 	assert.Equal(t, sdk.CodeCanceled, sdk.CodeOf(err), "got %v", err)
 }
 
@@ -401,7 +348,7 @@ func TestTransportFailuresAreUnavailable(t *testing.T) {
 			require.NoError(t, err)
 			require.NoError(t, s.SendText("Hello."))
 			require.NoError(t, s.CloseSend())
-			_, err = collect(t, s)
+			_, err = providertest.Collect(t, s)
 			require.Error(t, err)
 			assert.Equal(t, sdk.CodeUnavailable, sdk.CodeOf(err), "got %v", err)
 			assert.NotErrorIs(t, err, io.EOF, "never a silent end")
@@ -421,7 +368,7 @@ func TestConnectionRefusedIsUnavailable(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.SendText("Hello."))
 	require.NoError(t, s.CloseSend())
-	_, err = collect(t, s)
+	_, err = providertest.Collect(t, s)
 	assert.Equal(t, sdk.CodeUnavailable, sdk.CodeOf(err), "got %v", err)
 }
 
@@ -488,7 +435,7 @@ func TestSendAfterCloseFails(t *testing.T) {
 	err = s.SendText("late")
 	assert.ErrorIs(t, err, sentence.ErrClosed)
 	assert.Equal(t, sdk.CodeFailedPrecondition, sdk.CodeOf(err))
-	_, err = collect(t, s)
+	_, err = providertest.Collect(t, s)
 	require.ErrorIs(t, err, io.EOF)
 }
 

@@ -23,6 +23,7 @@ import (
 
 	"github.com/parleyhq/parley/sdk"
 	"github.com/parleyhq/parley/sdk/plugintest"
+	"github.com/parleyhq/parley/sdk/providerhttp/providertest"
 	"github.com/parleyhq/parley/sdk/sentence"
 )
 
@@ -170,7 +171,7 @@ func TestWebSocketStreamsSentencesWithAlignedSpans(t *testing.T) {
 		require.NoError(t, s.SendText(d))
 	}
 	require.NoError(t, s.CloseSend())
-	chunks, err := collect(t, s)
+	chunks, err := providertest.Collect(t, s)
 	require.ErrorIs(t, err, io.EOF)
 
 	sentences := []sentence.Span{{Text: "Hello there.", Start: 0, End: 12}, {Text: "How are you?", Start: 12, End: 25}, {Text: "Très bien", Start: 25, End: 36}}
@@ -215,7 +216,7 @@ func TestWebSocketFlushAndKeepAlive(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.SendText("no boundary yet"))
 	require.NoError(t, s.Flush())
-	c, err := recvWithin(t, s)
+	c, err := providertest.RecvWithin(t, s)
 	require.NoError(t, err)
 	assert.Equal(t, 0, c.TextStart)
 	assert.Equal(t, 15, c.TextEnd)
@@ -229,12 +230,12 @@ func TestWebSocketFlushAndKeepAlive(t *testing.T) {
 		select {
 		case got := <-fake.got:
 			assert.Equal(t, want, got)
-		case <-time.After(liveness):
+		case <-time.After(providertest.Liveness):
 			t.Fatalf("fake never received %s", want)
 		}
 	}
 	cancel()
-	_, err = collect(t, s)
+	_, err = providertest.Collect(t, s)
 	assert.Equal(t, sdk.CodeCanceled, sdk.CodeOf(err), "%v", err)
 }
 
@@ -299,7 +300,7 @@ func TestWebSocketServerEndsAreErrors(t *testing.T) {
 			s, err := p.Synthesize(t.Context(), sdk.TTSConfig{})
 			require.NoError(t, err)
 			require.NoError(t, s.SendText("Hello. "))
-			chunks, err := collect(t, s)
+			chunks, err := providertest.Collect(t, s)
 			require.Len(t, chunks, 1, "audio before the failure is delivered")
 			assert.NotErrorIs(t, err, io.EOF, "never a silent end")
 			assert.Equal(t, tt.code, sdk.CodeOf(err), "%v", err)
@@ -314,7 +315,7 @@ func TestWebSocketNoFinalTimesOut(t *testing.T) {
 	s, err := p.Synthesize(t.Context(), sdk.TTSConfig{})
 	require.NoError(t, err)
 	require.NoError(t, s.CloseSend())
-	_, err = collect(t, s)
+	_, err = providertest.Collect(t, s)
 	assert.Equal(t, sdk.CodeUnavailable, sdk.CodeOf(err), "%v", err)
 }
 

@@ -18,16 +18,13 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/parleyhq/parley/sdk"
+	"github.com/parleyhq/parley/sdk/providerhttp/providertest"
 	"github.com/parleyhq/parley/sdk/sentence"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
-
-// liveness bounds how long a test waits for something that must happen;
-// it only turns a hang into a failure and is not a timing assertion.
-const liveness = 10 * time.Second
 
 const testKey = "sk-test-123"
 
@@ -127,56 +124,6 @@ func configured(t *testing.T, baseURL string, extra map[string]any) *plugin {
 	return p
 }
 
-// recvWithin is s.Recv that fails the test instead of hanging.
-func recvWithin(t *testing.T, s sdk.TTSStream) (sdk.AudioChunk, error) {
-	t.Helper()
-	type result struct {
-		v   sdk.AudioChunk
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		v, err := s.Recv()
-		done <- result{v, err}
-	}()
-	select {
-	case r := <-done:
-		return r.v, r.err
-	case <-time.After(liveness):
-		t.Fatal("no event from the stream")
-		return sdk.AudioChunk{}, nil
-	}
-}
-
-// collect reads a stream to its end.
-func collect(t *testing.T, s sdk.TTSStream) ([]sdk.AudioChunk, error) {
-	t.Helper()
-	type result struct {
-		chunks []sdk.AudioChunk
-		err    error
-	}
-	done := make(chan result, 1)
-	go func() {
-		var r result
-		for {
-			c, err := s.Recv()
-			if err != nil {
-				r.err = err
-				done <- r
-				return
-			}
-			r.chunks = append(r.chunks, c)
-		}
-	}()
-	select {
-	case r := <-done:
-		return r.chunks, r.err
-	case <-time.After(liveness):
-		t.Fatal("stream did not end")
-		return nil, nil
-	}
-}
-
 func joinPCM(chunks []sdk.AudioChunk) []byte {
 	var out []byte
 	for _, c := range chunks {
@@ -196,7 +143,7 @@ func TestSynthesizeStreamsSentencesInOrder(t *testing.T) {
 		require.NoError(t, s.SendText(d))
 	}
 	require.NoError(t, s.CloseSend())
-	chunks, err := collect(t, s)
+	chunks, err := providertest.Collect(t, s)
 	require.ErrorIs(t, err, io.EOF)
 
 	full := strings.Join(text, "")
@@ -250,7 +197,7 @@ func TestResampledToTheRequestedRate(t *testing.T) {
 			require.NoError(t, err)
 			require.NoError(t, s.SendText("One second of tone."))
 			require.NoError(t, s.CloseSend())
-			chunks, err := collect(t, s)
+			chunks, err := providertest.Collect(t, s)
 			require.ErrorIs(t, err, io.EOF)
 			for _, c := range chunks {
 				assert.Equal(t, rate, c.SampleRate)
@@ -272,7 +219,7 @@ func TestKeyIsOptionalForCompatibleServers(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.SendText("Local."))
 	require.NoError(t, s.CloseSend())
-	_, err = collect(t, s)
+	_, err = providertest.Collect(t, s)
 	require.ErrorIs(t, err, io.EOF)
 	reqs := fake.seen()
 	require.Len(t, reqs, 1)
@@ -300,11 +247,11 @@ func TestOddByteIsCarriedToTheNextChunk(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.SendText("Odd."))
 	require.NoError(t, s.CloseSend())
-	c, err := recvWithin(t, s)
+	c, err := providertest.RecvWithin(t, s)
 	require.NoError(t, err)
 	assert.Equal(t, []byte{1, 2}, c.PCM, "the first chunk arrives while the response is still open")
 	close(next)
-	chunks, err := collect(t, s)
+	chunks, err := providertest.Collect(t, s)
 	require.ErrorIs(t, err, io.EOF)
 	assert.Equal(t, []byte{3, 4, 5, 6}, joinPCM(chunks))
 }
@@ -340,7 +287,7 @@ func TestProviderErrorsAreMapped(t *testing.T) {
 			require.NoError(t, err)
 			require.NoError(t, s.SendText("Hello."))
 			require.NoError(t, s.CloseSend())
-			_, err = collect(t, s)
+			_, err = providertest.Collect(t, s)
 			var se *sdk.Error
 			require.ErrorAs(t, err, &se)
 			assert.Equal(t, tt.code, se.Code)
@@ -369,11 +316,11 @@ func TestCancelDuringSlowStreamReturnsCanceled(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.SendText("A slow sentence."))
 	require.NoError(t, s.CloseSend())
-	c, err := recvWithin(t, s)
+	c, err := providertest.RecvWithin(t, s)
 	require.NoError(t, err)
 	assert.Equal(t, []byte{1, 2, 3, 4}, c.PCM)
 	cancel()
-	_, err = collect(t, s)
+	_, err = providertest.Collect(t, s)
 	assert.Equal(t, sdk.CodeCanceled, sdk.CodeOf(err), "got %v", err)
 }
 
@@ -425,7 +372,7 @@ func TestTransportFailuresAreUnavailable(t *testing.T) {
 			require.NoError(t, err)
 			require.NoError(t, s.SendText("Hello."))
 			require.NoError(t, s.CloseSend())
-			_, err = collect(t, s)
+			_, err = providertest.Collect(t, s)
 			require.Error(t, err)
 			assert.Equal(t, sdk.CodeUnavailable, sdk.CodeOf(err), "got %v", err)
 			assert.NotErrorIs(t, err, io.EOF, "never a silent end")

@@ -145,3 +145,37 @@ func TestSSEFixture(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, []byte("event: a\ndata: 1\n\n\n\ndata: 2\n\n"), 0o600))
 	assert.Equal(t, []string{"event: a\ndata: 1\n\n", "data: 2\n\n"}, providertest.SSEFixture(t, path))
 }
+
+// sliceStream yields its values, then err.
+type sliceStream struct {
+	values []int
+	err    error
+}
+
+func (s *sliceStream) Recv() (int, error) {
+	if len(s.values) == 0 {
+		return 0, s.err
+	}
+	v := s.values[0]
+	s.values = s.values[1:]
+	return v, nil
+}
+
+func TestCollectAndRecvWithin(t *testing.T) {
+	s := &sliceStream{values: []int{1, 2, 3}, err: io.EOF}
+	v, err := providertest.RecvWithin(t, s)
+	require.NoError(t, err)
+	assert.Equal(t, 1, v)
+	got, err := providertest.Collect(t, s)
+	assert.ErrorIs(t, err, io.EOF)
+	assert.Equal(t, []int{2, 3}, got)
+	_, err = providertest.RecvWithin(t, s)
+	assert.ErrorIs(t, err, io.EOF)
+
+	stream := sdk.NewLLMStream(t.Context(), func(_ context.Context, emit func(sdk.GenerateEvent) error) error {
+		return emit(sdk.GenerateEvent{TextDelta: "hi"})
+	})
+	evs, err := providertest.Collect(t, stream)
+	assert.ErrorIs(t, err, io.EOF)
+	assert.Equal(t, []sdk.GenerateEvent{{TextDelta: "hi"}}, evs)
+}
