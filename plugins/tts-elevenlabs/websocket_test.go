@@ -299,7 +299,7 @@ func TestWebSocketServerEndsAreErrors(t *testing.T) {
 			p := wsConfigured(t, srv.URL, nil)
 			s, err := p.Synthesize(t.Context(), sdk.TTSConfig{})
 			require.NoError(t, err)
-			require.NoError(t, s.SendText("Hello. "))
+			require.NoError(t, s.SendText("Hello! ")) // "!" ends a sentence at once; "." waits for the next word
 			chunks, err := providertest.Collect(t, s)
 			require.Len(t, chunks, 1, "audio before the failure is delivered")
 			assert.NotErrorIs(t, err, io.EOF, "never a silent end")

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/parleyhq/parley/sdk"
+	"github.com/parleyhq/parley/sdk/sentence"
 )
 
 // Plugin identity.
@@ -122,7 +123,7 @@ func (e *Engine) Synthesize(ctx context.Context, cfg sdk.TTSConfig) (sdk.TTSStre
 		return nil, &sdk.Error{Code: sdk.CodeInternal, Message: "cannot load voice " + voiceName, Err: err}
 	}
 	st := &stream{
-		split:      newSplitter(s.MaxSentenceChars),
+		split:      sentence.NewSplitter(s.MaxSentenceChars),
 		jobs:       newJobQueue(),
 		out:        make(chan sdk.AudioChunk, outQueue),
 		done:       make(chan struct{}),
@@ -140,16 +141,14 @@ func (e *Engine) Synthesize(ctx context.Context, cfg sdk.TTSConfig) (sdk.TTSStre
 
 // job is one sentence to speak.
 type job struct {
-	text string
-	span span
+	span sentence.Span
 }
 
 // stream is one synthesis stream. SendText, Flush and CloseSend run on the
-// caller's sending goroutine (they own split, all and closed); the worker
+// caller's sending goroutine (they own split and closed); the worker
 // goroutine (run) owns flite; Recv reads what the worker produced.
 type stream struct {
-	split  *splitter
-	all    strings.Builder
+	split  *sentence.Splitter
 	closed bool
 
 	jobs *jobQueue
@@ -175,7 +174,6 @@ func (s *stream) SendText(text string) error {
 	if s.closed {
 		return sdk.Errorf(sdk.CodeFailedPrecondition, "SendText after CloseSend")
 	}
-	s.all.WriteString(text)
 	return s.enqueue(s.split.Add(text))
 }
 
@@ -203,7 +201,7 @@ func (s *stream) CloseSend() error {
 // enqueue queues sentences for the worker. It never blocks: text is small
 // and the worker may be blocked on Recv, which the caller may not be
 // calling yet.
-func (s *stream) enqueue(spans []span) error {
+func (s *stream) enqueue(spans []sentence.Span) error {
 	select {
 	case <-s.done:
 		if errors.Is(s.err, io.EOF) {
@@ -214,9 +212,8 @@ func (s *stream) enqueue(spans []span) error {
 		return s.ctxErr()
 	default:
 	}
-	text := s.all.String()
 	for _, sp := range spans {
-		s.jobs.push(job{text: text[sp.start:sp.end], span: sp})
+		s.jobs.push(job{span: sp})
 	}
 	return nil
 }
@@ -281,7 +278,7 @@ func (s *stream) speak(ctx context.Context, j job) error {
 		if len(pcm) == 0 {
 			return ctx.Err() == nil
 		}
-		chunk := sdk.AudioChunk{PCM: pcm16Bytes(pcm), SampleRate: s.outRate, TextStart: j.span.start, TextEnd: j.span.end}
+		chunk := sdk.AudioChunk{PCM: pcm16Bytes(pcm), SampleRate: s.outRate, TextStart: j.span.Start, TextEnd: j.span.End}
 		select {
 		case s.out <- chunk:
 			return true
@@ -289,7 +286,7 @@ func (s *stream) speak(ctx context.Context, j job) error {
 			return false
 		}
 	}
-	err := synthesize(s.voice, speakableText(j.text), s.stretch, s.minSamples, sink)
+	err := synthesize(s.voice, speakableText(j.span.Text), s.stretch, s.minSamples, sink)
 	switch {
 	case err == nil:
 		return nil
@@ -298,7 +295,7 @@ func (s *stream) speak(ctx context.Context, j job) error {
 	default:
 		return &sdk.Error{
 			Code:    sdk.CodeInternal,
-			Message: "flite could not speak the sentence at bytes " + strconv.Itoa(j.span.start) + "-" + strconv.Itoa(j.span.end),
+			Message: "flite could not speak the sentence at bytes " + strconv.Itoa(j.span.Start) + "-" + strconv.Itoa(j.span.End),
 			Err:     err,
 		}
 	}

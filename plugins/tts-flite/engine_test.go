@@ -152,6 +152,7 @@ func TestSpansCoverTextInOrder(t *testing.T) {
 	}
 	e := newTestEngine(t, `{"voice":"kal16"}`)
 	got := speak(t, e, sdk.TTSConfig{}, chunks...)
+	type span struct{ start, end int }
 	var spans []span
 	for _, c := range got {
 		sp := span{c.TextStart, c.TextEnd}
@@ -164,7 +165,7 @@ func TestSpansCoverTextInOrder(t *testing.T) {
 	for _, sp := range spans {
 		require.GreaterOrEqual(t, sp.start, prev, "spans in order, not overlapping")
 		assert.Empty(t, strings.TrimSpace(text[prev:sp.start]), "no text skipped")
-		said = append(said, text[sp.start:sp.end])
+		said = append(said, strings.TrimSpace(text[sp.start:sp.end]))
 		prev = sp.end
 	}
 	assert.Equal(t, len(text), prev, "all text spoken")
@@ -200,7 +201,7 @@ func TestFlushSpeaksRemainder(t *testing.T) {
 	require.NoError(t, st.Flush())
 	c, err := recv(t, st)
 	require.NoError(t, err)
-	assert.Equal(t, span{0, 17}, span{c.TextStart, c.TextEnd})
+	assert.Equal(t, [2]int{0, 17}, [2]int{c.TextStart, c.TextEnd})
 	require.NoError(t, st.CloseSend())
 	drain(t, st)
 	assert.True(t, errors.Is(st.SendText("more"), &sdk.Error{Code: sdk.CodeFailedPrecondition}))

@@ -104,11 +104,11 @@ func TestStreamSpeakFailureEndsIt(t *testing.T) {
 		close(spoke)
 		return boom
 	})
-	require.NoError(t, s.SendText("One. "))
+	require.NoError(t, s.SendText("One! "))
 	_, err := drain(t, s)
 	require.ErrorIs(t, err, boom)
 	<-spoke
-	assert.ErrorIs(t, s.SendText("Two. "), boom, "later input reports the failure")
+	assert.ErrorIs(t, s.SendText("Two! "), boom, "later input reports the failure")
 }
 
 func TestStreamCanceled(t *testing.T) {
@@ -118,7 +118,7 @@ func TestStreamCanceled(t *testing.T) {
 	}{
 		{"while speaking", func(t *testing.T, s *Stream, cancel context.CancelFunc) {
 			t.Helper()
-			require.NoError(t, s.SendText("One. "))
+			require.NoError(t, s.SendText("One! "))
 			cancel()
 		}},
 		{"with input closed", func(t *testing.T, s *Stream, cancel context.CancelFunc) {
@@ -149,6 +149,6 @@ func TestStreamSendAfterCancel(t *testing.T) {
 	cancel()
 	_, err := drain(t, s)
 	require.ErrorIs(t, err, context.Canceled)
-	err = s.SendText("More. ")
+	err = s.SendText("More! ")
 	assert.True(t, errors.Is(err, context.Canceled), "got %v", err)
 }
