@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/sdk"
+	"github.com/parleyhq/parley/sdk/pcm"
 )
 
 const benchText = "Parley is a real-time voice server. It listens, thinks and speaks back. " +
@@ -64,7 +65,7 @@ func BenchmarkSynthesize(b *testing.B) {
 						firstTotal += time.Since(start)
 						first = false
 					}
-					samples += len(c.PCM) / bytesPerSample
+					samples += len(c.PCM) / pcm.BytesPerSample
 				}
 			}
 			cpu := cpuTime(b) - cpu0

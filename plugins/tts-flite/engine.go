@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/parleyhq/parley/sdk"
+	"github.com/parleyhq/parley/sdk/pcm"
 	"github.com/parleyhq/parley/sdk/sentence"
 )
 
@@ -26,8 +26,6 @@ const (
 	// outQueue is how many audio chunks may wait for Recv before flite's
 	// callback blocks.
 	outQueue = 8
-	// bytesPerSample is PCM16's sample size.
-	bytesPerSample = 2
 )
 
 // advertisedRates are the output rates listed in Info. Any rate in
@@ -35,9 +33,11 @@ const (
 func advertisedRates() []int { return []int{8000, 16000, 22050, 24000, 32000, 44100, 48000} }
 
 // Engine is the flite text-to-speech plugin. It is safe for concurrent use:
-// voices are registered once per process and shared by all streams.
+// voices are registered once per process and shared by all streams, and so
+// are resampling filters.
 type Engine struct {
-	logger *slog.Logger
+	logger  *slog.Logger
+	filters pcm.FilterCache
 
 	mu  sync.RWMutex
 	cfg settings
@@ -118,6 +118,11 @@ func (e *Engine) Synthesize(ctx context.Context, cfg sdk.TTSConfig) (sdk.TTSStre
 	if rate < minSampleRate || rate > maxSampleRate {
 		return nil, sdk.InvalidField("sample_rate", "%d Hz is outside [%d, %d]", rate, minSampleRate, maxSampleRate)
 	}
+	if vd.rate != rate {
+		if _, err := e.filters.Get(vd.rate, rate); err != nil {
+			return nil, sdk.InvalidField("sample_rate", "%d Hz cannot be made from the voice's %d Hz: %s", rate, vd.rate, err.Error())
+		}
+	}
 	voice, err := loadVoice(vd.id)
 	if err != nil {
 		return nil, &sdk.Error{Code: sdk.CodeInternal, Message: "cannot load voice " + voiceName, Err: err}
@@ -133,6 +138,7 @@ func (e *Engine) Synthesize(ctx context.Context, cfg sdk.TTSConfig) (sdk.TTSStre
 		stretch:    1 / speed,
 		minSamples: s.ChunkMS * vd.rate / msPerSecond,
 		outRate:    rate,
+		filters:    &e.filters,
 		logger:     e.logger.With("voice", voiceName, "sample_rate", rate),
 	}
 	go st.run(ctx)
@@ -163,6 +169,7 @@ type stream struct {
 	stretch    float32
 	minSamples int
 	outRate    int
+	filters    *pcm.FilterCache
 	logger     *slog.Logger
 }
 
@@ -262,23 +269,29 @@ func (s *stream) run(ctx context.Context) {
 // speak synthesizes one sentence, sending audio chunks as flite produces
 // them. Cancelling ctx makes the flite callback return STOP.
 func (s *stream) speak(ctx context.Context, j job) error {
-	var rs *resampler
+	var rs *pcm.Resampler
 	var rsRate int
+	var rateErr error
 	sink := func(samples []int16, rate int, last bool) bool {
-		pcm := samples
+		out := samples
 		if rate != s.outRate {
 			if rs == nil || rsRate != rate {
-				rs, rsRate = newResampler(rate, s.outRate), rate
+				f, err := s.filters.Get(rate, s.outRate)
+				if err != nil {
+					rateErr = err
+					return false
+				}
+				rs, rsRate = pcm.NewResamplerFilter(f), rate
 			}
-			pcm = rs.Process(samples)
+			out = rs.Process(nil, samples)
 			if last {
-				pcm = append(pcm, rs.Finish()...)
+				out = rs.Flush(out)
 			}
 		}
-		if len(pcm) == 0 {
+		if len(out) == 0 {
 			return ctx.Err() == nil
 		}
-		chunk := sdk.AudioChunk{PCM: pcm16Bytes(pcm), SampleRate: s.outRate, TextStart: j.span.Start, TextEnd: j.span.End}
+		chunk := sdk.AudioChunk{PCM: pcm.EncodeLE(nil, out), SampleRate: s.outRate, TextStart: j.span.Start, TextEnd: j.span.End}
 		select {
 		case s.out <- chunk:
 			return true
@@ -290,6 +303,8 @@ func (s *stream) speak(ctx context.Context, j job) error {
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, errSynthStopped) && rateErr != nil:
+		return &sdk.Error{Code: sdk.CodeInternal, Message: "flite spoke at an unexpected rate", Err: rateErr}
 	case errors.Is(err, errSynthStopped):
 		return ctx.Err()
 	default:
@@ -304,14 +319,6 @@ func (s *stream) speak(ctx context.Context, j job) error {
 // speakableText maps typographic punctuation flite does not know to ASCII.
 func speakableText(text string) string {
 	return strings.NewReplacer("’", "'", "‘", "'", "“", `"`, "”", `"`, "…", "...", "—", ", ", "–", ", ").Replace(text)
-}
-
-func pcm16Bytes(samples []int16) []byte {
-	b := make([]byte, len(samples)*bytesPerSample)
-	for i, v := range samples {
-		binary.LittleEndian.PutUint16(b[i*bytesPerSample:], uint16(v))
-	}
-	return b
 }
 
 // jobQueue is an unbounded FIFO of sentences between the sending goroutine

@@ -287,6 +287,7 @@ func TestBadStreamConfigNamesTheField(t *testing.T) {
 		{"voice", sdk.TTSConfig{Voice: "nobody"}, "voice"},
 		{"rate too high", sdk.TTSConfig{SampleRate: 96000}, "sample_rate"},
 		{"rate too low", sdk.TTSConfig{SampleRate: 4000}, "sample_rate"},
+		{"rate not convertible", sdk.TTSConfig{SampleRate: 12345}, "sample_rate"},
 		{"encoding", sdk.TTSConfig{Encoding: "mulaw"}, "encoding"},
 		{"speed", sdk.TTSConfig{Speed: 10}, "speed"},
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/sdk"
+	"github.com/parleyhq/parley/sdk/pcm"
 	"github.com/parleyhq/parley/sdk/pluginconfig"
 	"github.com/parleyhq/parley/sdk/providerhttp"
 )
@@ -36,8 +37,9 @@ const (
 // plugin implements sdk.TTS with OpenAI's (or a compatible server's)
 // /audio/speech endpoint.
 type plugin struct {
-	logger *slog.Logger
-	getenv func(string) string
+	logger  *slog.Logger
+	getenv  func(string) string
+	filters pcm.FilterCache // resampling filters, shared by all streams
 
 	mu  sync.Mutex
 	cfg *config // nil until Configure succeeds
@@ -122,6 +124,14 @@ func (p *plugin) Synthesize(ctx context.Context, tc sdk.TTSConfig) (sdk.TTSStrea
 	if rate < minRate || rate > maxRate {
 		return nil, sdk.InvalidField("sample_rate", "%d Hz is outside %d–%d", rate, minRate, maxRate)
 	}
+	var resample *pcm.Filter
+	if rate != nativeRate {
+		f, err := p.filters.Get(nativeRate, rate)
+		if err != nil {
+			return nil, sdk.InvalidField("sample_rate", "%d Hz cannot be made from %d Hz: %s", rate, nativeRate, err.Error())
+		}
+		resample = f
+	}
 	voice := c.Voice
 	if tc.Voice != "" {
 		voice = tc.Voice
@@ -131,7 +141,7 @@ func (p *plugin) Synthesize(ctx context.Context, tc sdk.TTSConfig) (sdk.TTSStrea
 		speed = min(max(float32To64(tc.Speed), minSpeed), maxSpeed)
 	}
 	return newStream(ctx, streamParams{
-		cfg: c, logger: p.logger, voice: voice, speed: speed, sampleRate: rate,
+		cfg: c, logger: p.logger, voice: voice, speed: speed, sampleRate: rate, resample: resample,
 	}), nil
 }
 

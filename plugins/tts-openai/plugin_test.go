@@ -178,31 +178,11 @@ func TestSynthesizeStreamsSentencesInOrder(t *testing.T) {
 }
 
 func TestResampledToTheRequestedRate(t *testing.T) {
-	fake, srv := newFake(t)
 	const amp = 8000.0
-	fake.respond = func(w http.ResponseWriter, _ *http.Request, _ string) {
-		w.WriteHeader(http.StatusOK)
-		pcm := samplesToBytes(tone(1000, nativeRate, nativeRate, amp)) // one second at 24 kHz
-		for i := 0; len(pcm) > 0; i++ {
-			n := min(oddSizes[i%len(oddSizes)]*111, len(pcm)) // odd sizes: samples split across reads
-			_, _ = w.Write(pcm[:n])
-			w.(http.Flusher).Flush()
-			pcm = pcm[n:]
-		}
-	}
-	p := configured(t, srv.URL, nil)
+	p := toneServer(t, 1000, amp)
 	for _, rate := range []int{16000, 8000, 22050, 48000} {
 		t.Run(strconv.Itoa(rate), func(t *testing.T) {
-			s, err := p.Synthesize(t.Context(), sdk.TTSConfig{SampleRate: rate})
-			require.NoError(t, err)
-			require.NoError(t, s.SendText("One second of tone."))
-			require.NoError(t, s.CloseSend())
-			chunks, err := providertest.Collect(t, s)
-			require.ErrorIs(t, err, io.EOF)
-			for _, c := range chunks {
-				assert.Equal(t, rate, c.SampleRate)
-			}
-			out := bytesToSamples(joinPCM(chunks))
+			out := synthesizeAt(t, p, rate)
 			require.Len(t, out, rate, "one second of audio at %d Hz", rate)
 			level := toneLevel(out, rate, 1000, rate/20)
 			assert.InDelta(t, 0, db(level/amp), 0.5, "1 kHz survives resampling")

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/sdk"
+	"github.com/parleyhq/parley/sdk/pcm"
 	"github.com/parleyhq/parley/sdk/providerhttp"
 	"github.com/parleyhq/parley/sdk/sentence"
 )
@@ -23,6 +23,8 @@ type streamParams struct {
 	voice      string
 	speed      float64 // 0: server default
 	sampleRate int
+	// resample converts 24 kHz audio to sampleRate; nil when they are equal.
+	resample *pcm.Filter
 }
 
 // newStream opens a synthesis stream that speaks each sentence with one
@@ -76,15 +78,20 @@ func (p streamParams) speak(ctx context.Context, sn sentence.Span, emit func([]b
 		return providerhttp.ErrorFromResponse(providerName, resp)
 	}
 
-	var rs *resampler
-	if p.sampleRate != nativeRate {
-		rs = newResampler(nativeRate, p.sampleRate)
+	var rs *pcm.Resampler
+	var samples []int16
+	if p.resample != nil {
+		rs = pcm.NewResamplerFilter(p.resample)
 	}
-	odd, err := providerhttp.ReadPCM16(resp.Body, wd, func(pcm []byte) error {
+	odd, err := providerhttp.ReadPCM16(resp.Body, wd, func(b []byte) error {
 		if rs == nil {
-			return emit(bytes.Clone(pcm))
+			return emit(bytes.Clone(b))
 		}
-		return emit(samplesToBytes(rs.Process(bytesToSamples(pcm))))
+		var derr error
+		if samples, derr = pcm.DecodeLE(samples[:0], b); derr != nil {
+			return fmt.Errorf("openai: %w", derr)
+		}
+		return emit(pcm.EncodeLE(nil, rs.Process(nil, samples)))
 	})
 	if err != nil {
 		return providerhttp.ErrorFromRequest(ctx, reqCtx, providerName, err)
@@ -93,23 +100,7 @@ func (p streamParams) speak(ctx context.Context, sn sentence.Span, emit func([]b
 		p.logger.Warn("dropped a trailing odd byte", "plugin", pluginName)
 	}
 	if rs != nil {
-		return emit(samplesToBytes(rs.Finish()))
+		return emit(pcm.EncodeLE(nil, rs.Flush(nil)))
 	}
 	return nil
-}
-
-func bytesToSamples(b []byte) []int16 {
-	out := make([]int16, len(b)/2)
-	for i := range out {
-		out[i] = int16(binary.LittleEndian.Uint16(b[2*i:]))
-	}
-	return out
-}
-
-func samplesToBytes(s []int16) []byte {
-	out := make([]byte, 2*len(s))
-	for i, v := range s {
-		binary.LittleEndian.PutUint16(out[2*i:], uint16(v))
-	}
-	return out
 }

@@ -1,13 +1,18 @@
 package audio
 
-import "errors"
+import (
+	"errors"
 
-// ErrOddLength is returned when PCM16 bytes have an odd length.
-var ErrOddLength = errors.New("audio: odd number of PCM16 bytes")
+	"github.com/parleyhq/parley/sdk/pcm"
+)
+
+// ErrOddLength is returned when PCM16 bytes have an odd length (the same
+// sentinel as pcm.ErrOddLength).
+var ErrOddLength = pcm.ErrOddLength
 
 // ErrUnsupportedRate is returned for a sample rate the resampler does not
-// support.
-var ErrUnsupportedRate = errors.New("audio: unsupported sample rate")
+// support (the same sentinel as pcm.ErrUnsupportedRate).
+var ErrUnsupportedRate = pcm.ErrUnsupportedRate
 
 // ErrUnsupportedWAV is returned by ReadWAV for any input that is not a WAV
 // file this package reads (16-bit PCM, mono or stereo); the wrapped message
