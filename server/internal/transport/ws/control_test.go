@@ -104,8 +104,13 @@ func TestOriginPatterns(t *testing.T) {
 func TestKeepAlive(t *testing.T) {
 	h := newHarness(t, scripted(nil), func(s *setup) { s.ws.PingInterval = 500 * time.Millisecond })
 	live := h.dial(true)
+	require.Eventually(t, func() bool { return h.mgr.Count() == 1 }, waitFor, time.Millisecond)
 	deaf := h.dial(false)
-	// The deaf client never reads, so it never answers a ping.
+	// The deaf client never reads, so it never answers a ping. Its session
+	// must be seen registered first: the upgrade returns to the client before
+	// the server registers the session, and a deaf client that started
+	// reading would answer later pings.
+	require.Eventually(t, func() bool { return h.mgr.Count() == 2 }, waitFor, time.Millisecond)
 	require.Eventually(t, func() bool { return h.mgr.Count() == 1 }, waitFor, frameDur)
 	live.sendJSON(map[string]any{"type": "ping", "id": "still here"})
 	assert.Equal(t, "still here", live.expect(session.TypePong).str("id"))
