@@ -41,6 +41,11 @@ const (
 	defaultPreRoll       = 300 * time.Millisecond
 	defaultMinSilenceMin = 200 * time.Millisecond
 	defaultMinSilenceMax = 3 * time.Second
+	// defaultThresholdMin and defaultThresholdMax are dB above the noise floor.
+	defaultThresholdMin = 6.0
+	defaultThresholdMax = 24.0
+	defaultMinSpeechMin = 60 * time.Millisecond
+	defaultMinSpeechMax = 500 * time.Millisecond
 
 	defaultHealthInterval = 5 * time.Second
 	defaultStartTimeout   = 10 * time.Second
@@ -112,6 +117,10 @@ func Default() Config {
 			PreRoll:       defaultPreRoll,
 			MinSilenceMin: defaultMinSilenceMin,
 			MinSilenceMax: defaultMinSilenceMax,
+			ThresholdMin:  defaultThresholdMin,
+			ThresholdMax:  defaultThresholdMax,
+			MinSpeechMin:  defaultMinSpeechMin,
+			MinSpeechMax:  defaultMinSpeechMax,
 		},
 		Plugins: Plugins{
 			HealthInterval:      defaultHealthInterval,

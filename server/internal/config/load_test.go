@@ -131,6 +131,12 @@ func TestValidationMessages(t *testing.T) {
 		{"unknown log level", []string{"PARLEY_LOG__LEVEL=verbose"}, []string{"log.level", "verbose", "debug, info, warn, error"}},
 		{"bad sample rate", []string{"PARLEY_SESSION__OUTPUT_SAMPLE_RATE=44100"}, []string{"session.output_sample_rate", "44100", "[8000 16000 24000 48000]"}},
 		{"pipeline names unknown plugin", []string{"PARLEY_PIPELINE__STT=ghost"}, []string{"pipeline.stt[0]", "ghost", "plugins.instances"}},
+		{"threshold limits inverted", []string{"PARLEY_VAD__THRESHOLD_MAX=5"}, []string{"vad.threshold_max", "5", "vad.threshold_min (6)"}},
+		{"threshold limit not positive", []string{"PARLEY_VAD__THRESHOLD_MIN=0"}, []string{"vad.threshold_min", "must be in (0, 60]"}},
+		{"threshold outside its limits", []string{"PARLEY_VAD__THRESHOLD=30"}, []string{"vad.threshold", "30", "[6, 24]"}},
+		{"min speech limits inverted", []string{"PARLEY_VAD__MIN_SPEECH_MAX=50ms"}, []string{"vad.min_speech_max", "50ms", "vad.min_speech_min (60ms)"}},
+		{"min speech limit not positive", []string{"PARLEY_VAD__MIN_SPEECH_MIN=0s"}, []string{"vad.min_speech_min", "0s"}},
+		{"min speech outside its limits", []string{"PARLEY_VAD__MIN_SPEECH=600ms"}, []string{"vad.min_speech", "600ms", "[60ms, 500ms]"}},
 		{"several at once", []string{"PARLEY_LOG__LEVEL=loud", "PARLEY_HTTP__ADDR=nope"}, []string{"log.level", "http.addr"}},
 	}
 	for _, tt := range tests {

@@ -140,6 +140,13 @@ type VAD struct {
 	// Limits bound what clients may set with session.update.
 	MinSilenceMin time.Duration `koanf:"min_silence_min"`
 	MinSilenceMax time.Duration `koanf:"min_silence_max"`
+	// ThresholdMin and ThresholdMax bound the client's vad.threshold_db
+	// (dB above the noise floor).
+	ThresholdMin float64 `koanf:"threshold_min"`
+	ThresholdMax float64 `koanf:"threshold_max"`
+	// MinSpeechMin and MinSpeechMax bound the client's vad.min_speech_ms.
+	MinSpeechMin time.Duration `koanf:"min_speech_min"`
+	MinSpeechMax time.Duration `koanf:"min_speech_max"`
 }
 
 // PluginKind is stt, llm or tts.

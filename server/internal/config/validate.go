@@ -199,6 +199,22 @@ func (c *Config) validateSession(v *validator) {
 	if d.MinSilence < d.MinSilenceMin || d.MinSilence > d.MinSilenceMax {
 		v.fail("vad.min_silence", d.MinSilence, "must be within [%s, %s]", d.MinSilenceMin, d.MinSilenceMax)
 	}
+	if d.ThresholdMin <= 0 || d.ThresholdMin > maxVADThresholdB {
+		v.fail("vad.threshold_min", d.ThresholdMin, "must be in (0, %.0f] dB above the noise floor", maxVADThresholdB)
+	}
+	if d.ThresholdMax < d.ThresholdMin || d.ThresholdMax > maxVADThresholdB {
+		v.fail("vad.threshold_max", d.ThresholdMax, "must be within [vad.threshold_min (%g), %.0f] dB", d.ThresholdMin, maxVADThresholdB)
+	}
+	if d.Threshold < d.ThresholdMin || d.Threshold > d.ThresholdMax {
+		v.fail("vad.threshold", d.Threshold, "must be within [%g, %g] dB", d.ThresholdMin, d.ThresholdMax)
+	}
+	v.positive("vad.min_speech_min", d.MinSpeechMin)
+	if d.MinSpeechMax < d.MinSpeechMin {
+		v.fail("vad.min_speech_max", d.MinSpeechMax, "must be >= vad.min_speech_min (%s)", d.MinSpeechMin)
+	}
+	if d.MinSpeech < d.MinSpeechMin || d.MinSpeech > d.MinSpeechMax {
+		v.fail("vad.min_speech", d.MinSpeech, "must be within [%s, %s]", d.MinSpeechMin, d.MinSpeechMax)
+	}
 }
 
 func (c *Config) validatePlugins(v *validator) {
