@@ -159,11 +159,8 @@ var _ Detector = (*EnergyDetector)(nil)
 // entry threshold in dB above the noise floor (DefaultThreshold if not
 // positive); speech continues down to half of it.
 func NewEnergyDetector(cfg config.VAD) *EnergyDetector {
-	th := cfg.Threshold
-	if th <= 0 {
-		th = DefaultThreshold
-	}
-	d := &EnergyDetector{enter: th, exit: th * hysteresisRatio, fft: newRealFFT(fftSize)}
+	d := &EnergyDetector{fft: newRealFFT(fftSize)}
+	d.SetThreshold(cfg.Threshold)
 	for i := range d.window {
 		d.window[i] = float32(0.5 - 0.5*math.Cos(2*math.Pi*float64(i)/float64(audio.FrameSamples-1)))
 	}
@@ -183,6 +180,21 @@ func NewEnergyDetector(cfg config.VAD) *EnergyDetector {
 	d.Reset()
 	return d
 }
+
+// SetThreshold changes the entry threshold to db dB above the noise floor
+// (DefaultThreshold if not positive); speech continues down to half of it.
+// The caller validates db against config limits (session.update). It
+// applies from the next frame, also to a speech run under way; the noise
+// floor is kept.
+func (d *EnergyDetector) SetThreshold(db float64) {
+	if db <= 0 {
+		db = DefaultThreshold
+	}
+	d.enter, d.exit = db, db*hysteresisRatio
+}
+
+// Threshold is the current entry threshold in dB above the noise floor.
+func (d *EnergyDetector) Threshold() float64 { return d.enter }
 
 // Reset forgets the noise floor and state.
 func (d *EnergyDetector) Reset() {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/parleyhq/parley/server/internal/audio"
 	"github.com/parleyhq/parley/server/internal/config"
@@ -244,6 +245,57 @@ func TestEnergyDetectorThresholdAndReset(t *testing.T) {
 	for i := range first {
 		assert.Equal(t, first[i], d.IsSpeech((*audio.Frame)(pcm[i*audio.FrameSamples:])), "frame %d after Reset", i)
 	}
+}
+
+func TestEnergyDetectorSetThreshold(t *testing.T) {
+	sig := white(seconds(3*time.Second), 9).at(-40).
+		plus(voiced(seconds(time.Second), 5).at(-34), seconds(time.Second))
+	pcm := sig.pcm()
+	run := func(d *EnergyDetector) []bool {
+		out := make([]bool, len(pcm)/audio.FrameSamples)
+		for i := range out {
+			out[i] = d.IsSpeech((*audio.Frame)(pcm[i*audio.FrameSamples:]))
+		}
+		return out
+	}
+
+	tests := []struct {
+		name string
+		set  float64
+		want float64
+	}{
+		{name: "raised", set: 16, want: 16},
+		{name: "lowered", set: 4, want: 4},
+		{name: "not positive means the default", set: 0, want: DefaultThreshold},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := NewEnergyDetector(config.VAD{Threshold: 10})
+			d.SetThreshold(tt.set)
+			assert.InDelta(t, tt.want, d.Threshold(), 0)
+			assert.InDelta(t, tt.want*hysteresisRatio, d.exit, 0, "the stay margin follows the threshold")
+			assert.Equal(t, run(NewEnergyDetector(config.VAD{Threshold: tt.want})), run(d),
+				"set before the first frame = constructed with it")
+		})
+	}
+
+	t.Run("applies from the next frame of a run under way", func(t *testing.T) {
+		d := NewEnergyDetector(config.VAD{Threshold: 4})
+		frames := len(pcm) / audio.FrameSamples
+		i := 0
+		for ; i < frames && !d.IsSpeech((*audio.Frame)(pcm[i*audio.FrameSamples:])); i++ {
+		}
+		require.Less(t, i, frames, "the loose detector finds the voice")
+		// A stay margin above any band's capped rise ends the run at once.
+		d.SetThreshold(2 * maxBandSNR / hysteresisRatio)
+		assert.False(t, d.IsSpeech((*audio.Frame)(pcm[(i+1)*audio.FrameSamples:])))
+	})
+
+	t.Run("does not allocate", func(t *testing.T) {
+		d := NewEnergyDetector(config.VAD{})
+		f := (*audio.Frame)(pcm)
+		assert.Zero(t, testing.AllocsPerRun(100, func() { d.SetThreshold(8); d.IsSpeech(f) }))
+	})
 }
 
 func TestEnergyDetectorDoesNotAllocate(t *testing.T) {

@@ -72,7 +72,8 @@ type Segmenter struct {
 	onset int64
 
 	// ring keeps the last len(ring) frames: PreRoll before a run's onset
-	// plus the MinSpeech frames of the run.
+	// plus the MinSpeech frames of the run (at least; SetMinSpeech never
+	// shrinks it).
 	ring []audio.Frame
 }
 
@@ -148,6 +149,31 @@ func offset(i int64) time.Duration { return time.Duration(i) * audio.FrameDurati
 // caller validates it against config limits. It applies from the next
 // frame, also to a silence already under way.
 func (s *Segmenter) SetMinSilence(d time.Duration) { s.minSilence = framesCeil(d, 1) }
+
+// SetMinSpeech changes the speech needed before SpeechStarted
+// (session.update); the caller validates it against config limits. It
+// applies from the next frame, also to a speech run under way (a run that
+// is already as long starts speech with its next speech frame). The pre-roll
+// ring only grows, here and keeping the frames it holds, so a run under way
+// keeps its pre-roll and Process still allocates nothing.
+func (s *Segmenter) SetMinSpeech(d time.Duration) {
+	s.minSpeech = framesCeil(d, 1)
+	need := s.preRollFrames + s.minSpeech
+	if need <= len(s.ring) {
+		return
+	}
+	ring := make([]audio.Frame, need)
+	for i := max(s.frame-int64(len(s.ring)), 0); i < s.frame; i++ {
+		ring[i%int64(need)] = s.ring[i%int64(len(s.ring))]
+	}
+	s.ring = ring
+}
+
+// MinSpeech is the current speech needed before SpeechStarted, rounded to
+// frames.
+func (s *Segmenter) MinSpeech() time.Duration {
+	return time.Duration(s.minSpeech) * audio.FrameDuration
+}
 
 // MinSilence is the current end-of-turn silence, rounded to frames.
 func (s *Segmenter) MinSilence() time.Duration {

@@ -194,6 +194,58 @@ func TestSegmenterSetMinSilence(t *testing.T) {
 	assert.Equal(t, []int{4}, stopAt)
 }
 
+func TestSegmenterSetMinSpeech(t *testing.T) {
+	tests := []struct {
+		name      string
+		minSpeech time.Duration
+		setAt     int // frame index before which SetMinSpeech runs
+		set       time.Duration
+		labels    string
+		// startAt is the frame of SpeechStarted (-1: none); at its offset.
+		startAt int
+		at      time.Duration
+		preRoll []int
+	}{
+		{name: "raised: a short burst no longer counts", minSpeech: ms(40), setAt: 0, set: ms(100), labels: "011110000", startAt: -1},
+		{name: "lowered: a short burst now counts", minSpeech: ms(100), setAt: 0, set: ms(40), labels: "0011000", startAt: 3, at: ms(40), preRoll: []int{0, 1, 2, 3}},
+		{name: "lowered during a run: the next speech frame starts speech", minSpeech: ms(100), setAt: 4, set: ms(40), labels: "01111111", startAt: 4, at: ms(20), preRoll: []int{0, 1, 2, 3, 4}},
+		{name: "raised during a run: the ring grows and keeps the pre-roll", minSpeech: ms(40), setAt: 2, set: ms(100), labels: "0111111100", startAt: 5, at: ms(20), preRoll: []int{0, 1, 2, 3, 4, 5}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			seg := NewSegmenter(&scripted{labels: tt.labels}, config.VAD{MinSpeech: tt.minSpeech, MinSilence: ms(200), PreRoll: ms(40)})
+			startAt := -1
+			for i := range len(tt.labels) {
+				if i == tt.setAt {
+					seg.SetMinSpeech(tt.set)
+					assert.Equal(t, tt.set, seg.MinSpeech())
+				}
+				r := seg.Process(numbered(i))
+				if r.Event != SpeechStarted {
+					continue
+				}
+				require.Equal(t, -1, startAt, "SpeechStarted twice")
+				startAt = i
+				assert.Equal(t, tt.at, r.At)
+				got := make([]int, 0, len(r.PreRoll))
+				for _, f := range r.PreRoll {
+					got = append(got, int(f[0]))
+				}
+				assert.Equal(t, tt.preRoll, got)
+			}
+			assert.Equal(t, tt.startAt, startAt)
+		})
+	}
+}
+
+func TestSegmenterSetMinSpeechRoundsToFrames(t *testing.T) {
+	seg := NewSegmenter(&scripted{}, config.VAD{MinSpeech: ms(100)})
+	seg.SetMinSpeech(ms(50))
+	assert.Equal(t, ms(60), seg.MinSpeech())
+	seg.SetMinSpeech(0)
+	assert.Equal(t, ms(20), seg.MinSpeech(), "at least one frame")
+}
+
 func TestSegmenterReset(t *testing.T) {
 	det := &scripted{labels: "0111"}
 	seg := NewSegmenter(det, config.VAD{MinSpeech: ms(40)})
@@ -226,6 +278,20 @@ func TestSegmenterSteadyStateDoesNotAllocate(t *testing.T) {
 	}
 	require.True(t, speaking.Speaking())
 	assert.Zero(t, testing.AllocsPerRun(100, func() { speaking.Process(f) }), "speech")
+}
+
+func TestSegmenterDoesNotAllocateAfterSetMinSpeech(t *testing.T) {
+	cfg := config.VAD{MinSpeech: ms(60), MinSilence: ms(300), PreRoll: ms(300)}
+	f := numbered(1)
+	seg := NewSegmenter(&scripted{labels: strings.Repeat("1", 500)}, cfg)
+	seg.Process(f)
+	seg.SetMinSpeech(ms(500)) // grows the ring once, here
+	assert.Zero(t, testing.AllocsPerRun(20, func() { seg.Process(f) }), "run before SpeechStarted")
+	seg.SetMinSpeech(ms(60))
+	for !seg.Speaking() {
+		seg.Process(f)
+	}
+	assert.Zero(t, testing.AllocsPerRun(100, func() { seg.Process(f) }), "speech")
 }
 
 func TestEventTypeString(t *testing.T) {
