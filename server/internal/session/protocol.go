@@ -141,6 +141,11 @@ type ClientMessage interface {
 type VADUpdate struct {
 	// MinSilenceMS is the end-of-turn silence in milliseconds.
 	MinSilenceMS *int `json:"min_silence_ms,omitempty"`
+	// MinSpeechMS is the speech needed before vad.speech_started, in
+	// milliseconds.
+	MinSpeechMS *int `json:"min_speech_ms,omitempty"`
+	// ThresholdDB is the speech threshold in dB above the noise floor.
+	ThresholdDB *float64 `json:"threshold_db,omitempty"`
 }
 
 // ToolDefinition declares a client-side tool: the model may call it, the
@@ -306,8 +311,23 @@ func validateUpdate(m *SessionUpdate) *ProtocolError {
 			}
 		}
 	}
-	if m.VAD != nil && m.VAD.MinSilenceMS != nil && *m.VAD.MinSilenceMS < 0 {
+	return m.VAD.validate()
+}
+
+// validate refuses values no server limit can allow; the session checks
+// the configured limits.
+func (u *VADUpdate) validate() *ProtocolError {
+	if u == nil {
+		return nil
+	}
+	if u.MinSilenceMS != nil && *u.MinSilenceMS < 0 {
 		return protoErr(CodeInvalidField, "vad.min_silence_ms must not be negative", map[string]string{"field": "vad.min_silence_ms"})
+	}
+	if u.MinSpeechMS != nil && *u.MinSpeechMS < 0 {
+		return protoErr(CodeInvalidField, "vad.min_speech_ms must not be negative", map[string]string{"field": "vad.min_speech_ms"})
+	}
+	if u.ThresholdDB != nil && *u.ThresholdDB <= 0 {
+		return protoErr(CodeInvalidField, "vad.threshold_db must be positive", map[string]string{"field": "vad.threshold_db"})
 	}
 	return nil
 }
@@ -342,6 +362,8 @@ type SessionUpdated struct {
 	Voice             string      `json:"voice"`
 	Language          string      `json:"language"`
 	MinSilenceMS      int64       `json:"min_silence_ms"`
+	MinSpeechMS       int64       `json:"min_speech_ms"`
+	ThresholdDB       float64     `json:"threshold_db"`
 	Tools             []string    `json:"tools"`
 }
 

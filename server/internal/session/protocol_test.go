@@ -12,7 +12,7 @@ import (
 )
 
 func TestParseClientMessage(t *testing.T) {
-	rate := 24000
+	rate, th, minSpeech := 24000, 9.5, 80
 	tests := []struct {
 		name string
 		in   string
@@ -34,6 +34,10 @@ func TestParseClientMessage(t *testing.T) {
 		{name: "duplicate tool", in: `{"type":"session.update","tools":[{"name":"a"},{"name":"a"}]}`, code: session.CodeInvalidField},
 		{name: "tool params not object", in: `{"type":"session.update","tools":[{"name":"a","parameters":[1]}]}`, code: session.CodeInvalidField},
 		{name: "negative silence", in: `{"type":"session.update","vad":{"min_silence_ms":-1}}`, code: session.CodeInvalidField},
+		{name: "negative min speech", in: `{"type":"session.update","vad":{"min_speech_ms":-1}}`, code: session.CodeInvalidField},
+		{name: "zero threshold", in: `{"type":"session.update","vad":{"threshold_db":0}}`, code: session.CodeInvalidField},
+		{name: "threshold not a number", in: `{"type":"session.update","vad":{"threshold_db":"high"}}`, code: session.CodeInvalidMessage},
+		{name: "VAD update", in: `{"type":"session.update","vad":{"threshold_db":9.5,"min_speech_ms":80}}`, want: &session.SessionUpdate{VAD: &session.VADUpdate{ThresholdDB: &th, MinSpeechMS: &minSpeech}}},
 		{name: "tool.result without id", in: `{"type":"tool.result"}`, code: session.CodeInvalidMessage},
 		{name: "wrong type", in: `{"type":"ping","id":5}`, code: session.CodeInvalidMessage},
 	}
@@ -64,7 +68,7 @@ func TestToolResultOutputText(t *testing.T) {
 // never a panic, and parsed messages re-encode to parseable JSON.
 func FuzzParseClientMessage(f *testing.F) {
 	for _, s := range []string{
-		`{"type":"ping"}`, `{"type":"session.update","input_sample_rate":16000,"tools":[{"name":"a","parameters":{}}],"vad":{"min_silence_ms":500}}`,
+		`{"type":"ping"}`, `{"type":"session.update","input_sample_rate":16000,"tools":[{"name":"a","parameters":{}}],"vad":{"min_silence_ms":500,"min_speech_ms":80,"threshold_db":9.5}}`,
 		`{"type":"input.text","text":"hi"}`, `{"type":"tool.result","call_id":"c","output":"x","is_error":true}`,
 		`{"type":"response.cancel"}`, `{"type":1}`, `nope`, `{"type":"session.update","tools":[{"name":7}]}`,
 	} {

@@ -72,7 +72,9 @@ type settings struct {
 	inputRate, outputRate         int
 	systemPrompt, voice, language string
 	clientTools                   []ToolDefinition
-	minSilence                    time.Duration
+	minSilence, minSpeech         time.Duration
+	// threshold is the VAD entry threshold in dB above the noise floor.
+	threshold float64
 }
 
 // STT queue: frames waiting for the recognizer (2 s of audio).
@@ -120,6 +122,7 @@ type Session struct {
 	framer    audio.Framer
 	seg       *vad.Segmenter
 	det       *recordingDetector
+	energy    *vad.EnergyDetector
 	streamPos time.Duration
 	voicedEnd time.Duration
 	samples   []int16
@@ -162,9 +165,11 @@ func newSession(m *Manager, id SessionID, ip string, p StartParams) (*Session, e
 			inputRate: in, outputRate: out, systemPrompt: m.cfg.SystemPrompt,
 			voice: m.cfg.Voice, language: m.cfg.Language, minSilence: m.vad.MinSilence,
 		},
-		ready: !p.AwaitUpdate,
-		det:   &recordingDetector{Detector: vad.NewEnergyDetector(m.vad)},
+		ready:  !p.AwaitUpdate,
+		energy: vad.NewEnergyDetector(m.vad),
 	}
+	s.det = &recordingDetector{Detector: s.energy}
+	s.st.threshold, s.st.minSpeech = s.energy.Threshold(), m.vad.MinSpeech
 	s.seg = vad.NewSegmenter(s.det, m.vad)
 	if err := s.setInputRate(in); err != nil {
 		return nil, err
@@ -374,15 +379,8 @@ func (s *Session) onText(ctx context.Context, data []byte) {
 
 func (s *Session) applyUpdate(u *SessionUpdate) {
 	next := s.st
-	if u.VAD != nil && u.VAD.MinSilenceMS != nil {
-		d := time.Duration(*u.VAD.MinSilenceMS) * time.Millisecond
-		if d < s.m.vad.MinSilenceMin || (s.m.vad.MinSilenceMax > 0 && d > s.m.vad.MinSilenceMax) {
-			s.sendError(CodeInvalidField, fmt.Sprintf("vad.min_silence_ms must be within %d..%d",
-				s.m.vad.MinSilenceMin.Milliseconds(), s.m.vad.MinSilenceMax.Milliseconds()),
-				map[string]string{"field": "vad.min_silence_ms", "value": strconv.Itoa(*u.VAD.MinSilenceMS)})
-			return
-		}
-		next.minSilence = d
+	if u.VAD != nil && !s.applyVAD(u.VAD, &next) {
+		return
 	}
 	if u.Tools != nil {
 		for i, t := range u.Tools {
@@ -418,6 +416,12 @@ func (s *Session) applyUpdate(u *SessionUpdate) {
 	if next.minSilence != s.st.minSilence {
 		s.seg.SetMinSilence(next.minSilence)
 	}
+	if next.minSpeech != s.st.minSpeech {
+		s.seg.SetMinSpeech(next.minSpeech)
+	}
+	if next.threshold != s.st.threshold {
+		s.energy.SetThreshold(next.threshold)
+	}
 	s.st = next
 	s.ready = true
 	names := make([]string, 0, len(s.m.tools.order)+len(next.clientTools))
@@ -427,8 +431,46 @@ func (s *Session) applyUpdate(u *SessionUpdate) {
 	}
 	s.sendJSON(SessionUpdated{
 		Type: TypeSessionUpdated, InputAudioFormat: pcmFormat(next.inputRate), OutputAudioFormat: pcmFormat(next.outputRate),
-		Voice: next.voice, Language: next.language, MinSilenceMS: next.minSilence.Milliseconds(), Tools: names,
+		Voice: next.voice, Language: next.language, MinSilenceMS: next.minSilence.Milliseconds(),
+		MinSpeechMS: next.minSpeech.Milliseconds(), ThresholdDB: next.threshold, Tools: names,
 	})
+}
+
+// applyVAD checks u's VAD settings against the server's limits (a zero
+// maximum means none) and writes them to next. On the first one out of
+// limits it sends invalid_field, naming the field and the allowed range, and
+// reports false: the update is refused as a whole.
+func (s *Session) applyVAD(u *VADUpdate, next *settings) bool {
+	lim := s.m.vad
+	outOfRange := func(field, value, lo, hi string) bool {
+		s.sendError(CodeInvalidField, fmt.Sprintf("%s must be within %s..%s", field, lo, hi),
+			map[string]string{"field": field, "value": value})
+		return false
+	}
+	ms := func(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
+	if u.MinSilenceMS != nil {
+		d := time.Duration(*u.MinSilenceMS) * time.Millisecond
+		if d < lim.MinSilenceMin || (lim.MinSilenceMax > 0 && d > lim.MinSilenceMax) {
+			return outOfRange("vad.min_silence_ms", strconv.Itoa(*u.MinSilenceMS), ms(lim.MinSilenceMin), ms(lim.MinSilenceMax))
+		}
+		next.minSilence = d
+	}
+	if u.MinSpeechMS != nil {
+		d := time.Duration(*u.MinSpeechMS) * time.Millisecond
+		if d < lim.MinSpeechMin || (lim.MinSpeechMax > 0 && d > lim.MinSpeechMax) {
+			return outOfRange("vad.min_speech_ms", strconv.Itoa(*u.MinSpeechMS), ms(lim.MinSpeechMin), ms(lim.MinSpeechMax))
+		}
+		next.minSpeech = d
+	}
+	if u.ThresholdDB != nil {
+		db := *u.ThresholdDB
+		if db < lim.ThresholdMin || (lim.ThresholdMax > 0 && db > lim.ThresholdMax) {
+			g := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+			return outOfRange("vad.threshold_db", g(db), g(lim.ThresholdMin), g(lim.ThresholdMax))
+		}
+		next.threshold = db
+	}
+	return true
 }
 
 func (s *Session) onAudio(ctx context.Context, pcm []byte) {

@@ -16,6 +16,7 @@ func testVAD() config.VAD {
 	return config.VAD{
 		MinSpeech: 100 * time.Millisecond, MinSilence: 300 * time.Millisecond, PreRoll: 200 * time.Millisecond,
 		MinSilenceMin: 100 * time.Millisecond, MinSilenceMax: 2 * time.Second,
+		ThresholdMin: 6, ThresholdMax: 24, MinSpeechMin: 60 * time.Millisecond, MinSpeechMax: 500 * time.Millisecond,
 	}
 }
 
