@@ -10,9 +10,17 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/parleyhq/parley/sdk"
+	"github.com/parleyhq/parley/server/internal/audio"
 	"github.com/parleyhq/parley/server/internal/session"
 	"github.com/parleyhq/parley/server/internal/session/sessiontest"
+	"github.com/parleyhq/parley/server/internal/vad"
 )
+
+// quietScale turns sessiontest.Speech into a quiet voice over the test
+// room noise: the energy VAD starts speech on it at its default 12 dB
+// threshold but not at 24 dB (scales 0.02 to 0.05 all do; measured with
+// vad.Segmenter over the same audio).
+const quietScale = 0.03
 
 // TestResponseCancel: response.cancel stops the agent; typed input while
 // it speaks interrupts it too (reason new_input) and starts a new turn.
@@ -134,6 +142,100 @@ func TestSessionUpdateApplies(t *testing.T) {
 	assert.Equal(t, "awb", h.tts.Configs()[0].Voice)
 	assert.Equal(t, 16000, h.tts.Configs()[0].SampleRate)
 	assert.Equal(t, "fr", h.stt.Configs()[0].Language)
+}
+
+// TestSessionUpdateVADSettings: vad.threshold_db and vad.min_speech_ms
+// from session.update are reported in session.updated and take effect: a
+// higher threshold keeps a quiet utterance from starting speech, a lower
+// min_speech lets a short burst count. The unchanged settings are the
+// control: the same audio does the opposite.
+func TestSessionUpdateVADSettings(t *testing.T) {
+	quiet := sessiontest.Speech(600*time.Millisecond, audio.SampleRate)
+	for i := range quiet {
+		quiet[i] = int16(float64(quiet[i]) * quietScale)
+	}
+	burst := sessiontest.Speech(80*time.Millisecond, audio.SampleRate)
+	tests := []struct {
+		name          string
+		vad           map[string]any
+		audio         []int16
+		wantThreshold float64
+		wantMinSpeech float64
+		wantStarted   bool
+	}{
+		{name: "default threshold hears a quiet utterance", audio: quiet, wantThreshold: vad.DefaultThreshold, wantMinSpeech: 100, wantStarted: true},
+		{name: "high threshold does not", vad: map[string]any{"threshold_db": 24}, audio: quiet, wantThreshold: 24, wantMinSpeech: 100},
+		{name: "default min speech ignores a short burst", audio: burst, wantThreshold: vad.DefaultThreshold, wantMinSpeech: 100},
+		{name: "lower min speech counts it", vad: map[string]any{"min_speech_ms": 60}, audio: burst, wantThreshold: vad.DefaultThreshold, wantMinSpeech: 60, wantStarted: true},
+		{name: "both at once", vad: map[string]any{"threshold_db": 7.5, "min_speech_ms": 60}, audio: burst, wantThreshold: 7.5, wantMinSpeech: 60, wantStarted: true},
+	}
+	h := newHarness(t, scripted(map[string][]sdk.GenerateEvent{"*": sessiontest.Text("Ok.")}), nil)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := h.dial(true)
+			c.t = t
+			upd := map[string]any{}
+			if tt.vad != nil {
+				upd["vad"] = tt.vad
+			}
+			ev := c.ready(upd)
+			assert.InDelta(t, tt.wantThreshold, ev.num("threshold_db"), 0)
+			assert.InDelta(t, tt.wantMinSpeech, ev.num("min_speech_ms"), 0)
+			assert.InDelta(t, 300, ev.num("min_silence_ms"), 0)
+
+			c.audio(sessiontest.Silence(400*time.Millisecond, audio.SampleRate))
+			c.audio(tt.audio)
+			c.audio(sessiontest.Silence(500*time.Millisecond, audio.SampleRate))
+			// The session handles messages in order: the pong comes after
+			// every frame above went through VAD.
+			c.sendJSON(map[string]any{"type": "ping", "id": "after audio"})
+			tr := c.until(session.TypePong, false)
+			assert.Equal(t, tt.wantStarted, tr.first(session.TypeSpeechStarted) != nil, "events: %v", tr.types())
+			require.NoError(t, c.c.Close(websocket.StatusNormalClosure, "bye"))
+		})
+	}
+}
+
+// TestSessionUpdateVADOutOfLimits: VAD settings outside the server's limits
+// are refused with invalid_field naming the field and the allowed range;
+// the settings in force do not change and the session continues.
+func TestSessionUpdateVADOutOfLimits(t *testing.T) {
+	tests := []struct {
+		name  string
+		vad   map[string]any
+		field string
+		value string
+		rng   string
+	}{
+		{name: "threshold above", vad: map[string]any{"threshold_db": 30}, field: "vad.threshold_db", value: "30", rng: "6..24"},
+		{name: "threshold below", vad: map[string]any{"threshold_db": 2.5}, field: "vad.threshold_db", value: "2.5", rng: "6..24"},
+		{name: "min speech above", vad: map[string]any{"min_speech_ms": 900}, field: "vad.min_speech_ms", value: "900", rng: "60..500"},
+		{name: "min speech below", vad: map[string]any{"min_speech_ms": 20}, field: "vad.min_speech_ms", value: "20", rng: "60..500"},
+		{name: "one bad field refuses the whole update", vad: map[string]any{"threshold_db": 9, "min_speech_ms": 1000}, field: "vad.min_speech_ms", value: "1000", rng: "60..500"},
+	}
+	h := newHarness(t, scripted(nil), nil)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := h.dial(true)
+			c.t = t
+			c.ready(nil)
+			c.sendJSON(map[string]any{"type": session.TypeSessionUpdate, "vad": tt.vad})
+			ev := c.expect(session.TypeError)
+			assert.Equal(t, string(session.CodeInvalidField), ev.str("code"))
+			assert.Contains(t, ev.str("message"), tt.field)
+			assert.Contains(t, ev.str("message"), tt.rng)
+			details, ok := ev["details"].(map[string]any)
+			require.True(t, ok, "details is an object")
+			assert.Equal(t, tt.field, details["field"])
+			assert.Equal(t, tt.value, details["value"])
+
+			upd := c.ready(map[string]any{"voice": "awb"})
+			assert.InDelta(t, vad.DefaultThreshold, upd.num("threshold_db"), 0, "unchanged")
+			assert.InDelta(t, 100, upd.num("min_speech_ms"), 0, "unchanged")
+			assert.Equal(t, "awb", upd.str("voice"))
+			require.NoError(t, c.c.Close(websocket.StatusNormalClosure, "bye"))
+		})
+	}
 }
 
 // TestInputSampleRates: audio at 8, 24 and 48 kHz is resampled to 16 kHz

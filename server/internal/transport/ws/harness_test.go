@@ -67,6 +67,7 @@ func defaultSetup() *setup {
 		vad: config.VAD{
 			MinSpeech: 100 * time.Millisecond, MinSilence: 300 * time.Millisecond, PreRoll: 200 * time.Millisecond,
 			MinSilenceMin: 100 * time.Millisecond, MinSilenceMax: 2 * time.Second,
+			ThresholdMin: 6, ThresholdMax: 24, MinSpeechMin: 60 * time.Millisecond, MinSpeechMax: 500 * time.Millisecond,
 		},
 		ws:    config.WebSocket{MaxMessageBytes: 8192, MaxMessagesPerSecond: 100000, SendBuffer: 4096, WriteTimeout: 10 * time.Second},
 		tools: config.Tools{Builtin: []string{session.ToolGetCurrentTime, session.ToolEndSession, session.ToolCalculator}, Timezone: "UTC"},

@@ -79,12 +79,16 @@ func TestClientSchemasAgreeWithParser(t *testing.T) {
 		valid bool
 	}{
 		{`{"type":"session.update","input_sample_rate":48000,"tools":[{"name":"a_b","parameters":{"type":"object"}}],"vad":{"min_silence_ms":400}}`, true},
+		{`{"type":"session.update","vad":{"threshold_db":9.5,"min_speech_ms":80}}`, true},
 		{`{"type":"input.text","text":"hello"}`, true},
 		{`{"type":"response.cancel"}`, true},
 		{`{"type":"tool.result","call_id":"c1","output":{"x":1},"is_error":false}`, true},
 		{`{"type":"ping","id":"p"}`, true},
 		{`{"type":"session.update","input_sample_rate":44100}`, false},
 		{`{"type":"session.update","tools":[{"name":"bad name"}]}`, false},
+		{`{"type":"session.update","vad":{"threshold_db":0}}`, false},
+		{`{"type":"session.update","vad":{"min_speech_ms":-20}}`, false},
+		{`{"type":"session.update","vad":{"threshold_db":"high"}}`, false},
 		{`{"type":"input.text","text":""}`, false},
 		{`{"type":"input.text","text":5}`, false},
 		{`{"type":"tool.result"}`, false},
