@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 
@@ -126,6 +127,16 @@ type Reservation struct {
 	m    *Manager
 	ip   string
 	once sync.Once
+}
+
+// ClientIP is the per-IP admission key of a request's RemoteAddr
+// (host:port as rewritten by the HTTP real-IP middleware): the host, or
+// the whole address when it has no port.
+func ClientIP(remoteAddr string) string {
+	if host, _, err := net.SplitHostPort(remoteAddr); err == nil {
+		return host
+	}
+	return remoteAddr
 }
 
 // Reserve admits a new session from client ip, or returns ErrDraining,

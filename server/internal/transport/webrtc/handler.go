@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -164,13 +163,6 @@ func (h *Handler) Close(ctx context.Context) error {
 	return err
 }
 
-func clientIP(remoteAddr string) string {
-	if host, _, err := net.SplitHostPort(remoteAddr); err == nil {
-		return host
-	}
-	return remoteAddr
-}
-
 // ServeOffer handles POST /v1/webrtc/offer: application/sdp (answer in
 // application/sdp) or JSON {sdp,type} (answer in JSON with session_id).
 // 201 with Location and X-Session-Id; 400 bad SDP, 413 too large, 415 wrong
@@ -191,7 +183,7 @@ func (h *Handler) ServeOffer(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, rerr)
 		return
 	}
-	ip := clientIP(r.RemoteAddr)
+	ip := session.ClientIP(r.RemoteAddr)
 	if h.isClosed() {
 		h.refuse(w, session.ErrDraining)
 		return

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -90,16 +89,9 @@ type errorDetail struct {
 	Details map[string]string `json:"details"`
 }
 
-func clientIP(remoteAddr string) string {
-	if host, _, err := net.SplitHostPort(remoteAddr); err == nil {
-		return host
-	}
-	return remoteAddr
-}
-
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ip := clientIP(r.RemoteAddr)
+	ip := session.ClientIP(r.RemoteAddr)
 	res, err := h.mgr.Reserve(ip)
 	if err != nil {
 		h.refuse(w, err)
