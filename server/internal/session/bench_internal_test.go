@@ -11,9 +11,9 @@ import (
 
 type discardConn struct{}
 
-func (discardConn) SendText([]byte) error   { return nil }
-func (discardConn) SendAudio([]byte) error  { return nil }
-func (discardConn) Close(CloseCode, string) {}
+func (discardConn) Event(Event) error       { return nil }
+func (discardConn) Audio([]byte) error      { return nil }
+func (discardConn) Close(EndReason, string) {}
 
 // BenchmarkOutboundFrame measures the CPU of one 20 ms output frame in the
 // pacer: span bookkeeping, framing, the output gate and the send, with
@@ -37,7 +37,7 @@ func BenchmarkOutboundFrame(b *testing.B) {
 				}
 			}
 			clock := sessiontest.NewManualClock(time.Unix(0, 0))
-			out := newOutput(clock, discardConn{}, time.Duration(1<<62), tc.rate, []byte(`{}`), func(error) {})
+			out := newOutput(clock, discardConn{}, time.Duration(1<<62), tc.rate, "resp_1", func(error) {})
 			ch := make(chan pacedAudio, 4)
 			done := make(chan error, 1)
 			go func() { done <- out.pace(context.Background(), ch) }()

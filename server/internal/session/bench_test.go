@@ -25,7 +25,7 @@ func BenchmarkInboundFrame(b *testing.B) {
 			require.NoError(b, err)
 			res, err := m.Reserve("127.0.0.1")
 			require.NoError(b, err)
-			s, err := m.Start(context.Background(), res, session.StartParams{Conn: nopConn{}, InputSampleRate: rate})
+			s, err := m.Start(context.Background(), res, session.StartParams{Sink: nopConn{}, InputSampleRate: rate})
 			require.NoError(b, err)
 			var samples []int16
 			samples = append(samples, sessiontest.Silence(time.Second, rate)...)

@@ -21,13 +21,82 @@ var ErrDraining = errors.New("session: server is draining")
 // already started or released.
 var ErrReservationUsed = errors.New("session: reservation already used")
 
-// ErrSendBufferFull is what a Conn returns when its bounded send buffer is
+// ErrSendBufferFull is what a Sink returns when its bounded send buffer is
 // full: the client does not read fast enough and the session ends.
 var ErrSendBufferFull = errors.New("session: send buffer full")
 
-// ErrConnClosed is what a Conn returns once it is closed.
+// ErrConnClosed is what a Sink returns once it is closed, and what the
+// session's Handle methods return once the session has ended.
 var ErrConnClosed = errors.New("session: connection closed")
 
-// ErrInvalidExpression is returned by the calculator for input it cannot
-// evaluate (syntax, division by zero, limits).
-var ErrInvalidExpression = errors.New("session: invalid expression")
+// ErrorCode is the stable code of an Error event. Wire protocols add codes
+// of their own (malformed messages) of this type.
+type ErrorCode string
+
+// The session's error codes: stable, documented with each protocol.
+const (
+	// CodeUnsupportedSampleRate: a sample rate the session cannot convert.
+	CodeUnsupportedSampleRate ErrorCode = "unsupported_sample_rate"
+	// CodeSessionNotReady: audio before the first Update (AwaitUpdate).
+	CodeSessionNotReady ErrorCode = "session_not_ready"
+	// CodeOddLengthAudio: audio that is not whole PCM16 samples.
+	CodeOddLengthAudio ErrorCode = "odd_length_audio"
+	// CodeInvalidField: a setting out of the server's limits.
+	CodeInvalidField ErrorCode = "invalid_field"
+	// CodeUnknownToolCall: a tool result for no pending client tool call.
+	CodeUnknownToolCall ErrorCode = "unknown_tool_call"
+	// CodeUnknownResponse: a command names a response the session does
+	// not have (or no longer keeps).
+	CodeUnknownResponse ErrorCode = "unknown_response"
+	// CodeSTTFailed, CodeLLMFailed, CodeTTSFailed: a plugin call failed;
+	// that turn fails, the session goes on.
+	CodeSTTFailed ErrorCode = "stt_failed"
+	CodeLLMFailed ErrorCode = "llm_failed"
+	CodeTTSFailed ErrorCode = "tts_failed"
+	// CodeToolFailed: a tool call failed (the model is told why).
+	CodeToolFailed ErrorCode = "tool_failed"
+	// CodeToolTimeout: a client tool did not answer in time.
+	CodeToolTimeout ErrorCode = "tool_timeout"
+	// CodeToolRoundsExceeded: the model kept calling tools.
+	CodeToolRoundsExceeded ErrorCode = "tool_rounds_exceeded"
+	// Admission refusals (RefusalCode).
+	CodeSessionLimit ErrorCode = "session_limit"
+	CodeIPLimit      ErrorCode = "ip_limit"
+	CodeOverloaded   ErrorCode = "overloaded"
+	CodeDraining     ErrorCode = "draining"
+	// CodeInternal: an unexpected server error.
+	CodeInternal ErrorCode = "internal"
+)
+
+// EndReason is why a session ended. Each wire protocol maps it to its own
+// close codes (parley.v1: WebSocket close codes).
+type EndReason int
+
+// The end reasons.
+const (
+	// EndNormal: the client left, or the end_session tool.
+	EndNormal EndReason = iota
+	// EndShutdown: the server is draining (shutdown or redeploy).
+	EndShutdown
+	// EndPolicyViolation: the client broke a rule (message rate).
+	EndPolicyViolation
+	// EndMessageTooBig: a message far beyond the maximum size.
+	EndMessageTooBig
+	// EndInternal: an unexpected server error.
+	EndInternal
+	// EndTryAgainLater: refused after the connection was accepted (limits).
+	EndTryAgainLater
+	// EndSlowConsumer: the client did not read fast enough.
+	EndSlowConsumer
+	// EndIdle: no client traffic for the idle timeout (or no keep-alive answer).
+	EndIdle
+)
+
+// String names the reason in logs.
+func (r EndReason) String() string {
+	names := [...]string{"normal", "shutdown", "policy_violation", "message_too_big", "internal", "try_again_later", "slow_consumer", "idle"}
+	if r < 0 || int(r) >= len(names) {
+		return "unknown"
+	}
+	return names[r]
+}

@@ -5,9 +5,9 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/parleyhq/parley/sdk"
-	"github.com/parleyhq/parley/server/internal/config"
 )
 
 // TestCommitHistoryCut: a response cut mid-way keeps completed tool rounds
@@ -37,11 +37,39 @@ func TestCommitHistoryCut(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := &Session{m: &Manager{cfg: config.Session{}}}
-			r := &response{rounds: append([]roundRec(nil), rounds...)}
-			r.text.WriteString(text)
-			s.commitHistory(r, tc.cut, false)
-			assert.Equal(t, tc.want, s.history)
+			var h history
+			c := h.commit(text, rounds, tc.cut, false)
+			assert.Equal(t, tc.want, h.msgs)
+			assert.Equal(t, committed{at: 0, n: len(tc.want), cut: tc.cut}, c)
 		})
 	}
+}
+
+// TestHistoryRecut: a committed response can be cut shorter later (Truncate)
+// while it is still in the history, also after cuts at the front; never
+// longer.
+func TestHistoryRecut(t *testing.T) {
+	user := func(s string) sdk.Message { return sdk.Message{Role: sdk.RoleUser, Content: s} }
+	agent := func(s string) sdk.Message { return sdk.Message{Role: sdk.RoleAssistant, Content: s} }
+	text := "One two. Three four."
+	rounds := []roundRec{{start: 0, end: len(text)}}
+	h := history{limit: 3}
+	h.append(user("a"))
+	h.commit("Old.", []roundRec{{start: 0, end: 4}}, 4, true)
+	h.append(user("b"))
+	c := h.commit(text, rounds, len(text), true) // the limit drops the first turn
+	require.Equal(t, []sdk.Message{user("b"), agent(text)}, h.msgs)
+	require.Equal(t, 2, h.dropped)
+
+	assert.True(t, h.recut(&c, text, rounds, len(text)+5), "never longer")
+	assert.Equal(t, agent(text), h.msgs[1])
+	require.True(t, h.recut(&c, text, rounds, 8))
+	assert.Equal(t, []sdk.Message{user("b"), agent("One two.")}, h.msgs)
+	h.append(user("c"), agent("x"), user("d"))
+	assert.False(t, h.recut(&c, text, rounds, 0), "gone from the history")
+
+	h = history{}
+	c = h.commit(text, rounds, len(text), true)
+	require.True(t, h.recut(&c, text, rounds, 0))
+	assert.Empty(t, h.msgs, "nothing heard: no assistant message")
 }

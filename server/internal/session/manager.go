@@ -1,10 +1,19 @@
 // Package session runs Parley's conversations: a Manager admits and tracks
 // sessions; a Session owns one conversation's context (history, tools,
 // settings) and its turn-taking — VAD, streaming STT → LLM → TTS, paced
-// audio output and barge-in. It is transport-agnostic: transports (WebSocket,
-// WebRTC) hand it client messages and PCM audio and give it a Conn to send
-// events and audio back. The client protocol's messages live here too, so
-// every transport speaks the same protocol.
+// audio output and barge-in.
+//
+// It speaks Go, not a wire format: a wire protocol (protocol/parleyv1, and
+// later Realtime and Twilio) parses client messages into typed Commands
+// for Session.Handle, hands audio to HandleAudio, and implements the Sink
+// that receives typed Events and PCM frames. Adding a protocol changes
+// nothing here.
+//
+// Files follow the data flow: manager.go (admission), session.go (the
+// session goroutine), commands.go, input.go (audio → VAD), turn.go, stt.go,
+// response.go (a reply's life), generate.go (LLM → sentences → TTS),
+// toolcalls.go, output.go (pacing and the barge-in gate), history.go,
+// metrics.go, events.go.
 package session
 
 import (
@@ -22,7 +31,9 @@ import (
 
 	"github.com/parleyhq/parley/sdk"
 	"github.com/parleyhq/parley/server/internal/audio"
+	"github.com/parleyhq/parley/server/internal/clock"
 	"github.com/parleyhq/parley/server/internal/config"
+	"github.com/parleyhq/parley/server/internal/tools"
 )
 
 // Log attribute keys.
@@ -57,7 +68,7 @@ type MemoryGuard interface {
 type Option func(*Manager)
 
 // WithClock replaces the wall clock (tests drive time with the audio).
-func WithClock(c Clock) Option { return func(m *Manager) { m.clock = c } }
+func WithClock(c clock.Clock) Option { return func(m *Manager) { m.clock = c } }
 
 // WithHTTPClient sets the client used for webhook tools.
 func WithHTTPClient(c *http.Client) Option { return func(m *Manager) { m.httpClient = c } }
@@ -71,9 +82,9 @@ type Manager struct {
 	guard      MemoryGuard
 	metrics    *metrics
 	log        *slog.Logger
-	clock      Clock
+	clock      clock.Clock
 	httpClient *http.Client
-	tools      *toolbox
+	tools      *tools.Registry
 	// filters shares resampling filters between sessions.
 	filters audio.FilterCache
 
@@ -89,7 +100,7 @@ type Manager struct {
 // (MaxSessions or MaxSessionsPerIP 0 means no limit), tools the server-side
 // tools, guard may be nil (never overloaded), reg may be nil (no metrics
 // export).
-func NewManager(cfg config.Session, vad config.VAD, tools config.Tools, p Plugins, guard MemoryGuard,
+func NewManager(cfg config.Session, vad config.VAD, toolCfg config.Tools, p Plugins, guard MemoryGuard,
 	reg prometheus.Registerer, logger *slog.Logger, opts ...Option,
 ) (*Manager, error) {
 	if p.STT == nil || p.LLM == nil || p.TTS == nil {
@@ -100,7 +111,7 @@ func NewManager(cfg config.Session, vad config.VAD, tools config.Tools, p Plugin
 	}
 	m := &Manager{
 		cfg: cfg, vad: vad, plugins: p, guard: guard, log: logger,
-		clock: SystemClock{}, httpClient: http.DefaultClient,
+		clock: clock.System{}, httpClient: http.DefaultClient,
 		sessions: map[SessionID]*Session{}, perIP: map[string]int{},
 	}
 	for _, o := range opts {
@@ -111,7 +122,7 @@ func NewManager(cfg config.Session, vad config.VAD, tools config.Tools, p Plugin
 		return nil, err
 	}
 	m.metrics = met
-	tb, err := newToolbox(tools, m.clock, m.httpClient)
+	tb, err := tools.NewRegistry(toolCfg, m.clock, m.httpClient)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +131,7 @@ func NewManager(cfg config.Session, vad config.VAD, tools config.Tools, p Plugin
 }
 
 // Clock returns the manager's clock (transports use it for rate limits).
-func (m *Manager) Clock() Clock { return m.clock }
+func (m *Manager) Clock() clock.Clock { return m.clock }
 
 // Reservation holds an admitted slot until Start or Release.
 type Reservation struct {
@@ -198,8 +209,8 @@ func RefusalCode(err error) ErrorCode {
 	return CodeInternal
 }
 
-// Start turns a reservation into a running session talking over p.Conn.
-// It sends connection_established before returning. The session ends
+// Start turns a reservation into a running session talking to p.Sink.
+// It sends Established before returning. The session ends
 // (CloseGoingAway) if ctx is cancelled; transports pass a context that
 // lives as long as the connection.
 func (m *Manager) Start(ctx context.Context, r *Reservation, p StartParams) (*Session, error) {
@@ -232,14 +243,14 @@ func (m *Manager) Start(ctx context.Context, r *Reservation, p StartParams) (*Se
 	m.mu.Unlock()
 	m.metrics.active.Inc()
 	s.log.Info("session started")
-	s.sendConnectionEstablished()
+	s.sendEstablished()
 	go func() {
 		defer m.wg.Done()
 		s.run(ctx)
 		m.remove(s)
 	}()
 	if draining {
-		s.Close(CloseGoingAway, "server shutting down")
+		s.Close(EndShutdown, "server shutting down")
 	}
 	return s, nil
 }
@@ -267,8 +278,8 @@ func (m *Manager) Lookup(id SessionID) (*Session, bool) {
 	return s, ok
 }
 
-// Drain refuses new sessions, ends every running one (close code
-// CloseGoingAway, reason "server shutting down") and waits for them to
+// Drain refuses new sessions, ends every running one (EndShutdown,
+// "server shutting down") and waits for them to
 // finish or for ctx to end.
 func (m *Manager) Drain(ctx context.Context) error {
 	m.mu.Lock()
@@ -280,7 +291,7 @@ func (m *Manager) Drain(ctx context.Context) error {
 	m.mu.Unlock()
 	m.log.Info("draining sessions", "count", len(all))
 	for _, s := range all {
-		s.Close(CloseGoingAway, "server shutting down")
+		s.Close(EndShutdown, "server shutting down")
 	}
 	done := make(chan struct{})
 	go func() {

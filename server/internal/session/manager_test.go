@@ -23,9 +23,9 @@ func (g *guard) Overloaded() bool { return g.over.Load() }
 
 type nopConn struct{}
 
-func (nopConn) SendText([]byte) error           { return nil }
-func (nopConn) SendAudio([]byte) error          { return nil }
-func (nopConn) Close(session.CloseCode, string) {}
+func (nopConn) Event(session.Event) error       { return nil }
+func (nopConn) Audio([]byte) error              { return nil }
+func (nopConn) Close(session.EndReason, string) {}
 
 func newManager(t *testing.T, cfg config.Session, g session.MemoryGuard, reg prometheus.Registerer) *session.Manager {
 	t.Helper()
@@ -55,9 +55,9 @@ func TestManagerAdmission(t *testing.T) {
 	assert.ErrorIs(t, err, session.ErrOverloaded)
 	g.over.Store(false)
 
-	s, err := m.Start(context.Background(), a, session.StartParams{Conn: nopConn{}})
+	s, err := m.Start(context.Background(), a, session.StartParams{Sink: nopConn{}})
 	require.NoError(t, err)
-	_, err = m.Start(context.Background(), a, session.StartParams{Conn: nopConn{}})
+	_, err = m.Start(context.Background(), a, session.StartParams{Sink: nopConn{}})
 	assert.ErrorIs(t, err, session.ErrReservationUsed)
 	assert.Equal(t, 1, m.Count())
 	assert.InDelta(t, 1, gauge(t, reg, "parley_sessions_active"), 0)

@@ -82,27 +82,22 @@ func span(from, to time.Time) (time.Duration, bool) {
 	return to.Sub(from), true
 }
 
-func ms(d time.Duration) *float64 {
-	v := float64(d) / float64(time.Millisecond)
-	return &v
-}
-
 // observe records t in the histograms and returns the metrics event.
-func (m *metrics) observe(responseID string, t turnTimes) MetricsEvent {
-	ev := MetricsEvent{Type: TypeMetrics, ResponseID: responseID}
+func (m *metrics) observe(responseID string, t turnTimes) Metrics {
+	ev := Metrics{ResponseID: responseID}
 	for _, s := range []struct {
 		from, to time.Time
 		h        prometheus.Histogram
-		dst      **float64
+		dst      **time.Duration
 	}{
-		{t.speechEnd, t.sttFinal, m.sttFinal, &ev.STTMS},
-		{t.llmStart, t.llmFirst, m.llmTTFT, &ev.LLMTTFTMS},
-		{t.ttsFirstText, t.ttsFirstAudio, m.ttsTTFA, &ev.TTSTTFAMS},
+		{t.speechEnd, t.sttFinal, m.sttFinal, &ev.STTFinal},
+		{t.llmStart, t.llmFirst, m.llmTTFT, &ev.LLMTTFT},
+		{t.ttsFirstText, t.ttsFirstAudio, m.ttsTTFA, &ev.TTSTTFA},
 		{t.speechEnd, t.firstAudioOut, m.voiceToVoice, &ev.VoiceToVoice},
 	} {
 		if d, ok := span(s.from, s.to); ok {
 			s.h.Observe(d.Seconds())
-			*s.dst = ms(d)
+			*s.dst = &d
 		}
 	}
 	return ev

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/server/internal/audio"
+	"github.com/parleyhq/parley/server/internal/clock"
 )
 
 // framesPerSecond is the number of 20 ms frames in a second.
@@ -34,8 +35,9 @@ type pacedAudio struct {
 // sent after close returns. Its pacer sends audio at real time plus a small
 // look-ahead, and it keeps what is needed to tell how much was played.
 type output struct {
-	clock      Clock
-	conn       Conn
+	clock      clock.Clock
+	sink       Sink
+	responseID string
 	lookahead  time.Duration
 	rate       int
 	frameBytes int
@@ -43,10 +45,14 @@ type output struct {
 	// onStart, if set, is called (without the lock) after the first frame.
 	onStart func()
 
-	mu        sync.Mutex
-	closed    bool
-	started   bool
-	startMsg  []byte
+	mu      sync.Mutex
+	closed  bool
+	started bool
+	// reported: the played position is what the client reports (heard),
+	// not the estimate from what was sent.
+	reported  bool
+	heard     time.Duration
+	marked    int // spans whose AudioMark was sent
 	sent      time.Duration
 	queuedEnd time.Time
 	firstSent time.Time
@@ -54,22 +60,21 @@ type output struct {
 	spans     []audioSpan
 }
 
-func newOutput(clock Clock, conn Conn, lookahead time.Duration, rate int, startMsg []byte, onSendErr func(error)) *output {
+func newOutput(clk clock.Clock, sink Sink, lookahead time.Duration, rate int, responseID string, onSendErr func(error)) *output {
 	return &output{
-		clock: clock, conn: conn, lookahead: lookahead, rate: rate,
-		frameBytes: rate / framesPerSecond * pcmBytesPerSample,
-		startMsg:   startMsg, onSendErr: onSendErr,
+		clock: clk, sink: sink, responseID: responseID, lookahead: lookahead, rate: rate,
+		frameBytes: rate / framesPerSecond * pcmBytesPerSample, onSendErr: onSendErr,
 	}
 }
 
-// emit sends a JSON event of the response unless the output is closed.
-func (o *output) emit(msg []byte) bool {
+// emit sends an event of the response unless the output is closed.
+func (o *output) emit(ev Event) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closed {
 		return false
 	}
-	if err := o.conn.SendText(msg); err != nil {
+	if err := o.sink.Event(ev); err != nil {
 		o.onSendErr(err)
 		return false
 	}
@@ -77,12 +82,30 @@ func (o *output) emit(msg []byte) bool {
 }
 
 // close stops all further output and returns how much audio the client has
-// played by now (sent audio minus what is still queued ahead of playback).
+// played by now: what it reported (see trustReports), or else sent audio
+// minus what is still queued ahead of playback.
 func (o *output) close() time.Duration {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.closed = true
+	if o.reported {
+		return min(o.heard, o.sent)
+	}
 	return o.playedLocked(o.clock.Now())
+}
+
+// reportPlayed records that the client has heard the audio up to at.
+func (o *output) reportPlayed(at time.Duration) {
+	o.mu.Lock()
+	o.heard = max(o.heard, at)
+	o.mu.Unlock()
+}
+
+// trustReports makes close use the reported position.
+func (o *output) trustReports() {
+	o.mu.Lock()
+	o.reported = true
+	o.mu.Unlock()
 }
 
 // playedLocked is the client's playback position under the model that
@@ -164,7 +187,7 @@ func (o *output) sendFrameLocked(frame []byte, first *bool) bool {
 	if !o.started {
 		o.started = true
 		*first = true
-		if err := o.conn.SendText(o.startMsg); err != nil {
+		if err := o.sink.Event(AudioStarted{ResponseID: o.responseID, SampleRate: o.rate}); err != nil {
 			o.onSendErr(err)
 			return false
 		}
@@ -178,9 +201,16 @@ func (o *output) sendFrameLocked(frame []byte, first *bool) bool {
 	if o.firstSent.IsZero() {
 		o.firstSent = now
 	}
-	if err := o.conn.SendAudio(frame); err != nil {
+	if err := o.sink.Audio(frame); err != nil {
 		o.onSendErr(err)
 		return false
+	}
+	// Every span whose audio is now all out gets its mark, in order.
+	for ; o.marked < len(o.spans) && o.spans[o.marked].audioEnd <= o.sent; o.marked++ {
+		if err := o.sink.Event(AudioMark{ResponseID: o.responseID, End: o.spans[o.marked].audioEnd}); err != nil {
+			o.onSendErr(err)
+			return false
+		}
 	}
 	return true
 }

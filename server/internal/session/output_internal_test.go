@@ -17,21 +17,21 @@ import (
 type recConn struct {
 	mu     sync.Mutex
 	frames int
-	texts  []string
+	events []Event
 	sent   chan struct{}
 	full   bool
 }
 
 func newRecConn() *recConn { return &recConn{sent: make(chan struct{}, 1024)} }
 
-func (c *recConn) SendText(b []byte) error {
+func (c *recConn) Event(ev Event) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.texts = append(c.texts, string(b))
+	c.events = append(c.events, ev)
 	return nil
 }
 
-func (c *recConn) SendAudio([]byte) error {
+func (c *recConn) Audio([]byte) error {
 	c.mu.Lock()
 	c.frames++
 	full := c.full
@@ -43,7 +43,7 @@ func (c *recConn) SendAudio([]byte) error {
 	return nil
 }
 
-func (c *recConn) Close(CloseCode, string) {}
+func (c *recConn) Close(EndReason, string) {}
 
 func (c *recConn) count() int {
 	c.mu.Lock()
@@ -57,7 +57,7 @@ func (c *recConn) count() int {
 func TestOutputPacing(t *testing.T) {
 	clock := sessiontest.NewManualClock(time.Unix(0, 0))
 	conn := newRecConn()
-	out := newOutput(clock, conn, 100*time.Millisecond, audio.SampleRate, []byte(`{"type":"response.audio.started"}`), func(error) {})
+	out := newOutput(clock, conn, 100*time.Millisecond, audio.SampleRate, "resp_1", func(error) {})
 	in := make(chan pacedAudio, 4)
 	// 2 s of audio for the 4 words "aa bb cc dd" (500 ms each).
 	text := "aa bb cc dd"
@@ -89,7 +89,12 @@ func TestOutputPacing(t *testing.T) {
 	}
 	assert.Error(t, <-done)
 	assert.Equal(t, 35, conn.count(), "no frame after close")
-	assert.Len(t, conn.texts, 1, "audio.started once")
+	// AudioStarted once, then a mark after each word's audio was sent:
+	// 35 frames (700 ms) cover "aa" (0-500 ms) only.
+	assert.Equal(t, []Event{
+		AudioStarted{ResponseID: "resp_1", SampleRate: audio.SampleRate},
+		AudioMark{ResponseID: "resp_1", End: 500 * time.Millisecond},
+	}, conn.events)
 }
 
 // TestOutputSlowClient: a full send buffer stops the pacer and reports it.
@@ -98,7 +103,7 @@ func TestOutputSlowClient(t *testing.T) {
 	conn := newRecConn()
 	conn.full = true
 	var got error
-	out := newOutput(clock, conn, 100*time.Millisecond, audio.SampleRate, []byte(`{}`), func(err error) { got = err })
+	out := newOutput(clock, conn, 100*time.Millisecond, audio.SampleRate, "resp_1", func(err error) { got = err })
 	in := make(chan pacedAudio, 1)
 	in <- pacedAudio{pcm: make([]byte, 6400)}
 	close(in)
@@ -109,8 +114,27 @@ func TestOutputSlowClient(t *testing.T) {
 
 func TestTextPlayedWithoutSpans(t *testing.T) {
 	clock := sessiontest.NewManualClock(time.Unix(0, 0))
-	out := newOutput(clock, newRecConn(), 0, audio.SampleRate, nil, func(error) {})
+	out := newOutput(clock, newRecConn(), 0, audio.SampleRate, "resp_1", func(error) {})
 	out.addSpan(pacedAudio{pcm: make([]byte, 32000)}) // 1 s, no text span
 	assert.Equal(t, "hello", out.textPlayed("hello world", 600*time.Millisecond))
 	assert.Equal(t, "hello world", out.textPlayed("hello world", time.Second))
+}
+
+// TestOutputReportedPlayback: once the client's reports are trusted, close
+// returns the last reported position (never more than was sent), not the
+// estimate.
+func TestOutputReportedPlayback(t *testing.T) {
+	clock := sessiontest.NewManualClock(time.Unix(0, 0))
+	conn := newRecConn()
+	out := newOutput(clock, conn, time.Second, audio.SampleRate, "resp_1", func(error) {})
+	in := make(chan pacedAudio, 1)
+	in <- pacedAudio{pcm: make([]byte, 16000), textStart: 0, textEnd: 2} // 500 ms
+	close(in)
+	require.NoError(t, out.pace(context.Background(), in))
+	out.reportPlayed(200 * time.Millisecond)
+	out.reportPlayed(100 * time.Millisecond) // reports never move back
+	out.trustReports()
+	assert.Equal(t, 200*time.Millisecond, out.close())
+	out.reportPlayed(time.Hour)
+	assert.Equal(t, 500*time.Millisecond, out.close(), "capped at what was sent")
 }

@@ -2,7 +2,6 @@ package webrtc
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -13,6 +12,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/parleyhq/parley/server/internal/audio"
+	"github.com/parleyhq/parley/server/internal/protocol/parleyv1"
 	"github.com/parleyhq/parley/server/internal/session"
 )
 
@@ -50,10 +50,11 @@ type outFrame struct {
 	gen uint64
 }
 
-// conn implements session.Conn over a peer connection: events go to the
-// data channel through a bounded queue and one writer goroutine (held until
-// the channel opens); audio goes through a bounded queue to a pacer that
-// encodes Opus and writes one RTP packet per 20 ms.
+// conn implements session.Sink over a peer connection: events are encoded
+// as parley.v1 JSON and go to the data channel through a bounded queue and
+// one writer goroutine (held until the channel opens); audio goes through a
+// bounded queue to a pacer that encodes Opus and writes one RTP packet per
+// 20 ms.
 type conn struct {
 	log   *slog.Logger
 	stats *counters
@@ -72,14 +73,14 @@ type conn struct {
 
 	mu      sync.Mutex
 	closed  bool
-	code    session.CloseCode
+	end     session.EndReason
 	reason  string
 	closing chan struct{}
 	// written is closed when the event writer has finished.
 	written chan struct{}
 }
 
-var _ session.Conn = (*conn)(nil)
+var _ session.Sink = (*conn)(nil)
 
 func newConn(track *webrtc.TrackLocalStaticRTP, events bool, stats *counters, log *slog.Logger) *conn {
 	return &conn{
@@ -89,17 +90,15 @@ func newConn(track *webrtc.TrackLocalStaticRTP, events bool, stats *counters, lo
 	}
 }
 
-// eventType is the part of an event the transport looks at.
-type eventType struct {
-	Type string `json:"type"`
-}
-
-// SendText implements session.Conn. A response.interrupted event flushes
-// the queued audio at once (barge-in, cancel).
-func (c *conn) SendText(msg []byte) error {
-	var ev eventType
-	if json.Unmarshal(msg, &ev) == nil && ev.Type == session.TypeResponseInterrupted {
+// Event implements session.Sink. ResponseInterrupted flushes the queued
+// audio at once (barge-in, cancel).
+func (c *conn) Event(ev session.Event) error {
+	if _, ok := ev.(session.ResponseInterrupted); ok {
 		c.flush()
+	}
+	msg, ok := parleyv1.Encode(ev)
+	if !ok {
+		return nil
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -113,13 +112,13 @@ func (c *conn) SendText(msg []byte) error {
 	case c.text <- msg:
 		return nil
 	default:
-		c.closeLocked(session.CloseSlowConsumer, "event queue full: client too slow")
+		c.closeLocked(session.EndSlowConsumer, "event queue full: client too slow")
 		return session.ErrSendBufferFull
 	}
 }
 
-// SendAudio implements session.Conn.
-func (c *conn) SendAudio(pcm []byte) error {
+// Audio implements session.Sink.
+func (c *conn) Audio(pcm []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -129,7 +128,7 @@ func (c *conn) SendAudio(pcm []byte) error {
 	case c.audio <- outFrame{pcm: pcm, gen: c.gen.Load()}:
 		return nil
 	default:
-		c.closeLocked(session.CloseSlowConsumer, "audio queue full")
+		c.closeLocked(session.EndSlowConsumer, "audio queue full")
 		return session.ErrSendBufferFull
 	}
 }
@@ -146,26 +145,26 @@ func (c *conn) flush() {
 	}
 }
 
-// Close implements session.Conn.
-func (c *conn) Close(code session.CloseCode, reason string) {
+// Close implements session.Sink.
+func (c *conn) Close(end session.EndReason, reason string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.closeLocked(code, reason)
+	c.closeLocked(end, reason)
 }
 
-func (c *conn) closeLocked(code session.CloseCode, reason string) {
+func (c *conn) closeLocked(end session.EndReason, reason string) {
 	if c.closed {
 		return
 	}
-	c.closed, c.code, c.reason = true, code, reason
+	c.closed, c.end, c.reason = true, end, reason
 	close(c.closing)
 }
 
-// closeInfo returns the close code and reason.
-func (c *conn) closeInfo() (session.CloseCode, string) {
+// closeInfo returns why and how the conn was closed.
+func (c *conn) closeInfo() (session.EndReason, string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.code, c.reason
+	return c.end, c.reason
 }
 
 // attach sets the events data channel (the first one that opens).
@@ -212,11 +211,11 @@ func (c *conn) writeEvents() {
 func (c *conn) sendEvent(msg []byte) bool {
 	if err := c.dc.SendText(string(msg)); err != nil {
 		c.log.Info("data channel send failed", "error", err)
-		c.Close(session.CloseNormal, "data channel closed")
+		c.Close(session.EndNormal, "data channel closed")
 		return false
 	}
 	if c.dc.BufferedAmount() > maxBufferedEvents {
-		c.Close(session.CloseSlowConsumer, "data channel buffer full: client too slow")
+		c.Close(session.EndSlowConsumer, "data channel buffer full: client too slow")
 		return false
 	}
 	return true

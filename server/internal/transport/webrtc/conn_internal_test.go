@@ -26,19 +26,19 @@ func TestFlushOnInterrupt(t *testing.T) {
 	c := testConn(t, true)
 	frame := make([]byte, audio.FrameBytes)
 	for range 10 {
-		require.NoError(t, c.SendAudio(frame))
+		require.NoError(t, c.Audio(frame))
 	}
 	require.Len(t, c.audio, 10)
 	held := <-c.audio // the pacer holds one frame while it waits for its slot
-	require.NoError(t, c.SendText([]byte(`{"type":"response.interrupted","reason":"barge_in"}`)))
+	require.NoError(t, c.Event(session.ResponseInterrupted{ResponseID: "resp_1", Reason: session.ReasonBargeIn}))
 	assert.Empty(t, c.audio, "queue flushed")
 	assert.NotEqual(t, held.gen, c.gen.Load(), "the held frame is stale")
-	require.NoError(t, c.SendAudio(frame))
+	require.NoError(t, c.Audio(frame))
 	assert.Equal(t, c.gen.Load(), (<-c.audio).gen, "new audio plays")
 
 	// Other events do not flush.
-	require.NoError(t, c.SendAudio(frame))
-	require.NoError(t, c.SendText([]byte(`{"type":"response.done"}`)))
+	require.NoError(t, c.Audio(frame))
+	require.NoError(t, c.Event(session.ResponseDone{ResponseID: "resp_1", Status: session.StatusCompleted}))
 	assert.Len(t, c.audio, 1)
 }
 
@@ -46,33 +46,33 @@ func TestConnLimits(t *testing.T) {
 	t.Run("audio queue full", func(t *testing.T) {
 		c := testConn(t, true)
 		for range audioQueueFrames {
-			require.NoError(t, c.SendAudio(nil))
+			require.NoError(t, c.Audio(nil))
 		}
-		require.ErrorIs(t, c.SendAudio(nil), session.ErrSendBufferFull)
+		require.ErrorIs(t, c.Audio(nil), session.ErrSendBufferFull)
 		code, _ := c.closeInfo()
-		assert.Equal(t, session.CloseSlowConsumer, code)
-		require.ErrorIs(t, c.SendText([]byte(`{}`)), session.ErrConnClosed)
+		assert.Equal(t, session.EndSlowConsumer, code)
+		require.ErrorIs(t, c.Event(session.Pong{}), session.ErrConnClosed)
 	})
 	t.Run("event queue full", func(t *testing.T) {
 		c := testConn(t, true)
 		for range textQueueEvents {
-			require.NoError(t, c.SendText([]byte(`{"type":"x"}`)))
+			require.NoError(t, c.Event(session.Pong{ID: "x"}))
 		}
-		require.ErrorIs(t, c.SendText([]byte(`{"type":"x"}`)), session.ErrSendBufferFull)
+		require.ErrorIs(t, c.Event(session.Pong{ID: "x"}), session.ErrSendBufferFull)
 	})
 	t.Run("no data channel drops events", func(t *testing.T) {
 		c := testConn(t, false)
 		for range 2 * textQueueEvents {
-			require.NoError(t, c.SendText([]byte(`{"type":"x"}`)))
+			require.NoError(t, c.Event(session.Pong{ID: "x"}))
 		}
 		assert.Empty(t, c.text)
 	})
 	t.Run("close once", func(t *testing.T) {
 		c := testConn(t, true)
-		c.Close(session.CloseGoingAway, "first")
-		c.Close(session.CloseNormal, "second")
+		c.Close(session.EndShutdown, "first")
+		c.Close(session.EndNormal, "second")
 		code, reason := c.closeInfo()
-		assert.Equal(t, session.CloseGoingAway, code)
+		assert.Equal(t, session.EndShutdown, code)
 		assert.Equal(t, "first", reason)
 	})
 }
@@ -90,7 +90,7 @@ func TestPacerStops(t *testing.T) {
 		c.pace(ctx, enc)
 	}()
 	for range 3 {
-		require.NoError(t, c.SendAudio(make([]byte, audio.FrameBytes)))
+		require.NoError(t, c.Audio(make([]byte, audio.FrameBytes)))
 	}
 	require.Eventually(t, func() bool { return c.stats.framesSent.Load() == 3 }, 5e9, 1e6)
 	cancel()

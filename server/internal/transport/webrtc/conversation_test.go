@@ -12,6 +12,7 @@ import (
 
 	"github.com/parleyhq/parley/sdk"
 	"github.com/parleyhq/parley/server/internal/audio"
+	"github.com/parleyhq/parley/server/internal/protocol/parleyv1"
 	"github.com/parleyhq/parley/server/internal/session"
 	"github.com/parleyhq/parley/server/internal/session/sessiontest"
 )
@@ -29,20 +30,20 @@ func TestSpokenTurn(t *testing.T) {
 			c := hs.dial(clientOpts{json: asJSON})
 			c.stream(utterance(t, "What is the weather in Paris today?"))
 
-			evs := c.until(session.TypeResponseDone)
+			evs := c.until(parleyv1.TypeResponseDone)
 			types := map[string]bool{}
 			var text strings.Builder
 			for _, ev := range evs {
 				types[ev.str("type")] = true
-				if ev.str("type") == session.TypeTextDelta {
+				if ev.str("type") == parleyv1.TypeTextDelta {
 					text.WriteString(ev.str("delta"))
 				}
-				if ev.str("type") == session.TypeTranscriptFinal {
+				if ev.str("type") == parleyv1.TypeTranscriptFinal {
 					assert.Equal(t, "what is the weather in paris", ev.str("text"))
 				}
 			}
-			for _, want := range []string{session.TypeSpeechStarted, session.TypeSpeechStopped,
-				session.TypeTranscriptFinal, session.TypeAudioStarted} {
+			for _, want := range []string{parleyv1.TypeSpeechStarted, parleyv1.TypeSpeechStopped,
+				parleyv1.TypeTranscriptFinal, parleyv1.TypeAudioStarted} {
 				assert.True(t, types[want], "missing %s in %v", want, evs)
 			}
 			assert.Equal(t, answer, text.String())
@@ -85,7 +86,7 @@ func TestEvents(t *testing.T) {
 	c := hs.dial(clientOpts{})
 
 	c.sendJSON(map[string]any{"type": "ping", "id": "p1"})
-	pong := c.expect(session.TypePong)
+	pong := c.expect(parleyv1.TypePong)
 	assert.Equal(t, "p1", pong.str("id"))
 
 	cases := []struct {
@@ -93,12 +94,12 @@ func TestEvents(t *testing.T) {
 		send func()
 		code string
 	}{
-		{name: "malformed json", send: func() { require.NoError(t, c.dc.SendText("{not json")) }, code: string(session.CodeInvalidJSON)},
-		{name: "unknown type", send: func() { c.sendJSON(map[string]any{"type": "nope"}) }, code: string(session.CodeUnknownType)},
-		{name: "binary", send: func() { require.NoError(t, c.dc.Send([]byte{1, 2, 3})) }, code: string(session.CodeInvalidMessage)},
+		{name: "malformed json", send: func() { require.NoError(t, c.dc.SendText("{not json")) }, code: string(parleyv1.CodeInvalidJSON)},
+		{name: "unknown type", send: func() { c.sendJSON(map[string]any{"type": "nope"}) }, code: string(parleyv1.CodeUnknownType)},
+		{name: "binary", send: func() { require.NoError(t, c.dc.Send([]byte{1, 2, 3})) }, code: string(parleyv1.CodeInvalidMessage)},
 		{name: "oversized", send: func() {
 			require.NoError(t, c.dc.SendText(`{"type":"input.text","text":"`+strings.Repeat("a", 70<<10)+`"}`))
-		}, code: string(session.CodeMessageTooLarge)},
+		}, code: string(parleyv1.CodeMessageTooLarge)},
 		{name: "rate change", send: func() {
 			c.sendJSON(map[string]any{"type": "session.update", "input_sample_rate": 48000})
 		}, code: string(session.CodeUnsupportedSampleRate)},
@@ -106,17 +107,17 @@ func TestEvents(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.send()
-			ev := c.expect(session.TypeError)
+			ev := c.expect(parleyv1.TypeError)
 			assert.Equal(t, tc.code, ev.str("code"))
 			c.sendJSON(map[string]any{"type": "ping", "id": tc.name})
-			assert.Equal(t, tc.name, c.expect(session.TypePong).str("id"), "session continues")
+			assert.Equal(t, tc.name, c.expect(parleyv1.TypePong).str("id"), "session continues")
 		})
 	}
 
 	c.sendJSON(map[string]any{"type": "session.update", "system_prompt": "Be brief.", "input_sample_rate": 16000})
-	c.expect(session.TypeSessionUpdated)
+	c.expect(parleyv1.TypeSessionUpdated)
 	c.sendJSON(map[string]any{"type": "input.text", "text": "hi"})
-	evs := c.until(session.TypeResponseDone)
+	evs := c.until(parleyv1.TypeResponseDone)
 	assert.Equal(t, "Hello back.", deltas(evs))
 	require.Eventually(t, func() bool { n, _ := c.received(); return n >= 2*5 }, waitFor, 10*time.Millisecond)
 }
@@ -124,7 +125,7 @@ func TestEvents(t *testing.T) {
 func deltas(evs []event) string {
 	var b strings.Builder
 	for _, ev := range evs {
-		if ev.str("type") == session.TypeTextDelta {
+		if ev.str("type") == parleyv1.TypeTextDelta {
 			b.WriteString(ev.str("delta"))
 		}
 	}
@@ -144,7 +145,7 @@ func TestBargeIn(t *testing.T) {
 	hs := newHarness(t, llm, []string{"stop please"}, nil)
 	c := hs.dial(clientOpts{})
 	c.sendJSON(map[string]any{"type": "input.text", "text": "tell me a story"})
-	c.expect(session.TypeAudioStarted)
+	c.expect(parleyv1.TypeAudioStarted)
 	// Let some of the answer play, then talk over it.
 	require.Eventually(t, func() bool { n, _ := c.received(); return n >= 25 }, waitFor, 10*time.Millisecond)
 	done := make(chan struct{})
@@ -152,14 +153,14 @@ func TestBargeIn(t *testing.T) {
 		defer close(done)
 		c.stream(utterance(t, "Stop please, that is enough."))
 	}()
-	evs := c.until(session.TypeResponseInterrupted)
+	evs := c.until(parleyv1.TypeResponseInterrupted)
 	interrupted := evs[len(evs)-1]
 	assert.Equal(t, "barge_in", interrupted.str("reason"))
 	sentAtInterrupt := hs.h.Stats().FramesSent
 	// Until the next turn's transcript, nothing more is sent: the ~100 ms
 	// of the old answer queued ahead of playback was dropped at once (at
 	// most the one packet the pacer was writing may follow).
-	assert.Equal(t, "stop please", c.expect(session.TypeTranscriptFinal).str("text"))
+	assert.Equal(t, "stop please", c.expect(parleyv1.TypeTranscriptFinal).str("text"))
 	assert.LessOrEqual(t, hs.h.Stats().FramesSent-sentAtInterrupt, uint64(1))
 	<-done
 	n, _ := c.received()
@@ -226,9 +227,9 @@ func TestLossyUplink(t *testing.T) {
 			c.sendPacket(pkts[i])
 		}
 	}
-	final := c.expect(session.TypeTranscriptFinal)
+	final := c.expect(parleyv1.TypeTranscriptFinal)
 	assert.Equal(t, "hello there", final.str("text"))
-	c.expect(session.TypeResponseDone)
+	c.expect(parleyv1.TypeResponseDone)
 	st := hs.h.Stats()
 	assert.Positive(t, st.PacketsLost, "losses concealed")
 	assert.Positive(t, st.PacketsLate, "late packets dropped")

@@ -142,7 +142,7 @@ func (h *Handler) Close(ctx context.Context) error {
 	}
 	h.mu.Unlock()
 	for _, p := range all {
-		p.conn.Close(session.CloseGoingAway, "server shutting down")
+		p.conn.Close(session.EndShutdown, "server shutting down")
 	}
 	done := make(chan struct{})
 	go func() {
@@ -211,7 +211,7 @@ func (h *Handler) ServeOffer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess, err := h.mgr.Start(pctx, res, session.StartParams{
-		Conn: p.conn, Transport: transportName, InputSampleRate: inputRate, OutputSampleRate: outputRate,
+		Sink: p.conn, Transport: transportName, InputSampleRate: inputRate, OutputSampleRate: outputRate,
 	})
 	if err != nil {
 		p.abort()
@@ -220,7 +220,7 @@ func (h *Handler) ServeOffer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !h.add(sess, p) {
-		sess.Close(session.CloseGoingAway, "server shutting down")
+		sess.Close(session.EndShutdown, "server shutting down")
 		p.abort()
 		<-sess.Done()
 		h.refuse(w, session.ErrDraining)
@@ -252,7 +252,7 @@ func (h *Handler) ServeDelete(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	p.conn.Close(session.CloseNormal, "session ended by the client (DELETE)")
+	p.conn.Close(session.EndNormal, "session ended by the client (DELETE)")
 	select {
 	case <-p.done:
 		w.WriteHeader(http.StatusNoContent)

@@ -21,12 +21,15 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
 	"github.com/parleyhq/parley/sdk"
 	"github.com/parleyhq/parley/server/internal/audio"
 	"github.com/parleyhq/parley/server/internal/config"
+	"github.com/parleyhq/parley/server/internal/protocol/parleyv1"
+	"github.com/parleyhq/parley/server/internal/protocol/parleyv1/parleyv1test"
 	"github.com/parleyhq/parley/server/internal/session"
 	"github.com/parleyhq/parley/server/internal/session/sessiontest"
 	rtc "github.com/parleyhq/parley/server/internal/transport/webrtc"
@@ -71,6 +74,8 @@ type harness struct {
 	mgr *session.Manager
 	h   *rtc.Handler
 	srv *httptest.Server
+	// schemas validate every event any test client receives.
+	schemas parleyv1test.Schemas
 }
 
 func newHarness(t testing.TB, llm *sessiontest.LLM, transcripts []string, tune func(*setup)) *harness {
@@ -79,7 +84,7 @@ func newHarness(t testing.TB, llm *sessiontest.LLM, transcripts []string, tune f
 	if tune != nil {
 		tune(s)
 	}
-	hs := &harness{t: t, stt: &sessiontest.STT{Transcripts: transcripts}, llm: llm, tts: &sessiontest.TTS{}}
+	hs := &harness{t: t, stt: &sessiontest.STT{Transcripts: transcripts}, llm: llm, tts: &sessiontest.TTS{}, schemas: parleyv1test.Load(t)}
 	logger := slog.New(slog.DiscardHandler)
 	mgr, err := session.NewManager(s.session, s.vad, config.Tools{Timezone: "UTC"},
 		session.Plugins{STT: hs.stt, LLM: hs.llm, TTS: hs.tts}, nil, prometheus.NewRegistry(), logger)
@@ -187,6 +192,7 @@ func (hs *harness) dial(opts clientOpts) *client {
 	require.NoError(t, err)
 	c.dc.OnOpen(func() { close(c.open) })
 	c.dc.OnMessage(func(m webrtc.DataChannelMessage) {
+		assert.NoError(t, hs.schemas.CheckServer(m.Data))
 		var ev event
 		if json.Unmarshal(m.Data, &ev) == nil {
 			select {
@@ -213,7 +219,7 @@ func (hs *harness) dial(opts clientOpts) *client {
 	case <-time.After(waitFor):
 		t.Fatal("data channel did not open")
 	}
-	est := c.expect(session.TypeConnectionEstablished)
+	est := c.expect(parleyv1.TypeConnectionEstablished)
 	require.Equal(t, c.id, est.str("session_id"))
 	return c
 }

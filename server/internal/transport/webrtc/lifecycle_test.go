@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/parleyhq/parley/server/internal/protocol/parleyv1"
 	"github.com/parleyhq/parley/server/internal/session"
 	rtc "github.com/parleyhq/parley/server/internal/transport/webrtc"
 )
@@ -69,7 +70,7 @@ func TestSessionEnds(t *testing.T) {
 		{name: "session ends itself", end: func(hs *harness, c *client) {
 			s, ok := hs.mgr.Lookup(session.SessionID(c.id))
 			require.True(t, ok)
-			s.Close(session.CloseNormal, "test")
+			s.Close(session.EndNormal, "test")
 		}},
 	}
 	for _, tc := range cases {
@@ -123,7 +124,7 @@ func TestNetworkConfig(t *testing.T) {
 		for i := range 2 {
 			c := hs.dial(clientOpts{})
 			c.sendJSON(map[string]any{"type": "ping", "id": strconv.Itoa(i)})
-			assert.Equal(t, strconv.Itoa(i), c.expect(session.TypePong).str("id"))
+			assert.Equal(t, strconv.Itoa(i), c.expect(parleyv1.TypePong).str("id"))
 		}
 		assert.Equal(t, 2, hs.h.Count())
 	})

@@ -13,6 +13,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/parleyhq/parley/server/internal/audio"
+	"github.com/parleyhq/parley/server/internal/protocol/parleyv1"
 	"github.com/parleyhq/parley/server/internal/session"
 )
 
@@ -161,7 +162,7 @@ func (p *peer) start(sess *session.Session) {
 
 // abort releases a peer that never got (or lost) its session.
 func (p *peer) abort() {
-	p.conn.Close(session.CloseInternalError, "aborted")
+	p.conn.Close(session.EndInternal, "aborted")
 	p.stop()
 }
 
@@ -182,9 +183,9 @@ func (p *peer) stop() {
 // DELETE, drain), ends the session and releases everything.
 func (p *peer) supervise() {
 	<-p.conn.closing
-	code, reason := p.conn.closeInfo()
-	p.sessLog.Info("webrtc session closing", "close_code", int(code), "reason", reason)
-	p.sess.Close(code, reason)
+	end, reason := p.conn.closeInfo()
+	p.sessLog.Info("webrtc session closing", "end_reason", end.String(), "close_code", int(parleyv1.CloseCodeFor(end)), "reason", reason)
+	p.sess.Close(end, reason)
 	<-p.sess.Done()
 	// Let the last events (an error, response.interrupted) reach the
 	// client before the data channel goes.
@@ -202,9 +203,9 @@ func (p *peer) onState(s webrtc.PeerConnectionState) {
 	p.log.Debug("peer connection state", "state", s.String())
 	switch s {
 	case webrtc.PeerConnectionStateFailed:
-		p.conn.Close(session.CloseGoingAway, "ICE connection failed (peer unreachable)")
+		p.conn.Close(session.EndNormal, "ICE connection failed (peer unreachable)")
 	case webrtc.PeerConnectionStateClosed:
-		p.conn.Close(session.CloseNormal, "peer connection closed")
+		p.conn.Close(session.EndNormal, "peer connection closed")
 	default:
 	}
 }
@@ -237,40 +238,42 @@ func (p *peer) onMessage(m webrtc.DataChannelMessage) {
 	}
 	switch {
 	case !m.IsString:
-		sess.ReportError(session.CodeInvalidMessage, "data channel messages must be JSON text",
+		sess.ReportError(parleyv1.CodeInvalidMessage, "data channel messages must be JSON text",
 			map[string]string{"bytes": strconv.Itoa(len(m.Data))})
 		return
 	case len(m.Data) > maxEventBytes:
-		sess.ReportError(session.CodeMessageTooLarge, "message exceeds "+strconv.Itoa(maxEventBytes)+" bytes",
+		sess.ReportError(parleyv1.CodeMessageTooLarge, "message exceeds "+strconv.Itoa(maxEventBytes)+" bytes",
 			map[string]string{"max_bytes": strconv.Itoa(maxEventBytes), "bytes": strconv.Itoa(len(m.Data))})
 		return
 	}
-	if field, bad := fixedRateViolation(m.Data); bad {
+	cmd, err := parleyv1.Parse(m.Data)
+	var pe *parleyv1.ProtocolError
+	if errors.As(err, &pe) {
+		sess.ReportError(pe.Code, pe.Message, pe.Details)
+		return
+	}
+	if field, bad := fixedRateViolation(cmd); bad {
 		sess.ReportError(session.CodeUnsupportedSampleRate,
 			"WebRTC audio is Opus; the session's PCM rates are fixed at "+strconv.Itoa(inputRate)+" Hz",
 			map[string]string{"field": field})
 		return
 	}
-	if err := sess.HandleText(p.ctx, m.Data); err != nil && !errors.Is(err, session.ErrConnClosed) {
+	if err := sess.Handle(p.ctx, cmd); err != nil && !errors.Is(err, session.ErrConnClosed) {
 		p.log.Debug("event not delivered", "error", err)
 	}
 }
 
-// fixedRateViolation reports a session.update that would change the PCM
-// rates, which the Opus edge fixes.
-func fixedRateViolation(data []byte) (string, bool) {
-	msg, err := session.ParseClientMessage(data)
-	if err != nil {
-		return "", false // the session reports it
-	}
-	u, ok := msg.(*session.SessionUpdate)
+// fixedRateViolation reports an update that would change the PCM rates,
+// which the Opus edge fixes.
+func fixedRateViolation(cmd session.Command) (string, bool) {
+	u, ok := cmd.(session.Update)
 	if !ok {
 		return "", false
 	}
-	if u.InputSampleRate != nil && *u.InputSampleRate != inputRate {
+	if u.InputRate != nil && *u.InputRate != inputRate {
 		return "input_sample_rate", true
 	}
-	if u.OutputSampleRate != nil && *u.OutputSampleRate != outputRate {
+	if u.OutputRate != nil && *u.OutputRate != outputRate {
 		return "output_sample_rate", true
 	}
 	return "", false

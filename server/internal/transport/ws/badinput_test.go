@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/parleyhq/parley/sdk"
+	"github.com/parleyhq/parley/server/internal/protocol/parleyv1"
 	"github.com/parleyhq/parley/server/internal/session"
 	"github.com/parleyhq/parley/server/internal/session/sessiontest"
 )
@@ -29,21 +30,21 @@ func TestBadInput(t *testing.T) {
 		code    session.ErrorCode
 		detail  map[string]string
 	}{
-		{name: "non-JSON text", ready: true, typ: websocket.MessageText, payload: []byte("hello{"), code: session.CodeInvalidJSON},
-		{name: "unknown type", ready: true, typ: websocket.MessageText, payload: []byte(`{"type":"dance"}`), code: session.CodeUnknownType, detail: map[string]string{"type": "dance"}},
-		{name: "missing type", ready: true, typ: websocket.MessageText, payload: []byte(`{"text":"hi"}`), code: session.CodeInvalidMessage, detail: map[string]string{"field": "type"}},
-		{name: "wrong field type", ready: true, typ: websocket.MessageText, payload: []byte(`{"type":"input.text","text":5}`), code: session.CodeInvalidMessage, detail: map[string]string{"field": "text"}},
-		{name: "wrong nested type", ready: true, typ: websocket.MessageText, payload: []byte(`{"type":"session.update","vad":{"min_silence_ms":"long"}}`), code: session.CodeInvalidMessage, detail: map[string]string{"field": "vad.min_silence_ms"}},
+		{name: "non-JSON text", ready: true, typ: websocket.MessageText, payload: []byte("hello{"), code: parleyv1.CodeInvalidJSON},
+		{name: "unknown type", ready: true, typ: websocket.MessageText, payload: []byte(`{"type":"dance"}`), code: parleyv1.CodeUnknownType, detail: map[string]string{"type": "dance"}},
+		{name: "missing type", ready: true, typ: websocket.MessageText, payload: []byte(`{"text":"hi"}`), code: parleyv1.CodeInvalidMessage, detail: map[string]string{"field": "type"}},
+		{name: "wrong field type", ready: true, typ: websocket.MessageText, payload: []byte(`{"type":"input.text","text":5}`), code: parleyv1.CodeInvalidMessage, detail: map[string]string{"field": "text"}},
+		{name: "wrong nested type", ready: true, typ: websocket.MessageText, payload: []byte(`{"type":"session.update","vad":{"min_silence_ms":"long"}}`), code: parleyv1.CodeInvalidMessage, detail: map[string]string{"field": "vad.min_silence_ms"}},
 		{name: "odd-length binary", ready: true, typ: websocket.MessageBinary, payload: make([]byte, 641), code: session.CodeOddLengthAudio},
-		{name: "binary over maximum", ready: true, typ: websocket.MessageBinary, payload: make([]byte, 8194), code: session.CodeMessageTooLarge, detail: map[string]string{"max_bytes": "8192"}},
-		{name: "text over maximum", ready: true, typ: websocket.MessageText, payload: []byte(`{"type":"input.text","text":"` + strings.Repeat("a", 9000) + `"}`), code: session.CodeMessageTooLarge},
+		{name: "binary over maximum", ready: true, typ: websocket.MessageBinary, payload: make([]byte, 8194), code: parleyv1.CodeMessageTooLarge, detail: map[string]string{"max_bytes": "8192"}},
+		{name: "text over maximum", ready: true, typ: websocket.MessageText, payload: []byte(`{"type":"input.text","text":"` + strings.Repeat("a", 9000) + `"}`), code: parleyv1.CodeMessageTooLarge},
 		{name: "unsupported input rate", ready: true, typ: websocket.MessageText, payload: []byte(`{"type":"session.update","input_sample_rate":44100}`), code: session.CodeUnsupportedSampleRate, detail: map[string]string{"field": "input_sample_rate"}},
 		{name: "unsupported output rate", ready: true, typ: websocket.MessageText, payload: []byte(`{"type":"session.update","output_sample_rate":11025}`), code: session.CodeUnsupportedSampleRate},
 		{name: "audio before session.update", ready: false, typ: websocket.MessageBinary, payload: make([]byte, 640), code: session.CodeSessionNotReady},
 		{name: "tool.result for unknown call", ready: true, typ: websocket.MessageText, payload: []byte(`{"type":"tool.result","call_id":"nope","output":"x"}`), code: session.CodeUnknownToolCall, detail: map[string]string{"call_id": "nope"}},
 		{name: "VAD setting out of limits", ready: true, typ: websocket.MessageText, payload: []byte(`{"type":"session.update","vad":{"min_silence_ms":5}}`), code: session.CodeInvalidField, detail: map[string]string{"field": "vad.min_silence_ms"}},
 		{name: "client tool shadows server tool", ready: true, typ: websocket.MessageText, payload: []byte(`{"type":"session.update","tools":[{"name":"calculator"}]}`), code: session.CodeInvalidField},
-		{name: "empty input.text", ready: true, typ: websocket.MessageText, payload: []byte(`{"type":"input.text","text":""}`), code: session.CodeInvalidMessage},
+		{name: "empty input.text", ready: true, typ: websocket.MessageText, payload: []byte(`{"type":"input.text","text":""}`), code: parleyv1.CodeInvalidMessage},
 	}
 	h := newHarness(t, scripted(map[string][]sdk.GenerateEvent{"*": sessiontest.Text("Hi.")}), nil)
 	for i, tc := range tests {
@@ -54,7 +55,7 @@ func TestBadInput(t *testing.T) {
 				c.ready(nil)
 			}
 			c.sendRaw(tc.typ, tc.payload)
-			ev := c.expect(session.TypeError)
+			ev := c.expect(parleyv1.TypeError)
 			assert.Equal(t, string(tc.code), ev.str("code"))
 			assert.NotEmpty(t, ev.str("message"))
 			details, ok := ev["details"].(map[string]any)
@@ -63,7 +64,7 @@ func TestBadInput(t *testing.T) {
 				assert.Equal(t, v, details[k], k)
 			}
 			c.sendJSON(map[string]any{"type": "ping", "id": tc.name})
-			pong := c.expect(session.TypePong)
+			pong := c.expect(parleyv1.TypePong)
 			assert.Equal(t, tc.name, pong.str("id"))
 			_ = i
 			require.NoError(t, c.c.Close(websocket.StatusNormalClosure, "bye"))
@@ -101,7 +102,7 @@ func TestSlowConsumer(t *testing.T) {
 	// The client reads nothing: the kernel buffers fill, then the send queue.
 	require.Eventually(t, func() bool { return h.mgr.Count() == 0 }, waitFor, frameDur)
 	c.startReading()
-	assert.Equal(t, websocket.StatusCode(session.CloseSlowConsumer), c.closeStatus())
+	assert.Equal(t, websocket.StatusCode(parleyv1.CloseSlowConsumer), c.closeStatus())
 }
 
 // refusal dials and expects an HTTP refusal with code.
@@ -109,7 +110,7 @@ func refusal(t *testing.T, h *harness, code session.ErrorCode) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
-	c, resp, err := websocket.Dial(ctx, h.url, &websocket.DialOptions{Subprotocols: []string{session.ProtocolVersion}})
+	c, resp, err := websocket.Dial(ctx, h.url, &websocket.DialOptions{Subprotocols: []string{parleyv1.Version}})
 	if c != nil {
 		_ = c.CloseNow()
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/parleyhq/parley/server/internal/audio"
-	"github.com/parleyhq/parley/server/internal/session"
+	"github.com/parleyhq/parley/server/internal/protocol/parleyv1"
 	"github.com/parleyhq/parley/server/internal/session/sessiontest"
 )
 
@@ -20,7 +20,7 @@ import (
 func BenchmarkWSInboundFrame(b *testing.B) {
 	h := newHarness(b, scripted(nil), nil)
 	ctx := context.Background()
-	c, _, err := websocket.Dial(ctx, h.url, &websocket.DialOptions{Subprotocols: []string{session.ProtocolVersion}})
+	c, _, err := websocket.Dial(ctx, h.url, &websocket.DialOptions{Subprotocols: []string{parleyv1.Version}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -36,13 +36,13 @@ func BenchmarkWSInboundFrame(b *testing.B) {
 			}
 		}
 	}
-	if err := read(session.TypeConnectionEstablished); err != nil {
+	if err := read(parleyv1.TypeConnectionEstablished); err != nil {
 		b.Fatal(err)
 	}
 	if err := c.Write(ctx, websocket.MessageText, []byte(`{"type":"session.update","input_sample_rate":16000}`)); err != nil {
 		b.Fatal(err)
 	}
-	if err := read(session.TypeSessionUpdated); err != nil {
+	if err := read(parleyv1.TypeSessionUpdated); err != nil {
 		b.Fatal(err)
 	}
 	var samples []int16
@@ -53,7 +53,7 @@ func BenchmarkWSInboundFrame(b *testing.B) {
 	events := make(chan error, 1)
 	b.ReportAllocs()
 	b.ResetTimer()
-	go func() { events <- read(session.TypePong) }()
+	go func() { events <- read(parleyv1.TypePong) }()
 	for i := 0; i < b.N; i++ {
 		if err := c.Write(ctx, websocket.MessageBinary, frames[i%len(frames)]); err != nil {
 			b.Fatal(err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/parleyhq/parley/server/internal/protocol/parleyv1"
 	"github.com/parleyhq/parley/server/internal/session"
 )
 
@@ -23,7 +24,7 @@ type outMsg struct {
 	data []byte
 }
 
-// conn implements session.Conn over a WebSocket: sends go into a bounded
+// conn is a parley.v1 Wire over a WebSocket: sends go into a bounded
 // queue drained by one writer goroutine, so the session never blocks on a
 // slow client; a full queue closes the connection (CloseSlowConsumer).
 type conn struct {
@@ -35,13 +36,13 @@ type conn struct {
 
 	mu      sync.Mutex
 	closed  bool
-	code    session.CloseCode
+	code    parleyv1.CloseCode
 	reason  string
 	closing chan struct{}
 	done    chan struct{}
 }
 
-var _ session.Conn = (*conn)(nil)
+var _ parleyv1.Wire = (*conn)(nil)
 
 func newConn(c *websocket.Conn, buffer int, writeTimeout time.Duration, log *slog.Logger) *conn {
 	w := &conn{
@@ -52,12 +53,12 @@ func newConn(c *websocket.Conn, buffer int, writeTimeout time.Duration, log *slo
 	return w
 }
 
-// SendText implements session.Conn.
+// SendText implements parleyv1.Wire.
 func (w *conn) SendText(msg []byte) error {
 	return w.send(outMsg{typ: websocket.MessageText, data: msg})
 }
 
-// SendAudio implements session.Conn.
+// SendAudio implements parleyv1.Wire.
 func (w *conn) SendAudio(pcm []byte) error {
 	return w.send(outMsg{typ: websocket.MessageBinary, data: pcm})
 }
@@ -72,19 +73,19 @@ func (w *conn) send(m outMsg) error {
 	case w.out <- m:
 		return nil
 	default:
-		w.closeLocked(session.CloseSlowConsumer, "send buffer full: client too slow")
+		w.closeLocked(parleyv1.CloseSlowConsumer, "send buffer full: client too slow")
 		return session.ErrSendBufferFull
 	}
 }
 
-// Close implements session.Conn.
-func (w *conn) Close(code session.CloseCode, reason string) {
+// Close implements parleyv1.Wire.
+func (w *conn) Close(code parleyv1.CloseCode, reason string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.closeLocked(code, reason)
 }
 
-func (w *conn) closeLocked(code session.CloseCode, reason string) {
+func (w *conn) closeLocked(code parleyv1.CloseCode, reason string) {
 	if w.closed {
 		return
 	}
@@ -109,7 +110,7 @@ func (w *conn) run(ctx context.Context) {
 		case m := <-w.out:
 			if err := w.write(ctx, m); err != nil {
 				w.log.Load().Info("websocket write failed", "error", err)
-				w.Close(session.CloseSlowConsumer, "write failed or timed out")
+				w.Close(parleyv1.CloseSlowConsumer, "write failed or timed out")
 				_ = w.c.CloseNow()
 				return
 			}
@@ -126,7 +127,7 @@ func (w *conn) finish(ctx context.Context) {
 	w.mu.Lock()
 	code, reason := w.code, w.reason
 	w.mu.Unlock()
-	if code != session.CloseSlowConsumer {
+	if code != parleyv1.CloseSlowConsumer {
 		deadline := time.Now().Add(closeTimeout)
 	drain:
 		for time.Now().Before(deadline) {

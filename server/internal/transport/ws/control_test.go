@@ -11,6 +11,7 @@ import (
 
 	"github.com/parleyhq/parley/sdk"
 	"github.com/parleyhq/parley/server/internal/audio"
+	"github.com/parleyhq/parley/server/internal/protocol/parleyv1"
 	"github.com/parleyhq/parley/server/internal/session"
 	"github.com/parleyhq/parley/server/internal/session/sessiontest"
 	"github.com/parleyhq/parley/server/internal/vad"
@@ -30,7 +31,7 @@ func TestResponseCancel(t *testing.T) {
 	c := h.dial(true)
 	c.ready(nil)
 	c.sendJSON(map[string]any{"type": "input.text", "text": "count"})
-	c.until(session.TypeAudioStarted, true)
+	c.until(parleyv1.TypeAudioStarted, true)
 	for played := 0; played < 10; {
 		if m := c.next(); m.typ == websocket.MessageBinary {
 			played++
@@ -38,20 +39,20 @@ func TestResponseCancel(t *testing.T) {
 		}
 	}
 	c.sendJSON(map[string]any{"type": "response.cancel"})
-	tr := c.until(session.TypeResponseInterrupted, false)
+	tr := c.until(parleyv1.TypeResponseInterrupted, false)
 	intr := tr.events[len(tr.events)-1]
-	assert.Equal(t, session.ReasonClientCancel, intr.str("reason"))
+	assert.Equal(t, string(session.ReasonClientCancel), intr.str("reason"))
 	// 15 frames sent (look-ahead 5 + 10 played), 10 frames of time: 200 ms heard.
 	assert.InDelta(t, 200, intr.num("played_ms"), 0)
 	assert.Equal(t, "one two", intr.str("text_played"))
 
 	c.sendJSON(map[string]any{"type": "input.text", "text": "again"})
-	c.until(session.TypeAudioStarted, true)
+	c.until(parleyv1.TypeAudioStarted, true)
 	c.sendJSON(map[string]any{"type": "input.text", "text": "short"})
-	tr = c.until(session.TypeResponseInterrupted, false)
-	assert.Equal(t, session.ReasonNewInput, tr.events[len(tr.events)-1].str("reason"))
-	tr = c.until(session.TypeResponseDone, true)
-	assert.Equal(t, "Short.", tr.first(session.TypeResponseDone).str("text"))
+	tr = c.until(parleyv1.TypeResponseInterrupted, false)
+	assert.Equal(t, string(session.ReasonNewInput), tr.events[len(tr.events)-1].str("reason"))
+	tr = c.until(parleyv1.TypeResponseDone, true)
+	assert.Equal(t, "Short.", tr.first(parleyv1.TypeResponseDone).str("text"))
 	// Nothing of "again" was played: no assistant message for it.
 	hist := c.history()
 	assert.Equal(t, []sdk.Message{
@@ -68,12 +69,12 @@ func TestIdleTimeout(t *testing.T) {
 	c.ready(nil)
 	h.clock.Advance(10 * time.Second)
 	c.sendJSON(map[string]any{"type": "ping"})
-	c.expect(session.TypePong)
+	c.expect(parleyv1.TypePong)
 	h.clock.Advance(25 * time.Second) // 25 s since the ping: still alive
 	c.sendJSON(map[string]any{"type": "ping"})
-	c.expect(session.TypePong)
+	c.expect(parleyv1.TypePong)
 	h.clock.Advance(31 * time.Second)
-	assert.Equal(t, websocket.StatusCode(session.CloseIdleTimeout), c.closeStatus())
+	assert.Equal(t, websocket.StatusCode(parleyv1.CloseIdleTimeout), c.closeStatus())
 }
 
 // TestOriginCheck: a foreign Origin is refused unless allowed.
@@ -87,7 +88,7 @@ func TestOriginCheck(t *testing.T) {
 			ctx, cancel := contextWithTimeout()
 			defer cancel()
 			c, resp, err := websocket.Dial(ctx, h.url, &websocket.DialOptions{
-				Subprotocols: []string{session.ProtocolVersion}, HTTPHeader: map[string][]string{"Origin": {tc.origin}},
+				Subprotocols: []string{parleyv1.Version}, HTTPHeader: map[string][]string{"Origin": {tc.origin}},
 			})
 			okHTTP(t, resp)
 			if tc.ok {
@@ -121,9 +122,9 @@ func TestKeepAlive(t *testing.T) {
 	require.Eventually(t, func() bool { return h.mgr.Count() == 2 }, waitFor, time.Millisecond)
 	require.Eventually(t, func() bool { return h.mgr.Count() == 1 }, waitFor, frameDur)
 	live.sendJSON(map[string]any{"type": "ping", "id": "still here"})
-	assert.Equal(t, "still here", live.expect(session.TypePong).str("id"))
+	assert.Equal(t, "still here", live.expect(parleyv1.TypePong).str("id"))
 	deaf.startReading()
-	assert.Equal(t, websocket.StatusCode(session.CloseIdleTimeout), deaf.closeStatus())
+	assert.Equal(t, websocket.StatusCode(parleyv1.CloseIdleTimeout), deaf.closeStatus())
 }
 
 // TestSessionUpdateApplies: prompt, voice and language reach the plugins.
@@ -137,7 +138,7 @@ func TestSessionUpdateApplies(t *testing.T) {
 	assert.Equal(t, "fr", upd.str("language"))
 	assert.InDelta(t, 400, upd.num("min_silence_ms"), 0)
 	c.utterance(600 * time.Millisecond)
-	c.until(session.TypeResponseDone, true)
+	c.until(parleyv1.TypeResponseDone, true)
 	assert.Equal(t, "Parle français.", llm.Requests()[0].Messages[0].Content)
 	assert.Equal(t, "awb", h.tts.Configs()[0].Voice)
 	assert.Equal(t, 16000, h.tts.Configs()[0].SampleRate)
@@ -189,8 +190,8 @@ func TestSessionUpdateVADSettings(t *testing.T) {
 			// The session handles messages in order: the pong comes after
 			// every frame above went through VAD.
 			c.sendJSON(map[string]any{"type": "ping", "id": "after audio"})
-			tr := c.until(session.TypePong, false)
-			assert.Equal(t, tt.wantStarted, tr.first(session.TypeSpeechStarted) != nil, "events: %v", tr.types())
+			tr := c.until(parleyv1.TypePong, false)
+			assert.Equal(t, tt.wantStarted, tr.first(parleyv1.TypeSpeechStarted) != nil, "events: %v", tr.types())
 			require.NoError(t, c.c.Close(websocket.StatusNormalClosure, "bye"))
 		})
 	}
@@ -219,8 +220,8 @@ func TestSessionUpdateVADOutOfLimits(t *testing.T) {
 			c := h.dial(true)
 			c.t = t
 			c.ready(nil)
-			c.sendJSON(map[string]any{"type": session.TypeSessionUpdate, "vad": tt.vad})
-			ev := c.expect(session.TypeError)
+			c.sendJSON(map[string]any{"type": parleyv1.TypeSessionUpdate, "vad": tt.vad})
+			ev := c.expect(parleyv1.TypeError)
 			assert.Equal(t, string(session.CodeInvalidField), ev.str("code"))
 			assert.Contains(t, ev.str("message"), tt.field)
 			assert.Contains(t, ev.str("message"), tt.rng)
@@ -255,9 +256,9 @@ func TestInputSampleRates(t *testing.T) {
 				c.sendRaw(websocket.MessageBinary, f)
 				h.clock.Advance(frameDur)
 			}
-			tr := c.until(session.TypeResponseDone, true)
-			assert.InDelta(t, 400, tr.first(session.TypeSpeechStarted).num("audio_ms"), 60)
-			assert.Equal(t, "hello", tr.first(session.TypeTranscriptFinal).str("text"))
+			tr := c.until(parleyv1.TypeResponseDone, true)
+			assert.InDelta(t, 400, tr.first(parleyv1.TypeSpeechStarted).num("audio_ms"), 60)
+			assert.Equal(t, "hello", tr.first(parleyv1.TypeTranscriptFinal).str("text"))
 			// The STT got 16 kHz audio: about the second of speech plus pre-roll.
 			// pre-roll 200 ms + 1 s of speech + 300 ms of silence until the end of turn
 			assert.InDelta(t, 1.5*32000, float64(h.stt.AudioBytes()[0]), 0.1*32000)
@@ -282,7 +283,7 @@ func TestHistoryCap(t *testing.T) {
 	c.ready(nil)
 	for _, text := range []string{"one", "two", "tool"} {
 		c.sendJSON(map[string]any{"type": "input.text", "text": text})
-		c.until(session.TypeResponseDone, true)
+		c.until(parleyv1.TypeResponseDone, true)
 	}
 	// "tool" added 4 messages (user, assistant call, tool result, answer):
 	// more than the cap, but the last turn is kept whole, from its user message.
@@ -291,6 +292,6 @@ func TestHistoryCap(t *testing.T) {
 	assert.Equal(t, sdk.Message{Role: sdk.RoleUser, Content: "tool"}, hist[0])
 	assert.Equal(t, "Done.", hist[3].Content)
 	c.sendJSON(map[string]any{"type": "input.text", "text": "three"})
-	c.until(session.TypeResponseDone, true)
+	c.until(parleyv1.TypeResponseDone, true)
 	assert.Equal(t, []sdk.Message{{Role: sdk.RoleUser, Content: "three"}, {Role: sdk.RoleAssistant, Content: "Ok."}}, c.history())
 }

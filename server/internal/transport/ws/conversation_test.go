@@ -10,6 +10,7 @@ import (
 
 	"github.com/parleyhq/parley/sdk"
 	"github.com/parleyhq/parley/server/internal/audio"
+	"github.com/parleyhq/parley/server/internal/protocol/parleyv1"
 	"github.com/parleyhq/parley/server/internal/session"
 	"github.com/parleyhq/parley/server/internal/session/sessiontest"
 )
@@ -28,30 +29,30 @@ func TestScriptedConversation(t *testing.T) {
 	c.ready(nil)
 
 	c.utterance(time.Second)
-	tr := c.until(session.TypeResponseDone, true)
-	tr2 := c.until(session.TypeMetrics, true)
+	tr := c.until(parleyv1.TypeResponseDone, true)
+	tr2 := c.until(parleyv1.TypeMetrics, true)
 
 	// The partial comes from the STT goroutine: after speech start, before the final.
-	partial := indexOf(tr.order, session.TypeTranscriptPartial)
-	assert.Greater(t, partial, indexOf(tr.order, session.TypeSpeechStarted))
-	assert.Less(t, partial, indexOf(tr.order, session.TypeTranscriptFinal))
+	partial := indexOf(tr.order, parleyv1.TypeTranscriptPartial)
+	assert.Greater(t, partial, indexOf(tr.order, parleyv1.TypeSpeechStarted))
+	assert.Less(t, partial, indexOf(tr.order, parleyv1.TypeTranscriptFinal))
 	// Text deltas and audio interleave (TTS starts on the first sentence
 	// while the LLM still streams); both follow the final transcript.
 	assert.Equal(t, []string{
-		session.TypeSpeechStarted, session.TypeSpeechStopped, session.TypeTranscriptFinal, session.TypeResponseDone,
-	}, without(without(without(tr.types(), session.TypeTranscriptPartial), session.TypeTextDelta), session.TypeAudioStarted))
-	assert.Greater(t, indexOf(tr.order, session.TypeTextDelta), indexOf(tr.order, session.TypeTranscriptFinal))
+		parleyv1.TypeSpeechStarted, parleyv1.TypeSpeechStopped, parleyv1.TypeTranscriptFinal, parleyv1.TypeResponseDone,
+	}, without(without(without(tr.types(), parleyv1.TypeTranscriptPartial), parleyv1.TypeTextDelta), parleyv1.TypeAudioStarted))
+	assert.Greater(t, indexOf(tr.order, parleyv1.TypeTextDelta), indexOf(tr.order, parleyv1.TypeTranscriptFinal))
 	var deltas strings.Builder
 	for _, e := range tr.events {
-		if e.str("type") == session.TypeTextDelta {
+		if e.str("type") == parleyv1.TypeTextDelta {
 			deltas.WriteString(e.str("delta"))
 		}
 	}
 	assert.Equal(t, reply1, deltas.String())
-	assert.Equal(t, "what", tr.first(session.TypeTranscriptPartial).str("text"))
-	assert.Equal(t, "what is the capital of france", tr.first(session.TypeTranscriptFinal).str("text"))
-	done := tr.first(session.TypeResponseDone)
-	assert.Equal(t, session.StatusCompleted, done.str("status"))
+	assert.Equal(t, "what", tr.first(parleyv1.TypeTranscriptPartial).str("text"))
+	assert.Equal(t, "what is the capital of france", tr.first(parleyv1.TypeTranscriptFinal).str("text"))
+	done := tr.first(parleyv1.TypeResponseDone)
+	assert.Equal(t, string(session.StatusCompleted), done.str("status"))
 	assert.Equal(t, reply1, done.str("text"))
 
 	// Audio: every word is 100 ms = 5 frames of 640 bytes, sent after
@@ -61,11 +62,11 @@ func TestScriptedConversation(t *testing.T) {
 	for _, f := range tr.frames {
 		require.Len(t, f, audio.FrameBytes)
 	}
-	started := indexOf(tr.order, session.TypeAudioStarted)
+	started := indexOf(tr.order, parleyv1.TypeAudioStarted)
 	assert.Less(t, started, indexOf(tr.order, "#audio"))
 
 	// The VAD onset is ~400 ms into the stream; the STT got the pre-roll and the speech.
-	assert.InDelta(t, 400, tr.first(session.TypeSpeechStarted).num("audio_ms"), 60)
+	assert.InDelta(t, 400, tr.first(parleyv1.TypeSpeechStarted).num("audio_ms"), 60)
 	assert.GreaterOrEqual(t, h.stt.AudioBytes()[0], 32000)
 	// TTS got the sentences verbatim.
 	assert.Equal(t, []string{reply1}, h.tts.Texts())
@@ -79,7 +80,7 @@ func TestScriptedConversation(t *testing.T) {
 	}, reqs[0].Messages)
 	assert.Len(t, reqs[0].Tools, 3)
 
-	m := tr2.first(session.TypeMetrics)
+	m := tr2.first(parleyv1.TypeMetrics)
 	for _, k := range []string{"stt_final_ms", "llm_ttft_ms", "tts_ttfa_ms", "voice_to_voice_ms"} {
 		assert.Contains(t, m, k)
 	}
@@ -119,14 +120,14 @@ func TestOutputResampled(t *testing.T) {
 	upd := c.ready(map[string]any{"output_sample_rate": 24000})
 	assert.InDelta(t, 24000, upd["output_audio_format"].(map[string]any)["sample_rate"], 0)
 	c.sendJSON(map[string]any{"type": "input.text", "text": "count"})
-	tr := c.until(session.TypeResponseDone, true)
+	tr := c.until(parleyv1.TypeResponseDone, true)
 	require.NotEmpty(t, tr.frames)
 	for _, f := range tr.frames {
 		require.Len(t, f, 960)
 	}
 	// 400 ms of 16 kHz speech, resampled: within a filter delay of 20 frames.
 	assert.InDelta(t, 20, len(tr.frames), 1)
-	assert.InDelta(t, 24000, tr.first(session.TypeAudioStarted)["format"].(map[string]any)["sample_rate"], 0)
+	assert.InDelta(t, 24000, tr.first(parleyv1.TypeAudioStarted)["format"].(map[string]any)["sample_rate"], 0)
 }
 
 func without(list []string, drop string) []string {
@@ -163,8 +164,8 @@ func TestBargeIn(t *testing.T) {
 	c := h.dial(true)
 	c.ready(nil)
 	c.utterance(time.Second)
-	tr := c.until(session.TypeAudioStarted, true)
-	respID := tr.first(session.TypeAudioStarted).str("response_id")
+	tr := c.until(parleyv1.TypeAudioStarted, true)
+	respID := tr.first(parleyv1.TypeAudioStarted).str("response_id")
 	// The client plays 10 frames (200 ms) of the answer.
 	played := 0
 	for played < 10 {
@@ -179,10 +180,10 @@ func TestBargeIn(t *testing.T) {
 	c.audio(sessiontest.Speech(800*time.Millisecond, audio.SampleRate))
 	c.audio(sessiontest.Silence(500*time.Millisecond, audio.SampleRate))
 
-	tr = c.until(session.TypeResponseInterrupted, false)
+	tr = c.until(parleyv1.TypeResponseInterrupted, false)
 	intr := tr.events[len(tr.events)-1]
 	assert.Equal(t, respID, intr.str("response_id"))
-	assert.Equal(t, session.ReasonBargeIn, intr.str("reason"))
+	assert.Equal(t, string(session.ReasonBargeIn), intr.str("reason"))
 	totalFrames := 10 + len(tr.frames)
 	playedMS := int(intr.num("played_ms"))
 	// Played = sent minus at most the look-ahead still queued at the client.
@@ -195,16 +196,16 @@ func TestBargeIn(t *testing.T) {
 
 	// Nothing of the interrupted response after response.interrupted: the
 	// next audio frame belongs to the next response.
-	tr = c.until(session.TypeResponseDone, true)
+	tr = c.until(parleyv1.TypeResponseDone, true)
 	firstAudio := indexOf(tr.order, "#audio")
 	require.GreaterOrEqual(t, firstAudio, 0)
-	assert.Less(t, indexOf(tr.order, session.TypeAudioStarted), firstAudio)
+	assert.Less(t, indexOf(tr.order, parleyv1.TypeAudioStarted), firstAudio)
 	for _, e := range tr.events {
-		if e.str("type") == session.TypeTextDelta || e.str("type") == session.TypeAudioStarted {
+		if e.str("type") == parleyv1.TypeTextDelta || e.str("type") == parleyv1.TypeAudioStarted {
 			assert.NotEqual(t, respID, e.str("response_id"))
 		}
 	}
-	assert.Equal(t, "Okay.", tr.first(session.TypeResponseDone).str("text"))
+	assert.Equal(t, "Okay.", tr.first(parleyv1.TypeResponseDone).str("text"))
 	hist := c.history()
 	require.Len(t, hist, 4)
 	assert.Equal(t, sdk.Message{Role: sdk.RoleAssistant, Content: want}, hist[1])
@@ -233,15 +234,15 @@ func TestFalseInterruption(t *testing.T) {
 			c := h.dial(true)
 			c.ready(nil)
 			c.sendJSON(map[string]any{"type": "input.text", "text": "count"})
-			c.until(session.TypeAudioStarted, true)
+			c.until(parleyv1.TypeAudioStarted, true)
 			c.audio(sessiontest.Silence(200*time.Millisecond, audio.SampleRate))
 			c.audio(sessiontest.Speech(tc.burst, audio.SampleRate))
 			c.audio(sessiontest.Silence(500*time.Millisecond, audio.SampleRate))
-			tr := c.until(session.TypeResponseDone, true)
-			assert.Equal(t, -1, indexOf(tr.order, session.TypeResponseInterrupted))
-			assert.Equal(t, tc.wantStarted, indexOf(tr.order, session.TypeSpeechStarted) >= 0)
-			assert.Equal(t, session.StatusCompleted, tr.first(session.TypeResponseDone).str("status"))
-			assert.Equal(t, longReply, tr.first(session.TypeResponseDone).str("text"))
+			tr := c.until(parleyv1.TypeResponseDone, true)
+			assert.Equal(t, -1, indexOf(tr.order, parleyv1.TypeResponseInterrupted))
+			assert.Equal(t, tc.wantStarted, indexOf(tr.order, parleyv1.TypeSpeechStarted) >= 0)
+			assert.Equal(t, string(session.StatusCompleted), tr.first(parleyv1.TypeResponseDone).str("status"))
+			assert.Equal(t, longReply, tr.first(parleyv1.TypeResponseDone).str("text"))
 			assert.Len(t, llm.Requests(), 1, "no new turn")
 			assert.Len(t, c.history(), 2)
 		})
@@ -263,18 +264,18 @@ func TestSpeakingAgainBeforeFinal(t *testing.T) {
 	c.audio(sessiontest.Silence(400*time.Millisecond, audio.SampleRate))
 	c.audio(sessiontest.Speech(600*time.Millisecond, audio.SampleRate))
 	c.audio(sessiontest.Silence(400*time.Millisecond, audio.SampleRate))
-	c.until(session.TypeSpeechStopped, false)
+	c.until(parleyv1.TypeSpeechStopped, false)
 	c.audio(sessiontest.Speech(200*time.Millisecond, audio.SampleRate))
-	c.until(session.TypeSpeechStarted, false)
+	c.until(parleyv1.TypeSpeechStarted, false)
 	close(gate) // the first final arrives while the user speaks again
-	tr := c.until(session.TypeTranscriptFinal, false)
+	tr := c.until(parleyv1.TypeTranscriptFinal, false)
 	assert.Equal(t, "first part", tr.events[len(tr.events)-1].str("text"))
 	c.audio(sessiontest.Speech(600*time.Millisecond, audio.SampleRate))
 	c.audio(sessiontest.Silence(500*time.Millisecond, audio.SampleRate))
-	tr = c.until(session.TypeResponseDone, true)
-	assert.Equal(t, session.ReasonBargeIn, tr.first(session.TypeResponseInterrupted).str("reason"))
-	assert.Equal(t, "second part", tr.first(session.TypeTranscriptFinal).str("text"))
-	assert.Equal(t, "Got both.", tr.first(session.TypeResponseDone).str("text"))
+	tr = c.until(parleyv1.TypeResponseDone, true)
+	assert.Equal(t, string(session.ReasonBargeIn), tr.first(parleyv1.TypeResponseInterrupted).str("reason"))
+	assert.Equal(t, "second part", tr.first(parleyv1.TypeTranscriptFinal).str("text"))
+	assert.Equal(t, "Got both.", tr.first(parleyv1.TypeResponseDone).str("text"))
 	reqs := llm.Requests()
 	require.Len(t, reqs, 2)
 	assert.Equal(t, "first part", reqs[0].Messages[1].Content)

@@ -1,13 +1,14 @@
 // Package ws serves Parley's client protocol (parley.v1) on /ws/voice:
-// JSON text messages and binary PCM16LE audio over a WebSocket. It only
-// moves bytes: parsing, validation, audio conversion and turn-taking are
-// the session package's, so the WebRTC transport speaks the same protocol.
+// JSON text messages and binary PCM16LE audio over a WebSocket. It moves
+// bytes and enforces the connection's limits (size, rate, keep-alive, slow
+// readers); protocol/parleyv1 parses and encodes, the session decides.
 package ws
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/parleyhq/parley/server/internal/config"
+	"github.com/parleyhq/parley/server/internal/protocol/parleyv1"
 	"github.com/parleyhq/parley/server/internal/session"
 )
 
@@ -98,7 +100,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
-		Subprotocols:   []string{session.ProtocolVersion},
+		Subprotocols:   []string{parleyv1.Version},
 		OriginPatterns: h.origins,
 	})
 	if err != nil {
@@ -113,10 +115,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := context.WithoutCancel(r.Context())
 	wc := newConn(c, h.cfg.SendBuffer, h.cfg.WriteTimeout, log)
 	go wc.run(ctx)
-	sess, err := h.mgr.Start(ctx, res, session.StartParams{Conn: wc, Transport: "websocket", AwaitUpdate: true})
+	sess, err := h.mgr.Start(ctx, res, session.StartParams{Sink: parleyv1.NewSink(wc), Transport: "websocket", AwaitUpdate: true})
 	if err != nil {
 		log.Error("session start failed", "error", err)
-		wc.Close(session.CloseInternalError, "session start failed")
+		wc.Close(parleyv1.CloseInternalError, "session start failed")
 		<-wc.done
 		return
 	}
@@ -127,7 +129,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.keepAlive(ctx, c, sess)
 	}()
 	h.readLoop(ctx, c, sess)
-	sess.Close(session.CloseNormal, "client closed the connection")
+	sess.Close(session.EndNormal, "client closed the connection")
 	<-sess.Done()
 	<-pingDone
 	<-wc.done
@@ -150,7 +152,7 @@ func (h *Handler) keepAlive(ctx context.Context, c *websocket.Conn, sess *sessio
 			err := c.Ping(pctx)
 			cancel()
 			if err != nil {
-				sess.Close(session.CloseIdleTimeout, "ping not answered")
+				sess.Close(session.EndIdle, "ping not answered")
 				return
 			}
 		}
@@ -196,7 +198,7 @@ func (h *Handler) readLoop(ctx context.Context, c *websocket.Conn, sess *session
 		}
 		if limiter != nil && !limiter.AllowN(clock.Now(), 1) {
 			flooded = true
-			sess.Close(session.ClosePolicyViolation, "message rate exceeded")
+			sess.Close(session.EndPolicyViolation, "message rate exceeded")
 			continue
 		}
 		if int64(len(data)) > limit {
@@ -204,12 +206,12 @@ func (h *Handler) readLoop(ctx context.Context, c *websocket.Conn, sess *session
 			if err != nil {
 				return
 			}
-			sess.ReportError(session.CodeMessageTooLarge, "message exceeds "+strconv.FormatInt(limit, 10)+" bytes",
+			sess.ReportError(parleyv1.CodeMessageTooLarge, "message exceeds "+strconv.FormatInt(limit, 10)+" bytes",
 				map[string]string{"max_bytes": strconv.FormatInt(limit, 10), "bytes": strconv.FormatInt(int64(len(data))+n, 10)})
 			continue
 		}
 		if typ == websocket.MessageText {
-			err = sess.HandleText(ctx, data)
+			err = handleText(ctx, sess, data)
 		} else {
 			err = sess.HandleAudio(ctx, data)
 		}
@@ -217,4 +219,19 @@ func (h *Handler) readLoop(ctx context.Context, c *websocket.Conn, sess *session
 			flooded = true // the session ended: drain until the close handshake
 		}
 	}
+}
+
+// handleText parses one client message and hands the command to the
+// session; a malformed one is answered with an error event.
+func handleText(ctx context.Context, sess *session.Session, data []byte) error {
+	cmd, err := parleyv1.Parse(data)
+	var pe *parleyv1.ProtocolError
+	if errors.As(err, &pe) {
+		sess.ReportError(pe.Code, pe.Message, pe.Details)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("ws: parse: %w", err)
+	}
+	return sess.Handle(ctx, cmd)
 }

@@ -21,7 +21,10 @@ import (
 	"github.com/parleyhq/parley/sdk"
 	"github.com/parleyhq/parley/server/internal/audio"
 	"github.com/parleyhq/parley/server/internal/config"
+	"github.com/parleyhq/parley/server/internal/protocol/parleyv1"
+	"github.com/parleyhq/parley/server/internal/protocol/parleyv1/parleyv1test"
 	"github.com/parleyhq/parley/server/internal/session"
+	"github.com/parleyhq/parley/server/internal/tools"
 	"github.com/parleyhq/parley/server/internal/session/sessiontest"
 	"github.com/parleyhq/parley/server/internal/transport/ws"
 )
@@ -54,7 +57,7 @@ type harness struct {
 	reg   *prometheus.Registry
 	url   string
 	// schemas validate every JSON event any test client receives.
-	schemas schemaSet
+	schemas parleyv1test.Schemas
 }
 
 func defaultSetup() *setup {
@@ -70,7 +73,7 @@ func defaultSetup() *setup {
 			ThresholdMin: 6, ThresholdMax: 24, MinSpeechMin: 60 * time.Millisecond, MinSpeechMax: 500 * time.Millisecond,
 		},
 		ws:    config.WebSocket{MaxMessageBytes: 8192, MaxMessagesPerSecond: 100000, SendBuffer: 4096, WriteTimeout: 10 * time.Second},
-		tools: config.Tools{Builtin: []string{session.ToolGetCurrentTime, session.ToolEndSession, session.ToolCalculator}, Timezone: "UTC"},
+		tools: config.Tools{Builtin: []string{tools.ToolGetCurrentTime, tools.ToolEndSession, tools.ToolCalculator}, Timezone: "UTC"},
 	}
 }
 
@@ -84,7 +87,7 @@ func newHarness(t testing.TB, llm *sessiontest.LLM, tune func(*setup)) *harness 
 	}
 	h := &harness{
 		t: t, clock: sessiontest.NewManualClock(testStart), reg: prometheus.NewRegistry(),
-		stt: &sessiontest.STT{}, llm: llm, tts: &sessiontest.TTS{}, schemas: loadSchemas(t),
+		stt: &sessiontest.STT{}, llm: llm, tts: &sessiontest.TTS{}, schemas: parleyv1test.Load(t),
 	}
 	logger := slog.New(slog.DiscardHandler)
 	mgr, err := session.NewManager(s.session, s.vad, s.tools, session.Plugins{STT: h.stt, LLM: h.llm, TTS: h.tts},
@@ -129,7 +132,7 @@ type client struct {
 
 // dial connects; read starts the reader goroutine unless paused.
 func (h *harness) dial(read bool) *client {
-	return h.dialWith(read, &websocket.DialOptions{Subprotocols: []string{session.ProtocolVersion}})
+	return h.dialWith(read, &websocket.DialOptions{Subprotocols: []string{parleyv1.Version}})
 }
 
 // clientSocketBuffer is the kernel receive buffer of a "slow" test client,
@@ -155,7 +158,7 @@ func (h *harness) dialSmallBuffer() *client {
 	}}
 	h.t.Cleanup(transport.CloseIdleConnections)
 	return h.dialWith(false, &websocket.DialOptions{
-		Subprotocols: []string{session.ProtocolVersion}, HTTPClient: &http.Client{Transport: transport},
+		Subprotocols: []string{parleyv1.Version}, HTTPClient: &http.Client{Transport: transport},
 	})
 }
 
@@ -168,7 +171,7 @@ func (h *harness) dialWith(read bool, opts *websocket.DialOptions) *client {
 	if resp != nil && resp.Body != nil {
 		_ = resp.Body.Close()
 	}
-	require.Equal(h.t, session.ProtocolVersion, c.Subprotocol())
+	require.Equal(h.t, parleyv1.Version, c.Subprotocol())
 	c.SetReadLimit(1 << 20)
 	cl := &client{t: h.t, h: h, c: c, in: make(chan msg, 1<<16)}
 	h.t.Cleanup(func() {
@@ -177,7 +180,7 @@ func (h *harness) dialWith(read bool, opts *websocket.DialOptions) *client {
 	})
 	if read {
 		cl.startReading()
-		est := cl.expect(session.TypeConnectionEstablished)
+		est := cl.expect(parleyv1.TypeConnectionEstablished)
 		cl.id = session.SessionID(est.str("session_id"))
 	}
 	return cl
@@ -207,7 +210,7 @@ func (c *client) next() msg {
 		if m.err == nil && m.typ == websocket.MessageText {
 			var ev event
 			require.NoError(c.t, json.Unmarshal(m.data, &ev), string(m.data))
-			c.h.schemas.validate(c.t, m.data)
+			c.h.schemas.ValidateServer(c.t, m.data)
 			c.mu.Lock()
 			c.sent = append(c.sent, ev)
 			c.mu.Unlock()
@@ -230,7 +233,7 @@ type trace struct {
 func (tr *trace) types() []string {
 	var out []string
 	for _, o := range tr.order {
-		if o != "#audio" && (len(out) == 0 || out[len(out)-1] != o || o != session.TypeTextDelta) {
+		if o != "#audio" && (len(out) == 0 || out[len(out)-1] != o || o != parleyv1.TypeTextDelta) {
 			out = append(out, o)
 		}
 	}
@@ -299,12 +302,12 @@ func (c *client) ready(update map[string]any) event {
 	if update == nil {
 		update = map[string]any{}
 	}
-	update["type"] = session.TypeSessionUpdate
+	update["type"] = parleyv1.TypeSessionUpdate
 	if _, ok := update["input_sample_rate"]; !ok {
 		update["input_sample_rate"] = 16000
 	}
 	c.sendJSON(update)
-	return c.expect(session.TypeSessionUpdated)
+	return c.expect(parleyv1.TypeSessionUpdated)
 }
 
 // audio sends samples (16 kHz) as 20 ms frames, advancing the clock one

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/parleyhq/parley/sdk"
+	"github.com/parleyhq/parley/server/internal/protocol/parleyv1"
 	"github.com/parleyhq/parley/server/internal/session"
 	"github.com/parleyhq/parley/server/internal/session/sessiontest"
 )
@@ -30,17 +31,17 @@ func TestPluginErrors(t *testing.T) {
 		c := h.dial(true)
 		c.ready(nil)
 		c.sendJSON(map[string]any{"type": "input.text", "text": "one"})
-		tr := c.until(session.TypeResponseDone, true)
-		ev := tr.first(session.TypeError)
+		tr := c.until(parleyv1.TypeResponseDone, true)
+		ev := tr.first(parleyv1.TypeError)
 		require.NotNil(t, ev)
 		assert.Equal(t, string(session.CodeLLMFailed), ev.str("code"))
 		assert.Equal(t, "resource_exhausted", ev["details"].(map[string]any)["plugin_code"])
 		assert.Equal(t, "2000", ev["details"].(map[string]any)["retry_after_ms"])
-		assert.Equal(t, session.StatusFailed, tr.first(session.TypeResponseDone).str("status"))
+		assert.Equal(t, string(session.StatusFailed), tr.first(parleyv1.TypeResponseDone).str("status"))
 		c.sendJSON(map[string]any{"type": "input.text", "text": "two"})
-		tr = c.until(session.TypeResponseDone, true)
-		assert.Equal(t, session.StatusCompleted, tr.first(session.TypeResponseDone).str("status"))
-		assert.Equal(t, "Back again.", tr.first(session.TypeResponseDone).str("text"))
+		tr = c.until(parleyv1.TypeResponseDone, true)
+		assert.Equal(t, string(session.StatusCompleted), tr.first(parleyv1.TypeResponseDone).str("status"))
+		assert.Equal(t, "Back again.", tr.first(parleyv1.TypeResponseDone).str("text"))
 	})
 	t.Run("LLM crashes mid-stream", func(t *testing.T) {
 		calls := 0
@@ -55,11 +56,11 @@ func TestPluginErrors(t *testing.T) {
 		c := h.dial(true)
 		c.ready(nil)
 		c.sendJSON(map[string]any{"type": "input.text", "text": "one"})
-		tr := c.until(session.TypeResponseDone, true)
-		assert.Equal(t, "unavailable", tr.first(session.TypeError)["details"].(map[string]any)["plugin_code"])
+		tr := c.until(parleyv1.TypeResponseDone, true)
+		assert.Equal(t, "unavailable", tr.first(parleyv1.TypeError)["details"].(map[string]any)["plugin_code"])
 		c.sendJSON(map[string]any{"type": "input.text", "text": "two"})
-		tr = c.until(session.TypeResponseDone, true)
-		assert.Equal(t, "Fine now.", tr.first(session.TypeResponseDone).str("text"))
+		tr = c.until(parleyv1.TypeResponseDone, true)
+		assert.Equal(t, "Fine now.", tr.first(parleyv1.TypeResponseDone).str("text"))
 	})
 	t.Run("TTS crashes mid-stream", func(t *testing.T) {
 		h := newHarness(t, scripted(map[string][]sdk.GenerateEvent{"*": sessiontest.Text("A fairly long answer here.")}), nil)
@@ -72,12 +73,12 @@ func TestPluginErrors(t *testing.T) {
 		c := h.dial(true)
 		c.ready(nil)
 		c.sendJSON(map[string]any{"type": "input.text", "text": "one"})
-		tr := c.until(session.TypeResponseDone, true)
-		assert.Equal(t, string(session.CodeTTSFailed), tr.first(session.TypeError).str("code"))
-		assert.Equal(t, session.StatusFailed, tr.first(session.TypeResponseDone).str("status"))
+		tr := c.until(parleyv1.TypeResponseDone, true)
+		assert.Equal(t, string(session.CodeTTSFailed), tr.first(parleyv1.TypeError).str("code"))
+		assert.Equal(t, string(session.StatusFailed), tr.first(parleyv1.TypeResponseDone).str("status"))
 		c.sendJSON(map[string]any{"type": "input.text", "text": "two"})
-		tr = c.until(session.TypeResponseDone, true)
-		assert.Equal(t, session.StatusCompleted, tr.first(session.TypeResponseDone).str("status"))
+		tr = c.until(parleyv1.TypeResponseDone, true)
+		assert.Equal(t, string(session.StatusCompleted), tr.first(parleyv1.TypeResponseDone).str("status"))
 		assert.Len(t, tr.frames, 5*5)
 	})
 	t.Run("STT crashes mid-stream", func(t *testing.T) {
@@ -92,11 +93,11 @@ func TestPluginErrors(t *testing.T) {
 		c := h.dial(true)
 		c.ready(nil)
 		c.utterance(600 * time.Millisecond)
-		ev := c.expect(session.TypeError)
+		ev := c.expect(parleyv1.TypeError)
 		assert.Equal(t, string(session.CodeSTTFailed), ev.str("code"))
 		c.utterance(600 * time.Millisecond)
-		tr := c.until(session.TypeResponseDone, true)
-		assert.Equal(t, "second try", tr.first(session.TypeTranscriptFinal).str("text"))
-		assert.Equal(t, "Heard you.", tr.first(session.TypeResponseDone).str("text"))
+		tr := c.until(parleyv1.TypeResponseDone, true)
+		assert.Equal(t, "second try", tr.first(parleyv1.TypeTranscriptFinal).str("text"))
+		assert.Equal(t, "Heard you.", tr.first(parleyv1.TypeResponseDone).str("text"))
 	})
 }

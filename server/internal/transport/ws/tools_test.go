@@ -14,8 +14,10 @@ import (
 
 	"github.com/parleyhq/parley/sdk"
 	"github.com/parleyhq/parley/server/internal/config"
+	"github.com/parleyhq/parley/server/internal/protocol/parleyv1"
 	"github.com/parleyhq/parley/server/internal/session"
 	"github.com/parleyhq/parley/server/internal/session/sessiontest"
+	"github.com/parleyhq/parley/server/internal/tools"
 )
 
 // toolThenText calls a tool on the user's turn and answers with text once
@@ -39,14 +41,14 @@ func TestClientToolRoundTrip(t *testing.T) {
 	}}})
 	assert.Contains(t, upd["tools"], "get_weather")
 	c.sendJSON(map[string]any{"type": "input.text", "text": "weather in paris?"})
-	call := c.expect(session.TypeToolCall)
+	call := c.expect(parleyv1.TypeToolCall)
 	assert.Equal(t, "call_1", call.str("call_id"))
 	assert.Equal(t, "get_weather", call.str("name"))
-	assert.Equal(t, session.LocationClient, call.str("location"))
+	assert.Equal(t, string(tools.LocationClient), call.str("location"))
 	assert.Equal(t, map[string]any{"city": "Paris"}, call["arguments"])
 	c.sendJSON(map[string]any{"type": "tool.result", "call_id": "call_1", "output": map[string]any{"sky": "clear", "temp_c": 21}})
-	tr := c.until(session.TypeResponseDone, true)
-	assert.Equal(t, "It is sunny in Paris.", tr.first(session.TypeResponseDone).str("text"))
+	tr := c.until(parleyv1.TypeResponseDone, true)
+	assert.Equal(t, "It is sunny in Paris.", tr.first(parleyv1.TypeResponseDone).str("text"))
 
 	reqs := llm.Requests()
 	require.Len(t, reqs, 2)
@@ -62,7 +64,7 @@ func TestClientToolRoundTrip(t *testing.T) {
 	assert.Equal(t, "It is sunny in Paris.", hist[3].Content)
 	// A second answer for the same call id is unknown now.
 	c.sendJSON(map[string]any{"type": "tool.result", "call_id": "call_1", "output": "late"})
-	assert.Equal(t, string(session.CodeUnknownToolCall), c.expect(session.TypeError).str("code"))
+	assert.Equal(t, string(session.CodeUnknownToolCall), c.expect(parleyv1.TypeError).str("code"))
 }
 
 func toolNames(tools []sdk.Tool) []string {
@@ -82,11 +84,11 @@ func TestClientToolTimeout(t *testing.T) {
 	c := h.dial(true)
 	c.ready(map[string]any{"tools": []map[string]any{{"name": "ask_user"}}})
 	c.sendJSON(map[string]any{"type": "input.text", "text": "hm"})
-	c.expect(session.TypeToolCall)
+	c.expect(parleyv1.TypeToolCall)
 	h.clock.Advance(10 * time.Second)
-	ev := c.expect(session.TypeError)
+	ev := c.expect(parleyv1.TypeError)
 	assert.Equal(t, string(session.CodeToolTimeout), ev.str("code"))
-	c.until(session.TypeResponseDone, true)
+	c.until(parleyv1.TypeResponseDone, true)
 	last := llm.Requests()[1].Messages
 	assert.True(t, last[len(last)-1].IsError)
 }
@@ -97,10 +99,10 @@ func TestServerToolRoundTrip(t *testing.T) {
 	c := h.dial(true)
 	c.ready(nil)
 	c.sendJSON(map[string]any{"type": "input.text", "text": "what time is it"})
-	tr := c.until(session.TypeResponseDone, true)
-	call := tr.first(session.TypeToolCall)
+	tr := c.until(parleyv1.TypeResponseDone, true)
+	call := tr.first(parleyv1.TypeToolCall)
 	require.NotNil(t, call)
-	assert.Equal(t, session.LocationServer, call.str("location"))
+	assert.Equal(t, string(tools.LocationServer), call.str("location"))
 	assert.Equal(t, "get_current_time", call.str("name"))
 	msgs := llm.Requests()[1].Messages
 	res := msgs[len(msgs)-1]
@@ -110,7 +112,7 @@ func TestServerToolRoundTrip(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(res.Content), &out))
 	assert.Equal(t, testStart.Format(time.RFC3339), out["time"])
 	assert.Equal(t, "UTC", out["timezone"])
-	assert.Equal(t, "It is three past four.", tr.first(session.TypeResponseDone).str("text"))
+	assert.Equal(t, "It is three past four.", tr.first(parleyv1.TypeResponseDone).str("text"))
 }
 
 func TestCalculatorTool(t *testing.T) {
@@ -119,7 +121,7 @@ func TestCalculatorTool(t *testing.T) {
 	c := h.dial(true)
 	c.ready(nil)
 	c.sendJSON(map[string]any{"type": "input.text", "text": "compute"})
-	c.until(session.TypeResponseDone, true)
+	c.until(parleyv1.TypeResponseDone, true)
 	msgs := llm.Requests()[1].Messages
 	assert.Equal(t, `{"result":29}`, msgs[len(msgs)-1].Content)
 }
@@ -146,8 +148,8 @@ func TestWebhookTool(t *testing.T) {
 	c := h.dial(true)
 	c.ready(nil)
 	c.sendJSON(map[string]any{"type": "input.text", "text": "where is my order"})
-	tr := c.until(session.TypeResponseDone, true)
-	assert.Equal(t, session.LocationServer, tr.first(session.TypeToolCall).str("location"))
+	tr := c.until(parleyv1.TypeResponseDone, true)
+	assert.Equal(t, string(tools.LocationServer), tr.first(parleyv1.TypeToolCall).str("location"))
 	assert.Equal(t, map[string]any{"order": "A17"}, got)
 	assert.Equal(t, "Bearer t0k", auth)
 	msgs := llm.Requests()[1].Messages
@@ -166,8 +168,8 @@ func TestEndSessionTool(t *testing.T) {
 	c := h.dial(true)
 	c.ready(nil)
 	c.sendJSON(map[string]any{"type": "input.text", "text": "bye"})
-	tr := c.until(session.TypeResponseDone, true)
-	assert.Equal(t, "Goodbye!", tr.first(session.TypeResponseDone).str("text"))
+	tr := c.until(parleyv1.TypeResponseDone, true)
+	assert.Equal(t, "Goodbye!", tr.first(parleyv1.TypeResponseDone).str("text"))
 	assert.NotEmpty(t, tr.frames)
 	assert.Equal(t, websocket.StatusNormalClosure, c.closeStatus())
 }
@@ -182,10 +184,10 @@ func TestToolRoundCap(t *testing.T) {
 	c := h.dial(true)
 	c.ready(nil)
 	c.sendJSON(map[string]any{"type": "input.text", "text": "loop"})
-	tr := c.until(session.TypeResponseDone, true)
+	tr := c.until(parleyv1.TypeResponseDone, true)
 	reqs := llm.Requests()
 	require.Len(t, reqs, 3)
 	assert.NotEmpty(t, reqs[1].Tools)
 	assert.Empty(t, reqs[2].Tools)
-	assert.Equal(t, string(session.CodeToolRoundsExceeded), tr.first(session.TypeError).str("code"))
+	assert.Equal(t, string(session.CodeToolRoundsExceeded), tr.first(parleyv1.TypeError).str("code"))
 }

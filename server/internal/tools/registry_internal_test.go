@@ -1,4 +1,4 @@
-package session
+package tools
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/parleyhq/parley/sdk"
+	"github.com/parleyhq/parley/server/internal/clock"
 	"github.com/parleyhq/parley/server/internal/config"
 )
 
@@ -47,7 +49,7 @@ func TestWebhookTool(t *testing.T) {
 
 	body = strings.Repeat("x", 101)
 	_, err = mk("/", 100, time.Second).run(ctx, nil)
-	assert.ErrorIs(t, err, errWebhookTooLarge)
+	assert.ErrorIs(t, err, ErrWebhookTooLarge)
 
 	body, status = "nope", http.StatusBadGateway
 	_, err = mk("/", 100, time.Second).run(ctx, nil)
@@ -67,17 +69,17 @@ func TestWebhookTool(t *testing.T) {
 }
 
 func TestToolboxConfig(t *testing.T) {
-	_, err := newToolbox(config.Tools{Builtin: []string{"rm_rf"}}, SystemClock{}, http.DefaultClient)
+	_, err := NewRegistry(config.Tools{Builtin: []string{"rm_rf"}}, clock.System{}, http.DefaultClient)
 	assert.ErrorContains(t, err, "unknown tool")
-	_, err = newToolbox(config.Tools{Timezone: "Mars/Olympus"}, SystemClock{}, http.DefaultClient)
+	_, err = NewRegistry(config.Tools{Timezone: "Mars/Olympus"}, clock.System{}, http.DefaultClient)
 	assert.Error(t, err)
-	_, err = newToolbox(config.Tools{Builtin: []string{"calculator", "calculator"}}, SystemClock{}, http.DefaultClient)
+	_, err = NewRegistry(config.Tools{Builtin: []string{"calculator", "calculator"}}, clock.System{}, http.DefaultClient)
 	assert.ErrorContains(t, err, "duplicate")
-	_, err = newToolbox(config.Tools{Webhooks: []config.WebhookTool{{Name: "bad name", URL: "http://x"}}}, SystemClock{}, http.DefaultClient)
+	_, err = NewRegistry(config.Tools{Webhooks: []config.WebhookTool{{Name: "bad name", URL: "http://x"}}}, clock.System{}, http.DefaultClient)
 	assert.Error(t, err)
-	tb, err := newToolbox(config.Tools{Builtin: []string{"get_current_time"}, Timezone: "Europe/Paris"}, SystemClock{}, http.DefaultClient)
+	tb, err := NewRegistry(config.Tools{Builtin: []string{"get_current_time"}, Timezone: "Europe/Paris"}, clock.System{}, http.DefaultClient)
 	require.NoError(t, err)
-	out, err := tb.byName["get_current_time"].run(context.Background(), json.RawMessage(`{"timezone":"Asia/Tokyo"}`))
+	out, err := tb.Call(context.Background(), sdk.ToolCall{Name: "get_current_time", Arguments: json.RawMessage(`{"timezone":"Asia/Tokyo"}`)})
 	require.NoError(t, err)
-	assert.Contains(t, out, `"timezone":"Asia/Tokyo"`)
+	assert.Contains(t, out.Output, `"timezone":"Asia/Tokyo"`)
 }

@@ -1,10 +1,9 @@
-package session
+package tools
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,6 +13,7 @@ import (
 	"github.com/sony/gobreaker/v2"
 
 	"github.com/parleyhq/parley/sdk"
+	"github.com/parleyhq/parley/server/internal/clock"
 	"github.com/parleyhq/parley/server/internal/config"
 )
 
@@ -41,23 +41,27 @@ type serverTool struct {
 	run         func(ctx context.Context, args json.RawMessage) (string, error)
 }
 
-// toolbox holds the server-side tools, in declaration order.
-type toolbox struct {
+// Registry holds the server-side tools (built-ins and webhooks) in
+// declaration order. It is shared by every session and safe for
+// concurrent use.
+type Registry struct {
 	byName map[string]*serverTool
 	order  []string
 }
 
-func (t *toolbox) add(st *serverTool) error {
+var _ Source = (*Registry)(nil)
+
+func (t *Registry) add(st *serverTool) error {
 	if _, dup := t.byName[st.def.Name]; dup {
-		return fmt.Errorf("session: duplicate tool %q", st.def.Name)
+		return fmt.Errorf("%w: duplicate tool %q", ErrConfig, st.def.Name)
 	}
 	t.byName[st.def.Name] = st
 	t.order = append(t.order, st.def.Name)
 	return nil
 }
 
-// defs returns the tool declarations for the LLM.
-func (t *toolbox) defs() []sdk.Tool {
+// Tools implements Source.
+func (t *Registry) Tools() []sdk.Tool {
 	out := make([]sdk.Tool, 0, len(t.order))
 	for _, n := range t.order {
 		out = append(out, t.byName[n].def)
@@ -65,13 +69,41 @@ func (t *toolbox) defs() []sdk.Tool {
 	return out
 }
 
-func newToolbox(cfg config.Tools, clock Clock, client *http.Client) (*toolbox, error) {
-	tb := &toolbox{byName: map[string]*serverTool{}}
+// Names returns the tool names in declaration order.
+func (t *Registry) Names() []string { return append([]string(nil), t.order...) }
+
+// Has implements Source.
+func (t *Registry) Has(name string) bool {
+	_, ok := t.byName[name]
+	return ok
+}
+
+// Location implements Source.
+func (*Registry) Location() Location { return LocationServer }
+
+// Call implements Source.
+func (t *Registry) Call(ctx context.Context, call sdk.ToolCall) (Result, error) {
+	st, ok := t.byName[call.Name]
+	if !ok {
+		return Result{}, fmt.Errorf("%w %s", ErrUnknownTool, call.Name)
+	}
+	out, err := st.run(ctx, call.Arguments)
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Output: out, EndsSession: st.endsSession}, nil
+}
+
+// NewRegistry builds the server-side tools of cfg: cfg.Builtin by name and
+// cfg.Webhooks. Webhooks are called with client. Errors wrap ErrConfig and
+// name the key.
+func NewRegistry(cfg config.Tools, clk clock.Clock, client *http.Client) (*Registry, error) {
+	tb := &Registry{byName: map[string]*serverTool{}}
 	loc := time.UTC
 	if cfg.Timezone != "" {
 		l, err := time.LoadLocation(cfg.Timezone)
 		if err != nil {
-			return nil, fmt.Errorf("session: tools.timezone %q: %w", cfg.Timezone, err)
+			return nil, fmt.Errorf("%w: tools.timezone %q: %w", ErrConfig, cfg.Timezone, err)
 		}
 		loc = l
 	}
@@ -79,13 +111,13 @@ func newToolbox(cfg config.Tools, clock Clock, client *http.Client) (*toolbox, e
 		var st *serverTool
 		switch name {
 		case ToolGetCurrentTime:
-			st = timeTool(clock, loc)
+			st = timeTool(clk, loc)
 		case ToolEndSession:
 			st = endSessionTool()
 		case ToolCalculator:
 			st = calculatorTool()
 		default:
-			return nil, fmt.Errorf("session: tools.builtin: unknown tool %q", name)
+			return nil, fmt.Errorf("%w: tools.builtin: unknown tool %q", ErrConfig, name)
 		}
 		if err := tb.add(st); err != nil {
 			return nil, err
@@ -94,7 +126,7 @@ func newToolbox(cfg config.Tools, clock Clock, client *http.Client) (*toolbox, e
 	for i, w := range cfg.Webhooks {
 		st, err := webhookTool(w, client)
 		if err != nil {
-			return nil, fmt.Errorf("session: tools.webhooks[%d]: %w", i, err)
+			return nil, fmt.Errorf("%w: tools.webhooks[%d]: %w", ErrConfig, i, err)
 		}
 		if err := tb.add(st); err != nil {
 			return nil, err
@@ -103,7 +135,7 @@ func newToolbox(cfg config.Tools, clock Clock, client *http.Client) (*toolbox, e
 	return tb, nil
 }
 
-func timeTool(clock Clock, loc *time.Location) *serverTool {
+func timeTool(clk clock.Clock, loc *time.Location) *serverTool {
 	return &serverTool{
 		def: sdk.Tool{
 			Name:        ToolGetCurrentTime,
@@ -125,7 +157,7 @@ func timeTool(clock Clock, loc *time.Location) *serverTool {
 				}
 				l = tz
 			}
-			now := clock.Now().In(l)
+			now := clk.Now().In(l)
 			out, err := json.Marshal(map[string]string{
 				"time": now.Format(time.RFC3339), "timezone": l.String(), "weekday": now.Weekday().String(),
 			})
@@ -176,16 +208,13 @@ func decodeArgs(args json.RawMessage, v any) error {
 		return nil
 	}
 	if err := json.Unmarshal(args, v); err != nil {
-		return fmt.Errorf("bad arguments: %w", err)
+		return fmt.Errorf("%w: %w", ErrBadArguments, err)
 	}
 	return nil
 }
 
-// errWebhookTooLarge is returned when a webhook's response exceeds its cap.
-var errWebhookTooLarge = errors.New("webhook response too large")
-
 func webhookTool(w config.WebhookTool, client *http.Client) (*serverTool, error) {
-	if w.Name == "" || !toolNamePattern.MatchString(w.Name) {
+	if w.Name == "" || !ValidName(w.Name) {
 		return nil, fmt.Errorf("name %q must match [a-zA-Z0-9_-]{1,64}", w.Name)
 	}
 	if w.URL == "" {
@@ -238,7 +267,7 @@ func webhookTool(w config.WebhookTool, client *http.Client) (*serverTool, error)
 			return "", fmt.Errorf("webhook %s: read: %w", w.Name, err)
 		}
 		if int64(len(out)) > limit {
-			return "", fmt.Errorf("webhook %s: %w (over %d bytes)", w.Name, errWebhookTooLarge, limit)
+			return "", fmt.Errorf("webhook %s: %w (over %d bytes)", w.Name, ErrWebhookTooLarge, limit)
 		}
 		if resp.StatusCode < http.StatusOK || resp.StatusCode >= http.StatusMultipleChoices {
 			return "", fmt.Errorf("webhook %s: HTTP %d", w.Name, resp.StatusCode)

@@ -1,4 +1,4 @@
-package session_test
+package tools_test
 
 import (
 	"errors"
@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/parleyhq/parley/server/internal/session"
+	"github.com/parleyhq/parley/server/internal/tools"
 )
 
 func TestEval(t *testing.T) {
@@ -19,7 +19,7 @@ func TestEval(t *testing.T) {
 	}
 	for in, want := range ok {
 		t.Run(in, func(t *testing.T) {
-			got, err := session.Eval(in)
+			got, err := tools.Eval(in)
 			require.NoError(t, err)
 			assert.InDelta(t, want, got, 1e-9)
 		})
@@ -28,9 +28,9 @@ func TestEval(t *testing.T) {
 		strings.Repeat("(", 40) + "1" + strings.Repeat(")", 40), strings.Repeat("1+", 200) + "1", strings.Repeat("-", 50) + "1"}
 	for _, in := range bad {
 		t.Run("bad "+in, func(t *testing.T) {
-			_, err := session.Eval(in)
+			_, err := tools.Eval(in)
 			require.Error(t, err)
-			assert.True(t, errors.Is(err, session.ErrInvalidExpression))
+			assert.True(t, errors.Is(err, tools.ErrInvalidExpression))
 		})
 	}
 }
@@ -41,9 +41,9 @@ func FuzzEval(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		v, err := session.Eval(in)
+		v, err := tools.Eval(in)
 		if err != nil {
-			if !errors.Is(err, session.ErrInvalidExpression) {
+			if !errors.Is(err, tools.ErrInvalidExpression) {
 				t.Fatalf("error does not wrap ErrInvalidExpression: %v", err)
 			}
 			return

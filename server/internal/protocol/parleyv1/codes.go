@@ -1,0 +1,87 @@
+// Package parleyv1 is Parley's own client protocol, "parley.v1", spoken on
+// /ws/voice (JSON text messages + binary PCM16LE audio) and on the WebRTC
+// data channel "events" (the same JSON; audio goes over RTP). It owns the
+// wire format: parsing and validating client messages into session
+// Commands (Parse), encoding session Events as JSON (Encode), the JSON
+// Schemas of both directions (schema/, embedded as Schemas), its error
+// codes and its close codes. Transports move bytes; the session decides.
+package parleyv1
+
+import "github.com/parleyhq/parley/server/internal/session"
+
+// Version names the protocol (also the WebSocket subprotocol).
+const Version = "parley.v1"
+
+// CloseCode is a WebSocket close code a parley.v1 session ends with.
+// Transports that have no close codes (WebRTC) log it.
+type CloseCode int
+
+// The close codes. 4000-4999 are Parley's own.
+const (
+	// CloseNormal: the session ended normally (client left, end_session tool).
+	CloseNormal CloseCode = 1000
+	// CloseGoingAway: the server is draining (shutdown or redeploy).
+	CloseGoingAway CloseCode = 1001
+	// ClosePolicyViolation: the client sent more messages per second than allowed.
+	ClosePolicyViolation CloseCode = 1008
+	// CloseMessageTooBig: a message was far beyond the maximum size.
+	CloseMessageTooBig CloseCode = 1009
+	// CloseInternalError: an unexpected server error.
+	CloseInternalError CloseCode = 1011
+	// CloseTryAgainLater: admission refused after the upgrade (limits).
+	CloseTryAgainLater CloseCode = 1013
+	// CloseSlowConsumer: the client did not read fast enough and the bounded
+	// send buffer filled up.
+	CloseSlowConsumer CloseCode = 4001
+	// CloseIdleTimeout: no client traffic for config.Session.IdleTimeout.
+	CloseIdleTimeout CloseCode = 4002
+)
+
+// CloseCodeFor maps why a session ended to its close code.
+func CloseCodeFor(r session.EndReason) CloseCode {
+	switch r {
+	case session.EndNormal:
+		return CloseNormal
+	case session.EndShutdown:
+		return CloseGoingAway
+	case session.EndPolicyViolation:
+		return ClosePolicyViolation
+	case session.EndMessageTooBig:
+		return CloseMessageTooBig
+	case session.EndTryAgainLater:
+		return CloseTryAgainLater
+	case session.EndSlowConsumer:
+		return CloseSlowConsumer
+	case session.EndIdle:
+		return CloseIdleTimeout
+	}
+	return CloseInternalError
+}
+
+// The protocol's own error codes (malformed messages); the session's codes
+// (session.Code*) complete the set.
+const (
+	// CodeInvalidJSON: a text message is not JSON.
+	CodeInvalidJSON session.ErrorCode = "invalid_json"
+	// CodeUnknownType: unknown `type` (details.type).
+	CodeUnknownType session.ErrorCode = "unknown_type"
+	// CodeInvalidMessage: missing `type`, a wrong field type, a missing
+	// required field (details.field, expected, got).
+	CodeInvalidMessage session.ErrorCode = "invalid_message"
+	// CodeMessageTooLarge: a message over the transport's size limit.
+	CodeMessageTooLarge session.ErrorCode = "message_too_large"
+)
+
+// ProtocolError is a client mistake, reported in an `error` event.
+type ProtocolError struct {
+	Code    session.ErrorCode
+	Message string
+	Details map[string]string
+}
+
+// Error implements error.
+func (e *ProtocolError) Error() string { return string(e.Code) + ": " + e.Message }
+
+func protoErr(code session.ErrorCode, msg string, details map[string]string) *ProtocolError {
+	return &ProtocolError{Code: code, Message: msg, Details: details}
+}

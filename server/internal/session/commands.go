@@ -1,0 +1,225 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/parleyhq/parley/server/internal/tools"
+)
+
+// Command is one thing a client asks of its session: one of the types
+// below, handed to Session.Handle. Audio goes through HandleAudio instead.
+type Command interface{ isCommand() }
+
+// Update changes session settings; nil fields keep their value. The whole
+// update is refused (an Error event) if any part is out of limits.
+type Update struct {
+	InputRate, OutputRate         *int
+	SystemPrompt, Voice, Language *string
+	// Tools replaces the client's tools when not nil (empty: none).
+	Tools []tools.Definition
+	VAD   *VADUpdate
+}
+
+// VADUpdate narrows voice activity detection within the server's limits.
+type VADUpdate struct {
+	// MinSilence is the end-of-turn silence.
+	MinSilence *time.Duration
+	// MinSpeech is the speech needed before SpeechStarted.
+	MinSpeech *time.Duration
+	// ThresholdDB is the speech threshold in dB above the noise floor.
+	ThresholdDB *float64
+}
+
+// InputText is typed user input: it interrupts the agent and starts a turn,
+// skipping STT.
+type InputText struct{ Text string }
+
+// Cancel stops the agent's current response (ReasonClientCancel).
+type Cancel struct{}
+
+// ToolResult answers a client tool call.
+type ToolResult struct {
+	CallID string
+	// Output is the text given to the model.
+	Output  string
+	IsError bool
+}
+
+// Played reports how far the listener has heard a response's audio (from
+// the start of that response's audio), e.g. from echoed Twilio marks. With
+// StartParams.ReportsPlayback the session trusts these reports instead of
+// its own estimate when it cuts a response off. Reports for a response
+// that is no longer current are ignored.
+type Played struct {
+	ResponseID string
+	At         time.Duration
+}
+
+// Truncate says the client stopped playing a response at Played (the
+// OpenAI Realtime conversation.item.truncate). A current response is cut
+// off there; for the last finished one, the history's text is cut to what
+// Played covers.
+type Truncate struct {
+	ResponseID string
+	Played     time.Duration
+}
+
+// DTMF is keypad input from a phone: it starts a turn whose user text says
+// which keys were pressed.
+type DTMF struct{ Digits string }
+
+// Ping asks for a Pong carrying the same id.
+type Ping struct{ ID string }
+
+func (Update) isCommand()     {}
+func (InputText) isCommand()  {}
+func (Cancel) isCommand()     {}
+func (ToolResult) isCommand() {}
+func (Played) isCommand()     {}
+func (Truncate) isCommand()   {}
+func (DTMF) isCommand()       {}
+func (Ping) isCommand()       {}
+
+// dtmfText is what the LLM is told for keypad input.
+const dtmfText = "The caller pressed %s."
+
+// validDTMF are the keys of a phone keypad (RFC 4733 events 0-15).
+const validDTMF = "0123456789*#ABCD"
+
+// onCommand runs one command on the session goroutine.
+func (s *Session) onCommand(ctx context.Context, cmd Command) {
+	switch c := cmd.(type) {
+	case Update:
+		s.applyUpdate(c)
+	case InputText:
+		s.interrupt(ReasonNewInput)
+		s.startResponse(ctx, c.Text, turnTimes{})
+	case Cancel:
+		s.interrupt(ReasonClientCancel)
+	case ToolResult:
+		if !s.client.Deliver(c.CallID, tools.Result{Output: c.Output, IsError: c.IsError}) {
+			s.sendError(CodeUnknownToolCall, "no pending client tool call with this id", map[string]string{"call_id": c.CallID})
+		}
+	case Played:
+		if r := s.resp; r != nil && r.id == c.ResponseID {
+			r.out.reportPlayed(c.At)
+		}
+	case Truncate:
+		s.truncate(c)
+	case DTMF:
+		if c.Digits == "" || strings.Trim(c.Digits, validDTMF) != "" {
+			s.sendError(CodeInvalidField, "DTMF digits must be of 0-9 * # A-D", map[string]string{"field": "digits"})
+			return
+		}
+		s.interrupt(ReasonNewInput)
+		s.startResponse(ctx, fmt.Sprintf(dtmfText, c.Digits), turnTimes{})
+	case Ping:
+		s.send(Pong{ID: c.ID})
+	}
+}
+
+func (s *Session) applyUpdate(u Update) {
+	next := s.st
+	if u.VAD != nil && !s.applyVAD(u.VAD, &next) {
+		return
+	}
+	if u.Tools != nil {
+		for i, t := range u.Tools {
+			if s.m.tools.Has(t.Name) {
+				s.sendError(CodeInvalidField, "tool name "+t.Name+" is taken by a server tool",
+					map[string]string{"field": fmt.Sprintf("tools[%d].name", i)})
+				return
+			}
+		}
+	}
+	for _, r := range []struct {
+		v     *int
+		dst   *int
+		field string
+	}{{u.InputRate, &next.inputRate, "input_sample_rate"}, {u.OutputRate, &next.outputRate, "output_sample_rate"}} {
+		if r.v == nil {
+			continue
+		}
+		if !SupportedSampleRate(*r.v) {
+			s.sendError(CodeUnsupportedSampleRate, fmt.Sprintf("%s %d Hz is not supported (8000, 16000, 24000, 48000)", r.field, *r.v),
+				map[string]string{"field": r.field, "value": strconv.Itoa(*r.v)})
+			return
+		}
+		*r.dst = *r.v
+	}
+	for _, f := range []struct{ v, dst *string }{{u.SystemPrompt, &next.systemPrompt}, {u.Voice, &next.voice}, {u.Language, &next.language}} {
+		if f.v != nil {
+			*f.dst = *f.v
+		}
+	}
+	if next.inputRate != s.st.inputRate {
+		if err := s.setInputRate(next.inputRate); err != nil {
+			s.sendError(CodeUnsupportedSampleRate, err.Error(), map[string]string{"field": "input_sample_rate"})
+			return
+		}
+	}
+	if u.Tools != nil {
+		s.client.Declare(u.Tools)
+	}
+	if next.minSilence != s.st.minSilence {
+		s.in.seg.SetMinSilence(next.minSilence)
+	}
+	if next.minSpeech != s.st.minSpeech {
+		s.in.seg.SetMinSpeech(next.minSpeech)
+	}
+	if next.threshold != s.st.threshold {
+		s.in.energy.SetThreshold(next.threshold)
+	}
+	s.st = next
+	s.ready = true
+	names := append(s.m.tools.Names(), s.client.Names()...)
+	s.send(Updated{
+		InputRate: next.inputRate, OutputRate: next.outputRate, Voice: next.voice, Language: next.language,
+		MinSilence: next.minSilence, MinSpeech: next.minSpeech, ThresholdDB: next.threshold, Tools: names,
+	})
+}
+
+// applyVAD checks u's VAD settings against the server's limits (a zero
+// maximum means none) and writes them to next. On the first one out of
+// limits it sends invalid_field, naming the field and the allowed range, and
+// reports false: the update is refused as a whole.
+func (s *Session) applyVAD(u *VADUpdate, next *settings) bool {
+	lim := s.m.vad
+	outOfRange := func(field, value, lo, hi string) bool {
+		s.sendError(CodeInvalidField, fmt.Sprintf("%s must be within %s..%s", field, lo, hi),
+			map[string]string{"field": field, "value": value})
+		return false
+	}
+	ms := func(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
+	durations := []struct {
+		v      *time.Duration
+		lo, hi time.Duration
+		dst    *time.Duration
+		field  string
+	}{
+		{u.MinSilence, lim.MinSilenceMin, lim.MinSilenceMax, &next.minSilence, "vad.min_silence_ms"},
+		{u.MinSpeech, lim.MinSpeechMin, lim.MinSpeechMax, &next.minSpeech, "vad.min_speech_ms"},
+	}
+	for _, d := range durations {
+		if d.v == nil {
+			continue
+		}
+		if *d.v < 0 || *d.v < d.lo || (d.hi > 0 && *d.v > d.hi) {
+			return outOfRange(d.field, ms(*d.v), ms(d.lo), ms(d.hi))
+		}
+		*d.dst = *d.v
+	}
+	if u.ThresholdDB != nil {
+		db := *u.ThresholdDB
+		if db <= 0 || db < lim.ThresholdMin || (lim.ThresholdMax > 0 && db > lim.ThresholdMax) {
+			g := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+			return outOfRange("vad.threshold_db", g(db), g(lim.ThresholdMin), g(lim.ThresholdMax))
+		}
+		next.threshold = db
+	}
+	return true
+}

@@ -1,0 +1,142 @@
+package session
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/parleyhq/parley/server/internal/audio"
+	"github.com/parleyhq/parley/server/internal/config"
+	"github.com/parleyhq/parley/server/internal/vad"
+)
+
+// input is the audio path into a session: PCM16 at the client's rate,
+// resampled to 16 kHz, cut into 20 ms frames and run through the VAD.
+// Owned by the session goroutine.
+type input struct {
+	resampler *audio.Resampler
+	framer    audio.Framer
+	seg       *vad.Segmenter
+	det       *recordingDetector
+	energy    *vad.EnergyDetector
+	// pos is the input audio seen so far; voicedEnd the end of the last
+	// frame the detector called speech.
+	pos, voicedEnd time.Duration
+	samples        []int16
+	resampled      []int16
+}
+
+func (in *input) init(cfg config.VAD) {
+	in.energy = vad.NewEnergyDetector(cfg)
+	in.det = &recordingDetector{Detector: in.energy}
+	in.seg = vad.NewSegmenter(in.det, cfg)
+}
+
+// voicedDuration is the current speech run without its trailing silence
+// (SpeechDuration counts the silence that may yet end the turn).
+func (in *input) voicedDuration() time.Duration {
+	return in.seg.SpeechDuration() - (in.pos - in.voicedEnd)
+}
+
+// recordingDetector remembers the last per-frame decision.
+type recordingDetector struct {
+	vad.Detector
+	last bool
+}
+
+// IsSpeech implements vad.Detector.
+func (d *recordingDetector) IsSpeech(f *audio.Frame) bool {
+	d.last = d.Detector.IsSpeech(f)
+	return d.last
+}
+
+func (s *Session) setInputRate(rate int) error {
+	s.in.framer.Reset()
+	s.in.resampler = nil
+	if rate == audio.SampleRate {
+		return nil
+	}
+	r, err := s.m.resampler(rate, audio.SampleRate)
+	if err != nil {
+		return err
+	}
+	s.in.resampler = r
+	return nil
+}
+
+func (s *Session) onAudio(ctx context.Context, pcm []byte) {
+	if !s.ready {
+		s.sendError(CodeSessionNotReady, "send session.update (with input_sample_rate) before audio", nil)
+		return
+	}
+	in := &s.in
+	var err error
+	in.samples, err = audio.DecodePCM16LE(in.samples[:0], pcm)
+	if err != nil {
+		s.sendError(CodeOddLengthAudio, "binary audio must hold whole PCM16 samples (even length)",
+			map[string]string{"bytes": strconv.Itoa(len(pcm))})
+		return
+	}
+	samples := in.samples
+	if in.resampler != nil {
+		in.resampled = in.resampler.Process(in.resampled[:0], samples)
+		samples = in.resampled
+	}
+	in.framer.Push(samples, func(f *audio.Frame) { s.processFrame(ctx, f) })
+}
+
+// processFrame runs VAD on one 16 kHz frame and drives the turn: speech
+// start and end, audio to the recognizer, and barge-in.
+func (s *Session) processFrame(ctx context.Context, f *audio.Frame) {
+	in := &s.in
+	in.pos += audio.FrameDuration
+	res := in.seg.Process(f)
+	if in.det.last {
+		in.voicedEnd = in.pos
+	}
+	switch res.Event {
+	case vad.SpeechStarted:
+		s.onSpeechStarted(ctx, res)
+	case vad.SpeechStopped:
+		s.onSpeechStopped(res)
+	default:
+		if res.Speaking && s.utt != nil && !s.utt.closing {
+			s.sttSend(f)
+		}
+	}
+	if res.Speaking && s.resp != nil && in.voicedDuration() >= s.m.cfg.InterruptAfter {
+		s.interrupt(ReasonBargeIn)
+		if s.utt != nil {
+			s.utt.bargedIn = true
+		}
+		s.setTurn(turnUserSpeaking)
+	}
+}
+
+func (s *Session) onSpeechStarted(ctx context.Context, res vad.Result) {
+	s.send(SpeechStarted{Audio: res.At})
+	if s.resp == nil {
+		s.setTurn(turnUserSpeaking)
+	}
+	s.startUtterance(ctx, res.PreRoll)
+}
+
+func (s *Session) onSpeechStopped(res vad.Result) {
+	s.send(SpeechStopped{Audio: res.At})
+	u := s.utt
+	if u == nil {
+		if s.resp == nil {
+			s.setTurn(turnListening)
+		}
+		return
+	}
+	u.speechEnd = s.m.clock.Now().Add(-(s.in.pos - res.At))
+	if s.resp != nil && !u.bargedIn {
+		// Speech over the agent that never reached the interruption
+		// threshold (a backchannel, a cough): not a turn.
+		u.cancel()
+		s.utt = nil
+		return
+	}
+	s.endUtterance(u)
+}

@@ -1,0 +1,64 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/parleyhq/parley/sdk"
+	"github.com/parleyhq/parley/server/internal/tools"
+)
+
+// runTools runs one round's tool calls and returns their results.
+func (r *response) runTools(ctx context.Context, calls []sdk.ToolCall) ([]sdk.Message, error) {
+	results := make([]sdk.Message, 0, len(calls))
+	for _, c := range calls {
+		content, isErr, err := r.runTool(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		results = append(results, sdk.Message{Role: sdk.RoleTool, ToolCallID: c.ID, Content: content, IsError: isErr})
+	}
+	return results, nil
+}
+
+// runTool runs one call through the response's tool set. Failures are
+// shown to the client as error events and given to the model as the
+// call's (error) result; only the response's end aborts the round.
+func (r *response) runTool(ctx context.Context, c sdk.ToolCall) (content string, isErr bool, err error) {
+	if !json.Valid(c.Arguments) {
+		r.out.emit(NewError(CodeToolFailed, "the model sent arguments that are not JSON", map[string]string{"name": c.Name, "call_id": c.ID}))
+		return "tool arguments must be a JSON object", true, nil
+	}
+	src, found := r.tools.Find(c.Name)
+	location := tools.LocationServer
+	if found {
+		location = src.Location()
+	}
+	if location == tools.LocationClient {
+		r.s.client.Expect(c.ID) // before the client can see the call
+	}
+	r.out.emit(ToolCall{ResponseID: r.id, CallID: c.ID, Name: c.Name, Arguments: c.Arguments, Location: location})
+	if !found {
+		r.out.emit(NewError(CodeToolFailed, "the model called an unknown tool", map[string]string{"name": c.Name}))
+		return "unknown tool " + c.Name, true, nil
+	}
+	res, terr := src.Call(ctx, c)
+	switch {
+	case ctx.Err() != nil:
+		return "", false, fmt.Errorf("session: tool %s: %w", c.Name, ctx.Err())
+	case errors.Is(terr, tools.ErrTimeout):
+		r.out.emit(NewError(CodeToolTimeout, "client tool did not answer in time", map[string]string{"call_id": c.ID, "name": c.Name}))
+		return "the client did not answer in time", true, nil
+	case terr != nil:
+		r.out.emit(NewError(CodeToolFailed, terr.Error(), map[string]string{"name": c.Name, "call_id": c.ID}))
+		return terr.Error(), true, nil
+	}
+	if res.EndsSession {
+		r.mu.Lock()
+		r.endSession = true
+		r.mu.Unlock()
+	}
+	return res.Output, res.IsError, nil
+}
