@@ -118,7 +118,7 @@ func (s *Session) onCommand(ctx context.Context, cmd Command) {
 		s.interrupt(ReasonNewInput)
 		s.startResponse(ctx, fmt.Sprintf(dtmfText, c.Digits), turnTimes{})
 	case Ping:
-		s.send(Pong{ID: c.ID})
+		s.send(Pong(c))
 	}
 }
 

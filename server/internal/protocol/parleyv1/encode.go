@@ -146,13 +146,6 @@ func Encode(ev session.Event) (msg []byte, ok bool) {
 	return b, true
 }
 
-// ErrorMessage encodes an `error` event (for refusals a transport answers
-// before any session exists, and for tests).
-func ErrorMessage(code session.ErrorCode, msg string, details map[string]string) []byte {
-	b, _ := Encode(session.NewError(code, msg, details))
-	return b
-}
-
 func encodable(ev session.Event) any {
 	switch e := ev.(type) {
 	case session.Established:

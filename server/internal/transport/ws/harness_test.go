@@ -24,8 +24,8 @@ import (
 	"github.com/parleyhq/parley/server/internal/protocol/parleyv1"
 	"github.com/parleyhq/parley/server/internal/protocol/parleyv1/parleyv1test"
 	"github.com/parleyhq/parley/server/internal/session"
-	"github.com/parleyhq/parley/server/internal/tools"
 	"github.com/parleyhq/parley/server/internal/session/sessiontest"
+	"github.com/parleyhq/parley/server/internal/tools"
 	"github.com/parleyhq/parley/server/internal/transport/ws"
 )
 
