@@ -82,15 +82,15 @@ func Parse(data []byte) (session.Command, error) {
 	}
 	switch *head.Type {
 	case TypeSessionUpdate:
-		var m sessionUpdate
-		if err := json.Unmarshal(data, &m); err != nil {
-			return nil, fieldError(err)
+		m, err := decode[sessionUpdate](data)
+		if err != nil {
+			return nil, err
 		}
 		return m.command()
 	case TypeInputText:
-		var m inputText
-		if err := json.Unmarshal(data, &m); err != nil {
-			return nil, fieldError(err)
+		m, err := decode[inputText](data)
+		if err != nil {
+			return nil, err
 		}
 		if m.Text == "" {
 			return nil, protoErr(CodeInvalidMessage, "input.text needs a non-empty text", map[string]string{"field": "text"})
@@ -99,22 +99,31 @@ func Parse(data []byte) (session.Command, error) {
 	case TypeResponseCancel:
 		return session.Cancel{}, nil
 	case TypeToolResult:
-		var m toolResult
-		if err := json.Unmarshal(data, &m); err != nil {
-			return nil, fieldError(err)
+		m, err := decode[toolResult](data)
+		if err != nil {
+			return nil, err
 		}
 		if m.CallID == "" {
 			return nil, protoErr(CodeInvalidMessage, "tool.result needs a call_id", map[string]string{"field": "call_id"})
 		}
 		return session.ToolResult{CallID: m.CallID, Output: outputText(m.Output), IsError: m.IsError}, nil
 	case TypePing:
-		var m ping
-		if err := json.Unmarshal(data, &m); err != nil {
-			return nil, fieldError(err)
+		m, err := decode[ping](data)
+		if err != nil {
+			return nil, err
 		}
 		return session.Ping{ID: m.ID}, nil
 	}
 	return nil, protoErr(CodeUnknownType, "unknown message type", map[string]string{"type": *head.Type})
+}
+
+// decode unmarshals a message of a known type; errors are *ProtocolError.
+func decode[T any](data []byte) (*T, error) {
+	var m T
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fieldError(err)
+	}
+	return &m, nil
 }
 
 // outputText returns a tool output as the text given to the model.

@@ -47,24 +47,15 @@ func Load(t testing.TB) Schemas {
 // ValidateServer checks one server event against its schema.
 func (s Schemas) ValidateServer(t testing.TB, data []byte) {
 	t.Helper()
-	s.validate(t, "server", data)
+	require.NoError(t, s.CheckServer(data))
 }
 
 // CheckServer is ValidateServer for goroutines other than the test's:
 // it returns what is wrong instead of failing the test.
 func (s Schemas) CheckServer(data []byte) error {
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	sch, inst, err := s.lookup("server", data)
 	if err != nil {
-		return fmt.Errorf("event is not JSON: %w", err)
-	}
-	obj, ok := inst.(map[string]any)
-	if !ok {
-		return fmt.Errorf("event is not an object: %s", data)
-	}
-	typ, _ := obj["type"].(string)
-	sch, ok := s["server/"+typ]
-	if !ok {
-		return fmt.Errorf("no schema for server event %q", typ)
+		return err
 	}
 	if err := sch.Validate(inst); err != nil {
 		return fmt.Errorf("event %s: %w", data, err)
@@ -76,24 +67,25 @@ func (s Schemas) CheckServer(data []byte) error {
 // returns the schema's verdict (nil: valid).
 func (s Schemas) ValidateClient(t testing.TB, data []byte) error {
 	t.Helper()
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	sch, inst, err := s.lookup("client", data)
 	require.NoError(t, err)
-	obj, ok := inst.(map[string]any)
-	require.True(t, ok, "message is an object: %s", data)
-	typ, _ := obj["type"].(string)
-	sch, ok := s["client/"+typ]
-	require.True(t, ok, "no schema for client message %q", typ)
 	return sch.Validate(inst)
 }
 
-func (s Schemas) validate(t testing.TB, dir string, data []byte) {
-	t.Helper()
+// lookup decodes a message and finds the schema of its type.
+func (s Schemas) lookup(dir string, data []byte) (*jsonschema.Schema, any, error) {
 	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
-	require.NoError(t, err)
+	if err != nil {
+		return nil, nil, fmt.Errorf("message is not JSON: %w", err)
+	}
 	obj, ok := inst.(map[string]any)
-	require.True(t, ok, "event is an object: %s", data)
+	if !ok {
+		return nil, nil, fmt.Errorf("message is not an object: %s", data)
+	}
 	typ, _ := obj["type"].(string)
 	sch, ok := s[dir+"/"+typ]
-	require.True(t, ok, "no schema for %s message %q", dir, typ)
-	require.NoError(t, sch.Validate(inst), "message %s", data)
+	if !ok {
+		return nil, nil, fmt.Errorf("no schema for %s message %q", dir, typ)
+	}
+	return sch, inst, nil
 }
