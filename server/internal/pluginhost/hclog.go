@@ -18,13 +18,30 @@ type hclogAdapter struct {
 	logger  *slog.Logger
 	name    string
 	implied []any
+	// stopping reports whether Parley itself is stopping the process (nil:
+	// never), so that its exit is logged as the routine event it is.
+	stopping func() bool
 }
+
+// msgProcessExited is go-plugin's log message when a plugin process ends:
+// at Error when the process ended with an error (a signal included), at
+// Info otherwise.
+const msgProcessExited = "plugin process exited"
+
+// Exit statuses of a process that was asked to stop by a signal rather
+// than one that failed: a service manager stopping the whole control group
+// sends SIGTERM to every process in it.
+const (
+	exitSIGTERM = "signal: terminated"
+	exitSIGINT  = "signal: interrupt"
+)
 
 var _ hclog.Logger = (*hclogAdapter)(nil)
 
-// newHCLogAdapter returns an hclog.Logger writing to logger.
-func newHCLogAdapter(logger *slog.Logger, name string) *hclogAdapter {
-	return &hclogAdapter{logger: logger, name: name}
+// newHCLogAdapter returns an hclog.Logger writing to logger. stopping (may
+// be nil) reports whether Parley is stopping the plugin.
+func newHCLogAdapter(logger *slog.Logger, name string, stopping func() bool) *hclogAdapter {
+	return &hclogAdapter{logger: logger, name: name, stopping: stopping}
 }
 
 func slogLevel(level hclog.Level) slog.Level {
@@ -40,11 +57,39 @@ func slogLevel(level hclog.Level) slog.Level {
 	}
 }
 
+// exitLevel decides how go-plugin's "plugin process exited" is logged. A
+// plugin Parley is stopping (shutdown, drain, reload) is routine: Info,
+// "plugin stopped". A plugin stopped by SIGTERM/SIGINT from outside (a
+// service manager stopping the group) is Info too. Any other exit is a
+// crash that the supervisor restarts: Warn ("plugin down, restarting"
+// follows, and "plugin restart limit reached" is the Error an operator must
+// act on).
+func (a *hclogAdapter) exitLevel(level hclog.Level, msg string, args []any) (hclog.Level, string) {
+	if msg != msgProcessExited {
+		return level, msg
+	}
+	if a.stopping != nil && a.stopping() {
+		return hclog.Info, "plugin stopped"
+	}
+	if level < hclog.Warn {
+		return level, msg
+	}
+	for i := 0; i+1 < len(args); i += 2 {
+		if k, _ := args[i].(string); k == "error" {
+			if v, _ := args[i+1].(string); v == exitSIGTERM || v == exitSIGINT {
+				return hclog.Info, "plugin stopped by signal"
+			}
+		}
+	}
+	return hclog.Warn, msg
+}
+
 // Log implements hclog.Logger.
 func (a *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
 	if level == hclog.Off {
 		return
 	}
+	level, msg = a.exitLevel(level, msg, args)
 	lvl := slogLevel(level)
 	ctx := context.Background()
 	if !a.logger.Enabled(ctx, lvl) {

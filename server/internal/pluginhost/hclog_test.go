@@ -3,6 +3,7 @@ package pluginhost
 import (
 	"bytes"
 	"log/slog"
+	"sync/atomic"
 	"testing"
 
 	hclog "github.com/hashicorp/go-hclog"
@@ -12,7 +13,7 @@ import (
 func TestHCLogAdapter(t *testing.T) {
 	var buf bytes.Buffer
 	base := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	var l hclog.Logger = newHCLogAdapter(base.With("plugin", "p1"), "go-plugin")
+	var l hclog.Logger = newHCLogAdapter(base.With("plugin", "p1"), "go-plugin", nil)
 
 	tests := []struct {
 		name string
@@ -47,4 +48,48 @@ func TestHCLogAdapter(t *testing.T) {
 	assert.True(t, l.IsInfo())
 	assert.Equal(t, hclog.Info, l.GetLevel())
 	assert.Equal(t, "go-plugin", l.Name())
+}
+
+// TestHCLogProcessExit: go-plugin's "plugin process exited" (Error with a
+// signal or exit status) is Info "plugin stopped" when Parley stops the
+// plugin, Info when a SIGTERM/SIGINT from outside stopped it, and Warn for a
+// crash (the supervisor's restart lines follow).
+func TestHCLogProcessExit(t *testing.T) {
+	var buf bytes.Buffer
+	base := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	var stopping atomic.Bool
+	l := newHCLogAdapter(base, "go-plugin", stopping.Load)
+	tests := []struct {
+		name     string
+		stopping bool
+		level    hclog.Level
+		err      string
+		want     []string
+	}{
+		{"stopped by Parley, killed after the grace", true, hclog.Error, "signal: killed", []string{"level=INFO", `msg="plugin stopped"`}},
+		{"stopped by Parley, clean exit", true, hclog.Info, "", []string{"level=INFO", `msg="plugin stopped"`}},
+		{"SIGTERM from outside", false, hclog.Error, "signal: terminated", []string{"level=INFO", `msg="plugin stopped by signal"`}},
+		{"SIGINT from outside", false, hclog.Error, "signal: interrupt", []string{"level=INFO", `msg="plugin stopped by signal"`}},
+		{"crash", false, hclog.Error, "exit status 2", []string{"level=WARN", `msg="plugin process exited"`, `error="exit status 2"`}},
+		{"SIGKILL from outside", false, hclog.Error, "signal: killed", []string{"level=WARN", `msg="plugin process exited"`}},
+		{"clean exit on its own", false, hclog.Info, "", []string{"level=INFO", `msg="plugin process exited"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			buf.Reset()
+			stopping.Store(tt.stopping)
+			args := []any{"plugin", "/bin/p", "id", 42}
+			if tt.err != "" {
+				args = append(args, "error", tt.err)
+			}
+			l.Log(tt.level, "plugin process exited", args...)
+			for _, w := range tt.want {
+				assert.Contains(t, buf.String(), w)
+			}
+			assert.NotContains(t, buf.String(), "level=ERROR")
+		})
+	}
+	buf.Reset()
+	l.Error("something else")
+	assert.Contains(t, buf.String(), "level=ERROR", "other errors keep their level")
 }
