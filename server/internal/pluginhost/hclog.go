@@ -3,9 +3,12 @@ package pluginhost
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log"
 	"log/slog"
+	"sort"
+	"strings"
 
 	hclog "github.com/hashicorp/go-hclog"
 )
@@ -84,10 +87,73 @@ func (a *hclogAdapter) exitLevel(level hclog.Level, msg string, args []any) (hcl
 	return hclog.Warn, msg
 }
 
+// pluginRecord is a log line a plugin wrote to stderr with a slog JSON
+// handler: go-plugin understands only hclog's JSON ("@level",
+// "@message") and passes such lines verbatim at Debug.
+type pluginRecord struct {
+	level hclog.Level
+	msg   string
+	args  []any
+}
+
+// parsePluginRecord recognises a slog JSON line ({"time","level","msg",…})
+// and returns its level, message and remaining fields (time dropped: the
+// host's handler stamps its own).
+func parsePluginRecord(line string) (pluginRecord, bool) {
+	if !strings.HasPrefix(line, "{") {
+		return pluginRecord{}, false
+	}
+	var raw map[string]any
+	if json.Unmarshal([]byte(line), &raw) != nil {
+		return pluginRecord{}, false
+	}
+	lvl, okL := raw[slog.LevelKey].(string)
+	msg, okM := raw[slog.MessageKey].(string)
+	if !okL || !okM {
+		return pluginRecord{}, false
+	}
+	var level slog.Level
+	if level.UnmarshalText([]byte(lvl)) != nil {
+		return pluginRecord{}, false
+	}
+	delete(raw, slog.LevelKey)
+	delete(raw, slog.MessageKey)
+	delete(raw, slog.TimeKey)
+	keys := make([]string, 0, len(raw))
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	args := make([]any, 0, 2*len(keys))
+	for _, k := range keys {
+		args = append(args, k, raw[k])
+	}
+	return pluginRecord{level: hclogLevel(level), msg: msg, args: args}, true
+}
+
+// hclogLevel maps a slog level to hclog's.
+func hclogLevel(l slog.Level) hclog.Level {
+	switch {
+	case l >= slog.LevelError:
+		return hclog.Error
+	case l >= slog.LevelWarn:
+		return hclog.Warn
+	case l >= slog.LevelInfo:
+		return hclog.Info
+	default:
+		return hclog.Debug
+	}
+}
+
 // Log implements hclog.Logger.
 func (a *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
 	if level == hclog.Off {
 		return
+	}
+	if level == hclog.Debug && len(args) == 0 {
+		if rec, ok := parsePluginRecord(msg); ok {
+			level, msg, args = rec.level, rec.msg, rec.args
+		}
 	}
 	level, msg = a.exitLevel(level, msg, args)
 	lvl := slogLevel(level)

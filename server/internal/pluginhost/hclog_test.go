@@ -2,12 +2,14 @@ package pluginhost
 
 import (
 	"bytes"
+	"encoding/json"
 	"log/slog"
 	"sync/atomic"
 	"testing"
 
 	hclog "github.com/hashicorp/go-hclog"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestHCLogAdapter(t *testing.T) {
@@ -92,4 +94,38 @@ func TestHCLogProcessExit(t *testing.T) {
 	buf.Reset()
 	l.Error("something else")
 	assert.Contains(t, buf.String(), "level=ERROR", "other errors keep their level")
+}
+
+// TestHCLogPluginSlogLines: a plugin's slog JSON line, which go-plugin
+// passes on verbatim at Debug, is re-logged at its own level with its
+// message and fields; other Debug lines stay as they are.
+func TestHCLogPluginSlogLines(t *testing.T) {
+	var buf bytes.Buffer
+	base := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	l := newHCLogAdapter(base, "go-plugin.tts-flite", nil)
+	tests := []struct {
+		name, line, level, msg string
+		fields                 map[string]any
+	}{
+		{"info", `{"time":"2026-01-01T00:00:00Z","level":"INFO","msg":"decoders warm","pool_size":2,"took":"883ms"}`, "INFO", "decoders warm",
+			map[string]any{"pool_size": 2.0, "took": "883ms"}},
+		{"warn with offset", `{"time":"2026-01-01T00:00:00Z","level":"WARN+2","msg":"slow"}`, "WARN", "slow", nil},
+		{"error", `{"level":"ERROR","msg":"provider refused","status":401}`, "ERROR", "provider refused", map[string]any{"status": 401.0}},
+		{"not slog", `{"foo":"bar"}`, "DEBUG", `{"foo":"bar"}`, nil},
+		{"plain text", `pocketsphinx: loading model`, "DEBUG", "pocketsphinx: loading model", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			buf.Reset()
+			l.Debug(tt.line)
+			var rec map[string]any
+			require.NoError(t, json.Unmarshal(buf.Bytes(), &rec), buf.String())
+			assert.Equal(t, tt.level, rec["level"])
+			assert.Equal(t, tt.msg, rec["msg"])
+			assert.Equal(t, "go-plugin.tts-flite", rec["logger"])
+			for k, v := range tt.fields {
+				assert.Equal(t, v, rec[k], k)
+			}
+		})
+	}
 }
