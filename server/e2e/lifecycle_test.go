@@ -97,6 +97,11 @@ func TestLifecycleLogsNoErrors(t *testing.T) {
 		var rec map[string]any
 		require.NoError(t, json.Unmarshal([]byte(line), &rec), "every log line is JSON: %s", line)
 		assert.NotEqual(t, "ERROR", rec["level"], "Error-level line on a normal start → conversation → SIGTERM: %s", line)
+		for _, k := range []string{"took", "duration", "drain_timeout"} {
+			if v, ok := rec[k]; ok {
+				assert.IsType(t, "", v, "%s is a duration string, not nanoseconds: %s", k, line)
+			}
+		}
 		switch rec["msg"] {
 		case "plugin stopped", "plugin stopped by signal":
 			stopped++
