@@ -82,11 +82,13 @@ $(TOOLS)/go-licenses:
 
 .PHONY: licenses notices
 licenses: deps-run $(TOOLS)/go-licenses ## list every module linked into server and plugins with its licence; fail outside the allow-list or if THIRD_PARTY_NOTICES.md is stale
+	@$(GO) list -deps $(LICENSE_PKGS) >/dev/null # fills the module cache; the check itself runs offline
 	@.ci/licenses check $(TOOLS)/go-licenses $(LICENSE_PKGS)
 	@mkdir -p $(BIN)
 	@.ci/licenses notices $(TOOLS)/go-licenses $(BIN)/notices.check $(LICENSE_PKGS) 2>/dev/null
 	@cmp -s $(NOTICES) $(BIN)/notices.check || { echo "$(NOTICES) is stale: run make notices and commit it"; exit 1; }
 notices: deps-run $(TOOLS)/go-licenses ## regenerate THIRD_PARTY_NOTICES.md (licence texts and NOTICE files of every linked module)
+	@$(GO) list -deps $(LICENSE_PKGS) >/dev/null
 	@.ci/licenses notices $(TOOLS)/go-licenses $(NOTICES) $(LICENSE_PKGS)
 
 .PHONY: lint
