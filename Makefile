@@ -21,6 +21,12 @@ GOLANGCI_LINT_VERSION := v2.15.0
 DEADCODE_VERSION      := v0.52.0
 GOVULNCHECK_VERSION   := v1.9.0
 BENCHSTAT_VERSION     := v0.0.0-20260908200009-22c9c6c9d4da
+GO_LICENSES_VERSION   := v1.6.0
+
+# What the build ships: the server and every plugin binary. Their linked
+# modules are what `make licenses` checks and THIRD_PARTY_NOTICES.md lists.
+LICENSE_PKGS := ./server/cmd/parley $(addprefix ./plugins/,$(PLUGINS))
+NOTICES      := THIRD_PARTY_NOTICES.md
 
 # Debian packages: to build and run (cgo engines, Opus), and for tests.
 DEBS_RUN  := gcc pkg-config libc6-dev libpocketsphinx-dev pocketsphinx pocketsphinx-en-us flite flite1-dev libopus-dev libopusfile-dev
@@ -43,6 +49,7 @@ build: deps-run ## build ./bin/parley and every plugin into ./bin/plugins
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/parley ./server/cmd/parley
 	@mkdir -p $(BIN)/plugins
 	@for p in $(PLUGINS); do echo "  plugin $$p"; $(GO) build -o $(BIN)/plugins/$$p ./plugins/$$p; done
+	@cp LICENSE $(NOTICES) $(BIN)/
 
 .PHONY: run
 run: build ## build and start Parley on the offline default config
@@ -70,6 +77,19 @@ $(TOOLS)/deadcode:
 	GOBIN=$(TOOLS) $(GO) install golang.org/x/tools/cmd/deadcode@$(DEADCODE_VERSION)
 $(TOOLS)/govulncheck:
 	GOBIN=$(TOOLS) $(GO) install golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION)
+$(TOOLS)/go-licenses:
+	GOBIN=$(TOOLS) $(GO) install github.com/google/go-licenses@$(GO_LICENSES_VERSION)
+
+.PHONY: licenses notices
+licenses: deps-run $(TOOLS)/go-licenses ## list every module linked into server and plugins with its licence; fail outside the allow-list or if THIRD_PARTY_NOTICES.md is stale
+	@$(GO) list -deps $(LICENSE_PKGS) >/dev/null # fills the module cache; the check itself runs offline
+	@.ci/licenses check $(TOOLS)/go-licenses $(LICENSE_PKGS)
+	@mkdir -p $(BIN)
+	@.ci/licenses notices $(TOOLS)/go-licenses $(BIN)/notices.check $(LICENSE_PKGS) 2>/dev/null
+	@cmp -s $(NOTICES) $(BIN)/notices.check || { echo "$(NOTICES) is stale: run make notices and commit it"; exit 1; }
+notices: deps-run $(TOOLS)/go-licenses ## regenerate THIRD_PARTY_NOTICES.md (licence texts and NOTICE files of every linked module)
+	@$(GO) list -deps $(LICENSE_PKGS) >/dev/null
+	@.ci/licenses notices $(TOOLS)/go-licenses $(NOTICES) $(LICENSE_PKGS)
 
 .PHONY: lint
 lint: deps-run tools ## gofmt, go vet, staticcheck, golangci-lint, deadcode

@@ -6,11 +6,12 @@ import (
 	"os"
 
 	"github.com/parleyhq/parley/sdk"
+	"github.com/parleyhq/parley/sdk/pluginlog"
 )
 
 func main() {
 	// go-plugin forwards the plugin's stderr to the host's log.
-	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	logger := pluginlog.New(os.Stderr, slog.LevelInfo)
 	// No client-wide timeout: the stream is bounded per request by the
 	// request, first-byte and idle timeouts from the settings.
 	client := &http.Client{}

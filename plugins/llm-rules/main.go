@@ -10,10 +10,11 @@ import (
 	"os"
 
 	"github.com/parleyhq/parley/sdk"
+	"github.com/parleyhq/parley/sdk/pluginlog"
 )
 
 func main() {
-	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	logger := pluginlog.New(os.Stderr, slog.LevelInfo)
 	e, err := NewEngine(logger)
 	if err != nil {
 		logger.Error("cannot start", "error", err)

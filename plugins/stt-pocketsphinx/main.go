@@ -9,12 +9,13 @@ import (
 
 	"github.com/parleyhq/parley/plugins/stt-pocketsphinx/sphinx"
 	"github.com/parleyhq/parley/sdk"
+	"github.com/parleyhq/parley/sdk/pluginlog"
 )
 
 func main() {
 	// Stdout carries the go-plugin handshake; logs go to stderr, which the
 	// host forwards to its own log.
-	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("plugin", sphinx.Name)
+	logger := pluginlog.New(os.Stderr, slog.LevelInfo).With("plugin", sphinx.Name)
 	engine := sphinx.New(logger)
 	sdk.Serve(sdk.ServeConfig{STT: engine})
 	if err := engine.Close(); err != nil {

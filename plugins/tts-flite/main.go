@@ -9,9 +9,10 @@ import (
 	"os"
 
 	"github.com/parleyhq/parley/sdk"
+	"github.com/parleyhq/parley/sdk/pluginlog"
 )
 
 func main() {
-	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	logger := pluginlog.New(os.Stderr, slog.LevelInfo)
 	sdk.Serve(sdk.ServeConfig{TTS: NewEngine(logger)})
 }

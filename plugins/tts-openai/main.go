@@ -8,9 +8,10 @@ import (
 	"os"
 
 	"github.com/parleyhq/parley/sdk"
+	"github.com/parleyhq/parley/sdk/pluginlog"
 )
 
 func main() {
-	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	logger := pluginlog.New(os.Stderr, slog.LevelInfo)
 	sdk.Serve(sdk.ServeConfig{TTS: newPlugin(logger, os.Getenv)})
 }

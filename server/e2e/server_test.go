@@ -10,9 +10,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -72,6 +74,54 @@ type server struct {
 	addr string
 	cmd  *exec.Cmd
 	logs *logTail
+	// exited is closed when the process's log pipe is drained (it exited).
+	exited chan struct{}
+}
+
+// dummySecrets are provider keys every e2e server gets in its environment
+// (plugins see them only if their env: lists them). None may ever appear
+// in a log line.
+func dummySecrets() []string {
+	return []string{
+		"ANTHROPIC_API_KEY=sk-ant-e2e-DUMMY-anthropic-4f1c9a",
+		"OPENAI_API_KEY=sk-proj-e2e-DUMMY-openai-7b2d3e",
+		"ELEVENLABS_API_KEY=e2e-DUMMY-elevenlabs-91aa0c",
+		"DEEPGRAM_API_KEY=e2e-DUMMY-deepgram-3c77f2",
+		"PARLEY_REDIS__PASSWORD=e2e-DUMMY-redis-password-55e1",
+	}
+}
+
+// secretValues are the values of env entries that hold secrets: provider
+// keys, client API keys, passwords and tokens.
+func secretValues(env []string) []string {
+	var out []string
+	for _, kv := range env {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || v == "" {
+			continue
+		}
+		for _, suffix := range []string{"_API_KEY", "_API_KEYS", "PASSWORD", "TOKEN", "SECRET"} {
+			if strings.HasSuffix(k, suffix) {
+				out = append(out, strings.Split(v, ",")...)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// assertNoSecrets fails for every log line that holds one of secrets or an
+// Authorization header value.
+func assertNoSecrets(t *testing.T, logs *logTail, secrets []string) {
+	t.Helper()
+	logs.mu.Lock()
+	defer logs.mu.Unlock()
+	for i, line := range logs.lines {
+		for _, s := range secrets {
+			assert.NotContains(t, line, s, "log line %d leaks a secret", i+1)
+		}
+		assert.NotContains(t, strings.ToLower(line), "bearer ", "log line %d holds an Authorization value: %s", i+1, line)
+	}
 }
 
 // logTail keeps the process's log lines for failure messages.
@@ -113,17 +163,21 @@ func startServerWith(t *testing.T, binDir, cfgYAML string, extraEnv ...string) *
 
 	cmd := exec.Command(filepath.Join(binDir, "parley"), "--config", cfgPath)
 	cmd.Dir = root
-	cmd.Env = append([]string{
+	// Its own process group, as under a shell: a test may signal the group.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	env := append([]string{
 		"PATH=" + os.Getenv("PATH"),
 		"PARLEY_HTTP__ADDR=127.0.0.1:0",
 		"PARLEY_LOG__FORMAT=json",
 		"PARLEY_LOG__LEVEL=debug",
-	}, extraEnv...)
+	}, dummySecrets()...)
+	// Later entries win (os/exec keeps the last value of a key).
+	cmd.Env = append(env, extraEnv...)
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
-	s := &server{cmd: cmd, logs: &logTail{}}
 	exited := make(chan struct{})
+	s := &server{cmd: cmd, logs: &logTail{}, exited: exited}
 	addrCh := make(chan string, 1)
 	go func() {
 		defer close(exited)
@@ -149,6 +203,8 @@ func startServerWith(t *testing.T, binDir, cfgYAML string, extraEnv ...string) *
 			_ = cmd.Process.Kill()
 		}
 		_ = cmd.Wait()
+		// Every log line of every e2e server, debug included, is scanned.
+		assertNoSecrets(t, s.logs, secretValues(cmd.Env))
 		if t.Failed() {
 			t.Logf("parley log:\n%s", s.logs)
 		}

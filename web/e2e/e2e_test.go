@@ -130,6 +130,7 @@ func TestBrowser(t *testing.T) {
 	index, err := srv.fetch(t.Context(), "/")
 	require.NoError(t, err, "the server must serve the web client at /")
 	require.Contains(t, index, "<title>Parley", "the server must serve web/index.html at /")
+	requireSecurityHeaders(t, srv)
 	pageBase := srv.url("/")
 
 	const weatherQ, capabilitiesQ = "what is the weather in paris today", "what can you do"
@@ -184,8 +185,9 @@ func runScenario(t *testing.T, srv *server, pageBase string, sc scenario, screen
 		viewport,
 		chromedp.Navigate(pageURL),
 		chromedp.WaitVisible(chromedp.ID("connect")),
-		chromedp.Click(chromedp.ID("connect")),
 	))
+	watchCSPViolations(t, b)
+	require.NoError(t, chromedp.Do(b.ctx, chromedp.Click(chromedp.ID("connect"))))
 	waitFor(t, b, `window.parleyTest.state === "connected" || window.parleyTest.errors.length > 0`, connectTimeout)
 	st := readState(t, b)
 	require.Equal(t, "connected", st.State, "page errors: %+v", st.Errors)
@@ -272,6 +274,9 @@ func runScenario(t *testing.T, srv *server, pageBase string, sc scenario, screen
 	for _, h := range hosts {
 		assert.Equal(t, "127.0.0.1", h, "page loaded something from outside loopback")
 	}
+
+	// The whole conversation ran under the CSP without a violation.
+	requireNoCSPViolations(t, b)
 
 	png, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
 	require.NoError(t, err)

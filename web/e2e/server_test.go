@@ -112,6 +112,36 @@ func (l *serverLog) add(s string) {
 	l.lines = append(l.lines, s)
 }
 
+// dummySecrets are provider keys the test server gets in its environment;
+// none may appear in its log.
+func dummySecrets() []string {
+	return []string{
+		"ANTHROPIC_API_KEY=sk-ant-web-e2e-DUMMY-8d41",
+		"OPENAI_API_KEY=sk-proj-web-e2e-DUMMY-02bf",
+		"ELEVENLABS_API_KEY=web-e2e-DUMMY-elevenlabs-6a1e",
+		"DEEPGRAM_API_KEY=web-e2e-DUMMY-deepgram-c93d",
+	}
+}
+
+// requireNoSecrets fails for any log line holding a dummy secret or an
+// Authorization value.
+func (l *serverLog) requireNoSecrets(t *testing.T) {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, line := range l.lines {
+		for _, kv := range dummySecrets() {
+			_, v, _ := strings.Cut(kv, "=")
+			if strings.Contains(line, v) {
+				t.Errorf("log line %d leaks a secret: %s", i+1, line)
+			}
+		}
+		if strings.Contains(strings.ToLower(line), "bearer ") {
+			t.Errorf("log line %d holds an Authorization value: %s", i+1, line)
+		}
+	}
+}
+
 // tail returns the last n lines.
 func (l *serverLog) tail(n int) string {
 	l.mu.Lock()
@@ -133,7 +163,7 @@ func startServer(t *testing.T, bin, cfgPath string) *server {
 	t.Helper()
 	cmd := exec.Command(bin, "--config", cfgPath)
 	cmd.Dir = filepath.Dir(cfgPath)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + filepath.Dir(cfgPath)}
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + filepath.Dir(cfgPath)}, dummySecrets()...)
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	cmd.Stdout = io.Discard
@@ -178,6 +208,7 @@ func startServer(t *testing.T, bin, cfgPath string) *server {
 			err := <-exited
 			t.Errorf("parley did not stop within %s after SIGTERM (killed: %v)", shutdownTimeout, err)
 		}
+		logs.requireNoSecrets(t)
 	})
 
 	var addr string

@@ -1,6 +1,6 @@
 // Command parley is the Parley voice server.
 //
-//	parley [--config FILE]            serve (default configs/parley.yaml)
+//	parley [--config FILE]            serve (default configs/parley.yaml); SIGHUP reloads the TLS certificate
 //	parley config check [FILE]        validate a configuration and exit
 //	parley config print [--config F]  print the effective configuration, secrets redacted
 package main
@@ -66,7 +66,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		logger.Error("listen", "addr", cfg.HTTP.Addr, "err", err)
 		return exitError
 	}
-	a := app.New(cfg, httpapi.VersionInfo{Version: version, Commit: commit}, logger)
+	// SIGHUP reloads the TLS certificate (and is not a reason to stop).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	a := app.New(cfg, httpapi.VersionInfo{Version: version, Commit: commit}, logger, app.WithReloadSignal(hup))
 	if err := a.Run(ctx, ln); err != nil && !errors.Is(err, context.Canceled) {
 		logger.Error("parley stopped", "err", err)
 		return exitError

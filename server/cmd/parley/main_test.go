@@ -46,6 +46,22 @@ func TestConfigCommands(t *testing.T) {
 	assert.Equal(t, exitUsage, run([]string{"config", "frobnicate"}, &out, &errOut))
 }
 
+// TestRefusesOpenServer: the reproduction — listening on every
+// interface without API keys — is refused before anything listens, and
+// the message says what to set.
+func TestRefusesOpenServer(t *testing.T) {
+	cfgPath := filepath.Join(t.TempDir(), "open.yaml")
+	require.NoError(t, os.WriteFile(cfgPath, []byte("http:\n  addr: 0.0.0.0:18999\n"), 0o600))
+	var out, errOut bytes.Buffer
+	assert.Equal(t, exitError, run([]string{"--config", cfgPath}, &out, &errOut))
+	for _, want := range []string{"http.addr", "auth.api_keys", "PARLEY_AUTH__API_KEYS", "auth.allow_anonymous: true"} {
+		assert.Contains(t, errOut.String(), want)
+	}
+	errOut.Reset()
+	assert.Equal(t, exitError, run([]string{"config", "check", cfgPath}, &out, &errOut), "config check refuses it too")
+	assert.Contains(t, errOut.String(), "auth.allow_anonymous")
+}
+
 // TestBinaryServesAndStopsOnSIGTERM builds ./bin-like parley, starts it,
 // asks /healthz and checks that SIGTERM makes it exit 0.
 func TestBinaryServesAndStopsOnSIGTERM(t *testing.T) {

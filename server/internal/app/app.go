@@ -5,11 +5,13 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -23,6 +25,7 @@ import (
 	"github.com/parleyhq/parley/server/internal/ratelimit"
 	"github.com/parleyhq/parley/server/internal/session"
 	"github.com/parleyhq/parley/server/internal/telemetry"
+	"github.com/parleyhq/parley/server/internal/tlsconf"
 	"github.com/parleyhq/parley/server/internal/transport/webrtc"
 	"github.com/parleyhq/parley/server/internal/transport/ws"
 	"github.com/parleyhq/parley/web"
@@ -39,11 +42,24 @@ type App struct {
 	cfg     *config.Config
 	logger  *slog.Logger
 	version httpapi.VersionInfo
+	// reload delivers SIGHUP: reload the TLS certificate.
+	reload <-chan os.Signal
 }
 
+// Option configures an App.
+type Option func(*App)
+
+// WithReloadSignal makes the App reload its TLS certificate on every value
+// from ch (main wires SIGHUP).
+func WithReloadSignal(ch <-chan os.Signal) Option { return func(a *App) { a.reload = ch } }
+
 // New returns an App for cfg.
-func New(cfg *config.Config, version httpapi.VersionInfo, logger *slog.Logger) *App {
-	return &App{cfg: cfg, logger: logger, version: version}
+func New(cfg *config.Config, version httpapi.VersionInfo, logger *slog.Logger, opts ...Option) *App {
+	a := &App{cfg: cfg, logger: logger, version: version}
+	for _, o := range opts {
+		o(a)
+	}
+	return a
 }
 
 // Run serves on ln until ctx is done, then stops accepting, drains within
@@ -79,6 +95,10 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		defer closeLimiter()
 		limiter = l
 	}
+	ln, certs, err := a.secure(ln)
+	if err != nil {
+		return err
+	}
 	var draining atomic.Bool
 	handler, err := httpapi.New(httpapi.Options{
 		HTTP:     cfg.HTTP,
@@ -104,7 +124,9 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 				voiceRTC.Routes(r)
 			}
 		},
-		Web: web.Handler(),
+		Web:             web.Handler(),
+		TLS:             cfg.HTTP.TLS.Enabled(),
+		AdminClientCert: cfg.HTTP.TLS.ClientCAFile != "",
 	})
 	if err != nil {
 		return fmt.Errorf("http: %w", err)
@@ -121,8 +143,16 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	defer stop()
 	g, gctx := errgroup.WithContext(runCtx)
 	g.Go(func() error { return guard.Run(gctx) })
+	if certs != nil {
+		g.Go(func() error { return certs.Run(gctx, a.reload) })
+	}
 	g.Go(func() error {
-		a.logger.Info("parley listening", "addr", ln.Addr().String(), "version", a.version.Version)
+		a.logger.Info("parley listening", "addr", ln.Addr().String(), "tls", certs != nil, "version", a.version.Version)
+		if cfg.OpenToAnyone() {
+			a.logger.Warn("serving without client authentication (auth.allow_anonymous): anyone who reaches this address "+
+				"can talk to the agent and run up the provider bill; set auth.api_keys to require a key",
+				"addr", cfg.HTTP.Addr)
+		}
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http serve: %w", err)
 		}
@@ -144,6 +174,23 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		return a.drain(context.WithoutCancel(gctx), srv, mgr, voiceRTC, host)
 	})
 	return g.Wait()
+}
+
+// secure wraps ln in TLS when http.tls is configured and returns the
+// certificate reloader (nil without TLS).
+func (a *App) secure(ln net.Listener) (net.Listener, *tlsconf.Reloader, error) {
+	if !a.cfg.HTTP.TLS.Enabled() {
+		return ln, nil, nil
+	}
+	certs, err := tlsconf.NewReloader(a.cfg.HTTP.TLS, a.logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	tc, err := tlsconf.ServerConfig(a.cfg.HTTP.TLS, certs)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tls.NewListener(ln, tc), certs, nil
 }
 
 // drain ends sessions (WebSockets are hijacked, so Shutdown alone would not

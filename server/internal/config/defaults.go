@@ -10,6 +10,7 @@ const (
 	defaultIdleTimeout       = 120 * time.Second
 	defaultMaxBodyBytes      = 1 << 20
 	defaultDrainTimeout      = 10 * time.Second
+	defaultTLSReload         = 10 * time.Second
 
 	defaultWSMaxMessageBytes = 64 << 10
 	defaultWSMessagesPerSec  = 200
@@ -81,6 +82,7 @@ func Default() Config {
 			IdleTimeout:       defaultIdleTimeout,
 			MaxBodyBytes:      defaultMaxBodyBytes,
 			DrainTimeout:      defaultDrainTimeout,
+			TLS:               TLS{ReloadInterval: defaultTLSReload},
 		},
 		WebSocket: WebSocket{
 			MaxMessageBytes:      defaultWSMaxMessageBytes,

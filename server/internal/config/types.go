@@ -42,7 +42,29 @@ type HTTP struct {
 	DrainTimeout time.Duration `koanf:"drain_timeout"`
 	// TrustedProxies are CIDRs whose X-Forwarded-For/X-Real-IP is believed.
 	TrustedProxies []string `koanf:"trusted_proxies"`
+	// TLS, when CertFile and KeyFile are set, makes Parley terminate TLS
+	// itself.
+	TLS TLS `koanf:"tls"`
 }
+
+// TLS configures HTTPS served by Parley itself (not needed behind a
+// TLS-terminating proxy).
+type TLS struct {
+	// CertFile and KeyFile are PEM files (the certificate file may hold the
+	// chain). Both or neither. Reloaded on SIGHUP and when they change.
+	CertFile string `koanf:"cert_file"`
+	KeyFile  string `koanf:"key_file"`
+	// ClientCAFile, when set, is a PEM bundle of CAs whose client
+	// certificates the admin routes (/v1/plugins) require (mTLS). Other
+	// routes do not ask browsers for a certificate.
+	ClientCAFile string `koanf:"client_ca_file"`
+	// ReloadInterval is how often the certificate files are checked for a
+	// change (0 = only on SIGHUP).
+	ReloadInterval time.Duration `koanf:"reload_interval"`
+}
+
+// Enabled reports whether Parley terminates TLS itself.
+func (t TLS) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" }
 
 // Auth is access control for the voice endpoints.
 type Auth struct {
@@ -53,6 +75,11 @@ type Auth struct {
 	// Origin check), e.g. "https://app.example.com" or "*". Requests from
 	// the server's own host are always allowed.
 	AllowedOrigins []string `koanf:"allowed_origins"`
+	// AllowAnonymous lets Parley listen beyond loopback without client
+	// authentication (no APIKeys). Off by default: such a server refuses
+	// to start, since anyone reaching the port could run up the provider
+	// bill. On, it starts and logs a warning.
+	AllowAnonymous bool `koanf:"allow_anonymous"`
 }
 
 // WebSocket configures /ws/voice.

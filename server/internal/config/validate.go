@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -116,6 +117,13 @@ func (c *Config) validateHTTP(v *validator) {
 			}
 		}
 	}
+	c.validateTLS(v)
+	if c.OpenToAnyone() && !c.Auth.AllowAnonymous {
+		v.fail("http.addr", c.HTTP.Addr, "listens beyond loopback with no client authentication, so anyone who reaches it "+
+			"can use it and run up the provider bill: set auth.api_keys (%sAUTH__API_KEYS=key1,key2), or listen on loopback "+
+			"(e.g. 127.0.0.1:8080), or set auth.allow_anonymous: true (%sAUTH__ALLOW_ANONYMOUS=true) to serve anyone deliberately",
+			EnvPrefix, EnvPrefix)
+	}
 	for i, k := range c.Auth.APIKeys {
 		if strings.TrimSpace(k) == "" {
 			v.fail(fmt.Sprintf("auth.api_keys[%d]", i), "", "must not be empty")
@@ -130,6 +138,59 @@ func (c *Config) validateHTTP(v *validator) {
 			v.fail(fmt.Sprintf("auth.allowed_origins[%d]", i), o, "must be an origin like https://app.example.com, or *")
 		}
 	}
+}
+
+func (c *Config) validateTLS(v *validator) {
+	t := c.HTTP.TLS
+	if t.Enabled() {
+		for _, f := range []struct{ key, path string }{{"http.tls.cert_file", t.CertFile}, {"http.tls.key_file", t.KeyFile}} {
+			if f.path == "" {
+				v.fail(f.key, "", "must be set when the other of http.tls.cert_file / http.tls.key_file is")
+				continue
+			}
+			v.readable(f.key, f.path)
+		}
+	}
+	if t.ClientCAFile != "" {
+		if !t.Enabled() {
+			v.fail("http.tls.client_ca_file", t.ClientCAFile, "needs http.tls.cert_file and http.tls.key_file (client certificates need TLS)")
+		} else {
+			v.readable("http.tls.client_ca_file", t.ClientCAFile)
+		}
+	}
+	v.nonNegative("http.tls.reload_interval", t.ReloadInterval)
+}
+
+// readable fails unless path is a readable regular file.
+func (v *validator) readable(key, path string) {
+	f, err := os.Open(path)
+	if err != nil {
+		v.fail(key, path, "must be a readable file: %s", errors.Unwrap(err))
+		return
+	}
+	_ = f.Close()
+}
+
+// OpenToAnyone reports whether the server listens beyond loopback without
+// requiring client API keys. (Client tokens, once they exist, count as
+// authentication too.)
+func (c *Config) OpenToAnyone() bool {
+	return !IsLoopbackAddr(c.HTTP.Addr) && len(c.Auth.APIKeys) == 0
+}
+
+// IsLoopbackAddr reports whether host:port listens on loopback only: a
+// loopback IP or "localhost". An empty host (all interfaces) and any other
+// name are not loopback.
+func IsLoopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 func (c *Config) validateStreams(v *validator) {

@@ -16,6 +16,7 @@ const (
 	CodeMethod          = "method_not_allowed"
 	CodeBodyTooLarge    = "body_too_large"
 	CodeTimeout         = "timeout"
+	CodeClientCert      = "client_certificate_required"
 )
 
 // ErrorBody is Parley's one JSON error shape:

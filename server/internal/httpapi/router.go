@@ -1,6 +1,7 @@
 // Package httpapi is Parley's HTTP edge: the chi router, its middleware
-// (request id, access log, panic recovery, real client IP, body limits,
-// timeouts, API keys, origin allowlist, per-IP rate limit), the probes
+// (request id, security headers, access log, panic recovery, real client
+// IP, body limits, timeouts, API keys, origin allowlist, per-IP rate limit,
+// client certificates on admin routes), the probes
 // (/healthz, /readyz, /metrics, /version) and the mounting points for the
 // voice transports, the /v1 REST API and the static web client.
 package httpapi
@@ -52,6 +53,12 @@ type Options struct {
 	API func(r chi.Router)
 	// Web serves the browser client at /.
 	Web http.Handler
+	// TLS says Parley terminates TLS itself: responses carry HSTS.
+	TLS bool
+	// AdminClientCert requires a verified TLS client certificate on the API
+	// routes (the admin routes, e.g. /v1/plugins): mTLS with
+	// http.tls.client_ca_file.
+	AdminClientCert bool
 }
 
 // New builds the router.
@@ -68,7 +75,7 @@ func New(o Options) (http.Handler, error) {
 	}
 	r := chi.NewRouter()
 	origins := NewOriginPolicy(o.Auth.AllowedOrigins)
-	r.Use(RequestID, RealIP(trusted), AccessLog(o.Logger), Recover(o.Logger), Preflight(origins))
+	r.Use(RequestID, SecurityHeaders(o.TLS), RealIP(trusted), AccessLog(o.Logger), Recover(o.Logger), Preflight(origins))
 	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
 		WriteError(w, http.StatusNotFound, CodeNotFound, "no such route", nil)
 	})
@@ -79,6 +86,10 @@ func New(o Options) (http.Handler, error) {
 	access := []func(http.Handler) http.Handler{APIKeys(o.Auth.APIKeys), Origins(origins)}
 	if o.Limiter != nil {
 		access = append(access, RateLimit(o.Limiter, o.Logger))
+	}
+	admin := access
+	if o.AdminClientCert {
+		admin = append([]func(http.Handler) http.Handler{RequireClientCert}, access...)
 	}
 
 	r.Group(func(r chi.Router) {
@@ -103,7 +114,7 @@ func New(o Options) (http.Handler, error) {
 		}
 		if o.API != nil {
 			r.Group(func(r chi.Router) {
-				r.Use(access...)
+				r.Use(admin...)
 				o.API(r)
 			})
 		}

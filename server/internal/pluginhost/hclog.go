@@ -3,9 +3,12 @@ package pluginhost
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log"
 	"log/slog"
+	"sort"
+	"strings"
 
 	hclog "github.com/hashicorp/go-hclog"
 )
@@ -18,13 +21,30 @@ type hclogAdapter struct {
 	logger  *slog.Logger
 	name    string
 	implied []any
+	// stopping reports whether Parley itself is stopping the process (nil:
+	// never), so that its exit is logged as the routine event it is.
+	stopping func() bool
 }
+
+// msgProcessExited is go-plugin's log message when a plugin process ends:
+// at Error when the process ended with an error (a signal included), at
+// Info otherwise.
+const msgProcessExited = "plugin process exited"
+
+// Exit statuses of a process that was asked to stop by a signal rather
+// than one that failed: a service manager stopping the whole control group
+// sends SIGTERM to every process in it.
+const (
+	exitSIGTERM = "signal: terminated"
+	exitSIGINT  = "signal: interrupt"
+)
 
 var _ hclog.Logger = (*hclogAdapter)(nil)
 
-// newHCLogAdapter returns an hclog.Logger writing to logger.
-func newHCLogAdapter(logger *slog.Logger, name string) *hclogAdapter {
-	return &hclogAdapter{logger: logger, name: name}
+// newHCLogAdapter returns an hclog.Logger writing to logger. stopping (may
+// be nil) reports whether Parley is stopping the plugin.
+func newHCLogAdapter(logger *slog.Logger, name string, stopping func() bool) *hclogAdapter {
+	return &hclogAdapter{logger: logger, name: name, stopping: stopping}
 }
 
 func slogLevel(level hclog.Level) slog.Level {
@@ -40,11 +60,102 @@ func slogLevel(level hclog.Level) slog.Level {
 	}
 }
 
+// exitLevel decides how go-plugin's "plugin process exited" is logged. A
+// plugin Parley is stopping (shutdown, drain, reload) is routine: Info,
+// "plugin stopped". A plugin stopped by SIGTERM/SIGINT from outside (a
+// service manager stopping the group) is Info too. Any other exit is a
+// crash that the supervisor restarts: Warn ("plugin down, restarting"
+// follows, and "plugin restart limit reached" is the Error an operator must
+// act on).
+func (a *hclogAdapter) exitLevel(level hclog.Level, msg string, args []any) (hclog.Level, string) {
+	if msg != msgProcessExited {
+		return level, msg
+	}
+	if a.stopping != nil && a.stopping() {
+		return hclog.Info, "plugin stopped"
+	}
+	if level < hclog.Warn {
+		return level, msg
+	}
+	for i := 0; i+1 < len(args); i += 2 {
+		if k, _ := args[i].(string); k == "error" {
+			if v, _ := args[i+1].(string); v == exitSIGTERM || v == exitSIGINT {
+				return hclog.Info, "plugin stopped by signal"
+			}
+		}
+	}
+	return hclog.Warn, msg
+}
+
+// pluginRecord is a log line a plugin wrote to stderr with a slog JSON
+// handler: go-plugin understands only hclog's JSON ("@level",
+// "@message") and passes such lines verbatim at Debug.
+type pluginRecord struct {
+	level hclog.Level
+	msg   string
+	args  []any
+}
+
+// parsePluginRecord recognises a slog JSON line ({"time","level","msg",…})
+// and returns its level, message and remaining fields (time dropped: the
+// host's handler stamps its own).
+func parsePluginRecord(line string) (pluginRecord, bool) {
+	if !strings.HasPrefix(line, "{") {
+		return pluginRecord{}, false
+	}
+	var raw map[string]any
+	if json.Unmarshal([]byte(line), &raw) != nil {
+		return pluginRecord{}, false
+	}
+	lvl, okL := raw[slog.LevelKey].(string)
+	msg, okM := raw[slog.MessageKey].(string)
+	if !okL || !okM {
+		return pluginRecord{}, false
+	}
+	var level slog.Level
+	if level.UnmarshalText([]byte(lvl)) != nil {
+		return pluginRecord{}, false
+	}
+	delete(raw, slog.LevelKey)
+	delete(raw, slog.MessageKey)
+	delete(raw, slog.TimeKey)
+	keys := make([]string, 0, len(raw))
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	args := make([]any, 0, 2*len(keys))
+	for _, k := range keys {
+		args = append(args, k, raw[k])
+	}
+	return pluginRecord{level: hclogLevel(level), msg: msg, args: args}, true
+}
+
+// hclogLevel maps a slog level to hclog's.
+func hclogLevel(l slog.Level) hclog.Level {
+	switch {
+	case l >= slog.LevelError:
+		return hclog.Error
+	case l >= slog.LevelWarn:
+		return hclog.Warn
+	case l >= slog.LevelInfo:
+		return hclog.Info
+	default:
+		return hclog.Debug
+	}
+}
+
 // Log implements hclog.Logger.
 func (a *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
 	if level == hclog.Off {
 		return
 	}
+	if level == hclog.Debug && len(args) == 0 {
+		if rec, ok := parsePluginRecord(msg); ok {
+			level, msg, args = rec.level, rec.msg, rec.args
+		}
+	}
+	level, msg = a.exitLevel(level, msg, args)
 	lvl := slogLevel(level)
 	ctx := context.Background()
 	if !a.logger.Enabled(ctx, lvl) {

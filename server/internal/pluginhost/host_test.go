@@ -773,3 +773,62 @@ func TestCrashBeforeOutputReplaysToRestartedPlugin(t *testing.T) {
 	assert.NotEqual(t, old, f.pids()["stt1"])
 	assert.Equal(t, "closed", f.status("stt1").Breaker, "a crash is the supervisor's business, not the breaker's")
 }
+
+// syncBuffer is a bytes.Buffer safe for a slog handler and a reader.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestCloseLogsPluginStoppedAtInfo: plugins Parley stops on shutdown are
+// logged as "plugin stopped" at Info; nothing is logged at Error. Each
+// plugin runs in its own process group, so a signal to Parley's group
+// (Ctrl-C) does not kill it under Parley.
+func TestCloseLogsPluginStoppedAtInfo(t *testing.T) {
+	var out syncBuffer
+	logger := slog.New(slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h, err := New(config.Plugins{Instances: []config.Instance{
+		inst("stt1", config.KindSTT, nil), inst("tts1", config.KindTTS, nil),
+	}, HealthInterval: 100 * time.Millisecond}, testRes(), config.Pipeline{STT: []string{"stt1"}, TTS: []string{"tts1"}},
+		prometheus.NewRegistry(), logger)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	require.NoError(t, h.Start(ctx))
+	for _, s := range h.Status() {
+		require.Positive(t, s.PID)
+		pgid, err := syscall.Getpgid(s.PID)
+		require.NoError(t, err)
+		assert.Equal(t, s.PID, pgid, "plugin %s leads its own process group", s.Name)
+		assert.NotEqual(t, syscall.Getpgrp(), pgid)
+	}
+	require.NoError(t, h.Close(ctx))
+
+	var stopped int
+	for line := range strings.Lines(out.String()) {
+		var rec struct {
+			Level string `json:"level"`
+			Msg   string `json:"msg"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(line), &rec), line)
+		assert.NotEqual(t, "ERROR", rec.Level, "logged at Error on a normal shutdown: %s", line)
+		if rec.Msg == "plugin stopped" {
+			assert.Equal(t, "INFO", rec.Level)
+			stopped++
+		}
+		assert.NotEqual(t, "plugin process exited", rec.Msg, "a plugin Parley stops is logged as stopped: %s", line)
+	}
+	assert.Equal(t, 2, stopped, "one \"plugin stopped\" per plugin:\n%s", out.String())
+}

@@ -323,6 +323,17 @@ func (in *instance) launch(ctx context.Context) (*generation, error) {
 	cmd := exec.CommandContext(context.WithoutCancel(ctx), in.cfg.Path, in.cfg.Args...)
 	cmd.Env = append([]string(nil), in.env...)
 	cmd.SysProcAttr = sysProcAttr()
+	// dead is closed when Parley stops this process (generation.markDead),
+	// which the log adapter needs before the generation exists.
+	dead := make(chan struct{})
+	stopping := func() bool {
+		select {
+		case <-dead:
+			return true
+		default:
+			return ctx.Err() != nil
+		}
+	}
 	var secure *plugin.SecureConfig
 	if in.checksum != nil {
 		secure = &plugin.SecureConfig{Checksum: in.checksum, Hash: sha256.New()}
@@ -336,7 +347,7 @@ func (in *instance) launch(ctx context.Context) (*generation, error) {
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		SkipHostEnv:      true,
-		Logger:           newHCLogAdapter(in.logger, "go-plugin"),
+		Logger:           newHCLogAdapter(in.logger, "go-plugin", stopping),
 		// Raised message limits and static flow-control windows (no BDP
 		// pings waking both processes between paced audio frames).
 		GRPCDialOptions: sdk.DialOptions(),
@@ -346,7 +357,7 @@ func (in *instance) launch(ctx context.Context) (*generation, error) {
 		client.Kill()
 		return nil, in.startError(err)
 	}
-	gen := &generation{client: client, cmd: cmd, dead: make(chan struct{})}
+	gen := &generation{client: client, cmd: cmd, dead: dead}
 	if rc := client.ReattachConfig(); rc != nil {
 		gen.pid = rc.Pid
 	}

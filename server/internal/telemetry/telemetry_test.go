@@ -54,3 +54,46 @@ parley_memory_overloaded 1
 	cancel()
 	require.NoError(t, <-done)
 }
+
+// TestLogsDurationsAsStrings: the JSON and text handlers both write
+// durations as Go duration strings, also inside groups.
+func TestLogsDurationsAsStrings(t *testing.T) {
+	for _, format := range []config.LogFormat{config.FormatJSON, config.FormatText} {
+		t.Run(string(format), func(t *testing.T) {
+			var buf bytes.Buffer
+			logger := NewLogger(&buf, config.Log{Level: config.LevelInfo, Format: format})
+			logger.Info("shutting down", "drain_timeout", 10*time.Second,
+				slog.Group("turn", slog.Duration("took", 1500*time.Microsecond)))
+			out := buf.String()
+			assert.NotContains(t, out, "10000000000")
+			assert.NotContains(t, out, "1500000")
+			if format == config.FormatJSON {
+				var m struct {
+					Drain string `json:"drain_timeout"`
+					Turn  struct {
+						Took string `json:"took"`
+					} `json:"turn"`
+				}
+				require.NoError(t, json.Unmarshal(buf.Bytes(), &m), out)
+				assert.Equal(t, "10s", m.Drain)
+				assert.Equal(t, "1.5ms", m.Turn.Took)
+				return
+			}
+			assert.Contains(t, out, "drain_timeout=10s")
+			assert.Contains(t, out, "turn.took=1.5ms")
+		})
+	}
+}
+
+func TestLogsRedactSecretKeys(t *testing.T) {
+	const secret = "sk-do-not-log-me"
+	var buf bytes.Buffer
+	logger := NewLogger(&buf, config.Log{Level: config.LevelInfo, Format: config.FormatJSON})
+	logger.Info("request", "Authorization", "Bearer "+secret, "token", secret, "openai_api_key", secret,
+		slog.Group("redis", slog.String("password", secret)), "max_tokens", 512, "path", "/ws/voice")
+	out := buf.String()
+	assert.NotContains(t, out, secret)
+	assert.Equal(t, 4, strings.Count(out, Redacted), out)
+	assert.Contains(t, out, `"max_tokens":512`, "keys that only mention tokens are kept")
+	assert.Contains(t, out, `"path":"/ws/voice"`)
+}
