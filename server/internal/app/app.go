@@ -26,6 +26,7 @@ import (
 	"github.com/parleyhq/parley/server/internal/session"
 	"github.com/parleyhq/parley/server/internal/telemetry"
 	"github.com/parleyhq/parley/server/internal/tlsconf"
+	"github.com/parleyhq/parley/server/internal/transport/telephony"
 	"github.com/parleyhq/parley/server/internal/transport/webrtc"
 	"github.com/parleyhq/parley/server/internal/transport/ws"
 	"github.com/parleyhq/parley/web"
@@ -89,6 +90,13 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		}
 	}
 
+	var phone *telephony.Handler
+	if cfg.Telephony.Enabled {
+		if phone, err = telephony.New(cfg.Telephony, cfg.WebSocket, mgr, webhookClient(), reg, a.logger); err != nil {
+			return fmt.Errorf("telephony: %w", err)
+		}
+	}
+
 	var limiter ratelimit.Limiter
 	if cfg.RateLimit.Enabled {
 		l, closeLimiter := newLimiter(cfg)
@@ -122,6 +130,11 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 			r.Method(http.MethodGet, PathVoiceWS, voiceWS)
 			if voiceRTC != nil {
 				voiceRTC.Routes(r)
+			}
+		},
+		Callbacks: func(r chi.Router) {
+			if phone != nil {
+				phone.Routes(r)
 			}
 		},
 		Web:             web.Handler(),

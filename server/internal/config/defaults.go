@@ -160,5 +160,6 @@ func Default() Config {
 		Redis:     Redis{Addr: defaultRedisAddr, KeyPrefix: defaultRedisPrefix},
 		Log:       Log{Level: LevelInfo, Format: FormatAuto},
 		Telemetry: Telemetry{MemorySampleInterval: defaultMemorySample},
+		Telephony: defaultTelephony(),
 	}
 }

@@ -214,6 +214,9 @@ func resolveEnv(cfg *Config, vars map[string]string) {
 			}
 		}
 	}
+	if name := cfg.Telephony.Twilio.AuthTokenEnv; name != "" {
+		cfg.Telephony.Twilio.AuthToken = vars[name]
+	}
 	for i := range cfg.Tools.Webhooks {
 		w := &cfg.Tools.Webhooks[i]
 		w.HeaderValues = make(map[string]string, len(w.HeadersEnv))

@@ -222,7 +222,7 @@ func TestEnvExampleDocumentsEveryKey(t *testing.T) {
 // listOfObjects are keys configured in YAML only (lists of objects).
 func listOfObjects(key string) bool {
 	switch key {
-	case "webrtc.ice_servers", "plugins.instances", "tools.webhooks":
+	case "webrtc.ice_servers", "plugins.instances", "tools.webhooks", "telephony.numbers":
 		return true
 	}
 	return false

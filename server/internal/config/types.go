@@ -23,6 +23,7 @@ type Config struct {
 	Redis      Redis      `koanf:"redis"`
 	Log        Log        `koanf:"log"`
 	Telemetry  Telemetry  `koanf:"telemetry"`
+	Telephony  Telephony  `koanf:"telephony"`
 	// Secrets holds the provider keys found in the environment under their
 	// conventional names (ANTHROPIC_API_KEY, …). Never logged or printed.
 	Secrets Secrets `koanf:"-"`

@@ -100,6 +100,7 @@ func (c *Config) Validate() error {
 	c.validateSession(v)
 	c.validatePlugins(v)
 	c.validateRest(v)
+	c.validateTelephony(v)
 	return errors.Join(v.errs...)
 }
 

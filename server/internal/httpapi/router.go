@@ -51,6 +51,11 @@ type Options struct {
 	// API mounts REST routes (full paths, e.g. /v1/plugins): access
 	// control, timeouts and body limits apply.
 	API func(r chi.Router)
+	// Callbacks mounts routes called by third parties that authenticate
+	// themselves (a carrier's signed voice webhook, its media streams with
+	// a stream token): the rate limit applies; API keys, origin checks,
+	// timeouts and body limits do not (the handlers bound their bodies).
+	Callbacks func(r chi.Router)
 	// Web serves the browser client at /.
 	Web http.Handler
 	// TLS says Parley terminates TLS itself: responses carry HSTS.
@@ -126,6 +131,14 @@ func New(o Options) (http.Handler, error) {
 		r.Group(func(r chi.Router) {
 			r.Use(access...)
 			o.Voice(r)
+		})
+	}
+	if o.Callbacks != nil {
+		r.Group(func(r chi.Router) {
+			if o.Limiter != nil {
+				r.Use(RateLimit(o.Limiter, o.Logger))
+			}
+			o.Callbacks(r)
 		})
 	}
 	return r, nil

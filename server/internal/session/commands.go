@@ -70,7 +70,12 @@ type Truncate struct {
 
 // DTMF is keypad input from a phone: it starts a turn whose user text says
 // which keys were pressed.
-type DTMF struct{ Digits string }
+type DTMF struct {
+	Digits string
+	// Format is the user text, %s standing for the digits; empty: "The
+	// caller pressed %s.".
+	Format string
+}
 
 // Ping asks for a Pong carrying the same id.
 type Ping struct{ ID string }
@@ -115,8 +120,12 @@ func (s *Session) onCommand(ctx context.Context, cmd Command) {
 			s.sendError(CodeInvalidField, "DTMF digits must be of 0-9 * # A-D", map[string]string{"field": "digits"})
 			return
 		}
+		format := c.Format
+		if format == "" {
+			format = dtmfText
+		}
 		s.interrupt(ReasonNewInput)
-		s.startResponse(ctx, fmt.Sprintf(dtmfText, c.Digits), turnTimes{})
+		s.startResponse(ctx, strings.Replace(format, "%s", c.Digits, 1), turnTimes{})
 	case Ping:
 		s.send(Pong(c))
 	}

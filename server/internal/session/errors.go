@@ -74,7 +74,7 @@ type EndReason int
 
 // The end reasons.
 const (
-	// EndNormal: the client left, or the end_session tool.
+	// EndNormal: the client left.
 	EndNormal EndReason = iota
 	// EndShutdown: the server is draining (shutdown or redeploy).
 	EndShutdown
@@ -90,11 +90,13 @@ const (
 	EndSlowConsumer
 	// EndIdle: no client traffic for the idle timeout (or no keep-alive answer).
 	EndIdle
+	// EndByAgent: the agent ended the conversation (the end_session tool).
+	EndByAgent
 )
 
 // String names the reason in logs.
 func (r EndReason) String() string {
-	names := [...]string{"normal", "shutdown", "policy_violation", "message_too_big", "internal", "try_again_later", "slow_consumer", "idle"}
+	names := [...]string{"normal", "shutdown", "policy_violation", "message_too_big", "internal", "try_again_later", "slow_consumer", "idle", "by_agent"}
 	if r < 0 || int(r) >= len(names) {
 		return "unknown"
 	}

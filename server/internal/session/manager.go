@@ -150,6 +150,12 @@ func ClientIP(remoteAddr string) string {
 	return remoteAddr
 }
 
+// CarrierTraffic is the ip to Reserve for sessions that arrive through a
+// carrier (phone calls come from a few of the carrier's media servers):
+// the per-IP cap does not apply to them, the global cap and the memory
+// guard do.
+const CarrierTraffic = ""
+
 // Reserve admits a new session from client ip, or returns ErrDraining,
 // ErrOverloaded, ErrSessionLimit or ErrIPLimit. Transports reserve before
 // accepting the connection so they can refuse cleanly.
@@ -164,7 +170,7 @@ func (m *Manager) Reserve(ip string) (*Reservation, error) {
 		err = ErrOverloaded
 	case m.cfg.MaxSessions > 0 && len(m.sessions)+m.reserved >= m.cfg.MaxSessions:
 		err = ErrSessionLimit
-	case m.cfg.MaxSessionsPerIP > 0 && m.perIP[ip] >= m.cfg.MaxSessionsPerIP:
+	case ip != CarrierTraffic && m.cfg.MaxSessionsPerIP > 0 && m.perIP[ip] >= m.cfg.MaxSessionsPerIP:
 		err = ErrIPLimit
 	}
 	if err != nil {

@@ -74,6 +74,18 @@ func TestManagerAdmission(t *testing.T) {
 	assert.Equal(t, 4, n, "one series per refusal reason")
 }
 
+// TestCarrierTraffic: calls through a carrier share its few IPs, so the
+// per-IP cap does not apply to them; the global cap does.
+func TestCarrierTraffic(t *testing.T) {
+	m := newManager(t, config.Session{MaxSessions: 3, MaxSessionsPerIP: 1}, nil, nil)
+	for range 3 {
+		_, err := m.Reserve(session.CarrierTraffic)
+		require.NoError(t, err)
+	}
+	_, err := m.Reserve(session.CarrierTraffic)
+	assert.ErrorIs(t, err, session.ErrSessionLimit)
+}
+
 func TestManagerDuplicateRegistration(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	newManager(t, config.Session{}, nil, reg)

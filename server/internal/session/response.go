@@ -134,7 +134,7 @@ func (s *Session) finishResponse(r *response, err error) {
 	end := r.endSession
 	r.mu.Unlock()
 	if end && err == nil {
-		s.Close(EndNormal, "end_session")
+		s.Close(EndByAgent, "end_session")
 	}
 }
 

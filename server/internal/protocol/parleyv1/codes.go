@@ -40,7 +40,7 @@ const (
 // CloseCodeFor maps why a session ended to its close code.
 func CloseCodeFor(r session.EndReason) CloseCode {
 	switch r {
-	case session.EndNormal:
+	case session.EndNormal, session.EndByAgent:
 		return CloseNormal
 	case session.EndShutdown:
 		return CloseGoingAway

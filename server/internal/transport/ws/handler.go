@@ -113,16 +113,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The session and the connection outlive nothing but the connection:
 	// drain ends them explicitly, so they do not inherit cancellation.
 	ctx := context.WithoutCancel(r.Context())
-	wc := newConn(c, h.cfg.SendBuffer, h.cfg.WriteTimeout, log)
-	go wc.run(ctx)
-	sess, err := h.mgr.Start(ctx, res, session.StartParams{Sink: parleyv1.NewSink(wc), Transport: "websocket", AwaitUpdate: true})
+	wc := NewConn(c, h.cfg.SendBuffer, h.cfg.WriteTimeout, websocket.StatusCode(parleyv1.CloseSlowConsumer), log)
+	go wc.Run(ctx)
+	sess, err := h.mgr.Start(ctx, res, session.StartParams{Sink: parleyv1.NewSink(v1Wire{wc}), Transport: "websocket", AwaitUpdate: true})
 	if err != nil {
 		log.Error("session start failed", "error", err)
-		wc.Close(parleyv1.CloseInternalError, "session start failed")
-		<-wc.done
+		wc.Close(websocket.StatusCode(parleyv1.CloseInternalError), "session start failed")
+		<-wc.Done()
 		return
 	}
-	wc.log.Store(log.With("session_id", string(sess.ID())))
+	wc.SetLogger(log.With("session_id", string(sess.ID())))
 	pingDone := make(chan struct{})
 	go func() {
 		defer close(pingDone)
@@ -132,7 +132,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sess.Close(session.EndNormal, "client closed the connection")
 	<-sess.Done()
 	<-pingDone
-	<-wc.done
+	<-wc.Done()
 }
 
 // keepAlive pings the client every PingInterval; a ping not answered
