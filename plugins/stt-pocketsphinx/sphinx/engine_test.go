@@ -17,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/parleyhq/parley/sdk"
+	"github.com/parleyhq/parley/sdk/plugintest"
 )
 
 func TestMain(m *testing.M) {
@@ -77,7 +78,7 @@ func TestTranscribeSentences(t *testing.T) {
 			require.Len(t, finals, 1)
 			require.Len(t, r.events, 1, "no partials without InterimResults")
 			f := finals[0]
-			errs, words := wordErrors(text, f.Text)
+			errs, words := plugintest.WordErrors(text, f.Text)
 			errsTotal += errs
 			wordsTotal += words
 			t.Logf("ref %q hyp %q errors %d/%d confidence %.3f span %s-%s of %s",
@@ -115,7 +116,7 @@ func TestPartialsBeforeFinal(t *testing.T) {
 		prevEnd = p.End
 	}
 	t.Logf("%d partials, first %q at %s; final %q", len(partials), partials[0].Text, partials[0].End, last.Text)
-	errs, _ := wordErrors(text, last.Text)
+	errs, _ := plugintest.WordErrors(text, last.Text)
 	assert.LessOrEqual(t, errs, 1)
 }
 

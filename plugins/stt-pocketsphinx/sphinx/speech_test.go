@@ -191,50 +191,6 @@ func transcribeAll(t testing.TB, e *Engine, interim bool, utterances ...[]byte) 
 	return r
 }
 
-// wordErrors returns the word-level edit distance between a reference and
-// a hypothesis, and the reference's word count.
-func wordErrors(ref, hyp string) (errs, words int) {
-	r, h := strings.Fields(strings.ToLower(ref)), strings.Fields(strings.ToLower(hyp))
-	prev := make([]int, len(h)+1)
-	cur := make([]int, len(h)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(r); i++ {
-		cur[0] = i
-		for j := 1; j <= len(h); j++ {
-			sub := prev[j-1]
-			if r[i-1] != h[j-1] {
-				sub++
-			}
-			cur[j] = min(sub, prev[j]+1, cur[j-1]+1)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(h)], len(r)
-}
-
-func TestWordErrors(t *testing.T) {
-	tests := []struct {
-		name, ref, hyp string
-		errs, words    int
-	}{
-		{"exact", "what time is it", "what time is it", 0, 4},
-		{"substitution", "what time is it", "what tim is it", 1, 4},
-		{"deletion", "what time is it", "what is it", 1, 4},
-		{"insertion", "what time is it", "what the time is it", 1, 4},
-		{"empty hypothesis", "hello there", "", 2, 2},
-		{"case", "Hello", "hello", 0, 1},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			errs, words := wordErrors(tc.ref, tc.hyp)
-			require.Equal(t, tc.errs, errs)
-			require.Equal(t, tc.words, words)
-		})
-	}
-}
-
 func TestReadWAV(t *testing.T) {
 	pcm := []byte{1, 0, 2, 0, 3, 0}
 	var b bytes.Buffer

@@ -47,12 +47,15 @@ var testStart = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 type setup struct {
 	tel     config.Telephony
 	session config.Session
+	// wallClock runs sessions on the wall clock (load benchmarks) instead
+	// of the manual clock the audio drives.
+	wallClock bool
 }
 
 // harness is the real router with the telephony routes, real sessions and
 // fake plugins; its clock moves with the caller's audio.
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	clock *sessiontest.ManualClock
 	llm   *sessiontest.LLM
 	stt   *sessiontest.STT
@@ -65,7 +68,7 @@ type harness struct {
 	restAuth  chan string
 }
 
-func newHarness(t *testing.T, llm *sessiontest.LLM, transcripts []string, tune func(*setup)) *harness {
+func newHarness(t testing.TB, llm *sessiontest.LLM, transcripts []string, tune func(*setup)) *harness {
 	t.Helper()
 	h := &harness{
 		t: t, clock: sessiontest.NewManualClock(testStart), llm: llm, stt: &sessiontest.STT{Transcripts: transcripts},
@@ -104,9 +107,13 @@ func newHarness(t *testing.T, llm *sessiontest.LLM, transcripts []string, tune f
 		MinSilenceMin: 100 * time.Millisecond, MinSilenceMax: 2 * time.Second,
 		ThresholdMin: 6, ThresholdMax: 24, MinSpeechMin: 60 * time.Millisecond, MinSpeechMax: 500 * time.Millisecond,
 	}
+	var opts []session.Option
+	if !s.wallClock {
+		opts = append(opts, session.WithClock(h.clock))
+	}
 	mgr, err := session.NewManager(s.session, vad, config.Tools{Builtin: []string{tools.ToolEndSession}, Timezone: "UTC"},
 		session.Plugins{STT: h.stt, LLM: llm, TTS: &sessiontest.TTS{WordDuration: 200 * time.Millisecond}},
-		nil, h.reg, slog.New(slog.DiscardHandler), session.WithClock(h.clock))
+		nil, h.reg, slog.New(slog.DiscardHandler), opts...)
 	require.NoError(t, err)
 	h.mgr = mgr
 	r := chi.NewRouter()
@@ -172,7 +179,7 @@ func (h *harness) signedWebhook() twiml {
 
 // phone plays Twilio's role on one media stream.
 type phone struct {
-	t   *testing.T
+	t   testing.TB
 	h   *harness
 	c   *websocket.Conn
 	in  chan out
@@ -347,7 +354,7 @@ func count(seen []out, event string) int {
 	return n
 }
 
-func ignored(t *testing.T, reg *prometheus.Registry, reason string) float64 {
+func ignored(t testing.TB, reg *prometheus.Registry, reason string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	require.NoError(t, err)
