@@ -354,4 +354,3 @@ func wsQuestions(t *testing.T, addr string, questions []string, samples [][]int1
 	}
 	return [2]int{errs, words}
 }
-
