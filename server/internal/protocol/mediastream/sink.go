@@ -7,44 +7,24 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/server/internal/audio"
+	"github.com/parleyhq/parley/server/internal/protocol/wsclose"
 	"github.com/parleyhq/parley/server/internal/session"
 )
 
-// CloseCode is the WebSocket close code a call's stream ends with. The
-// carrier does not show it to anyone; it is logged.
-type CloseCode int
+// CloseCode is the WebSocket close code a call's stream ends with
+// (wsclose); the carrier shows it to no one, Parley logs it.
+type CloseCode = wsclose.Code
 
-// The close codes.
+// The close codes of a media stream.
 const (
-	CloseNormal          CloseCode = 1000
-	CloseGoingAway       CloseCode = 1001
-	ClosePolicyViolation CloseCode = 1008
-	CloseInternalError   CloseCode = 1011
-	CloseTryAgainLater   CloseCode = 1013
-	CloseSlowConsumer    CloseCode = 4001
-	CloseIdleTimeout     CloseCode = 4002
+	CloseNormal          = wsclose.Normal
+	CloseGoingAway       = wsclose.GoingAway
+	ClosePolicyViolation = wsclose.PolicyViolation
+	CloseInternalError   = wsclose.InternalError
+	CloseSlowConsumer    = wsclose.SlowConsumer
 	// CloseNoStart: the stream sent no valid `start` in time.
-	CloseNoStart CloseCode = 4003
+	CloseNoStart = wsclose.NoStart
 )
-
-// CloseCodeFor maps why a session ended to the stream's close code.
-func CloseCodeFor(r session.EndReason) CloseCode {
-	switch r {
-	case session.EndNormal, session.EndByAgent:
-		return CloseNormal
-	case session.EndShutdown:
-		return CloseGoingAway
-	case session.EndPolicyViolation, session.EndMessageTooBig:
-		return ClosePolicyViolation
-	case session.EndTryAgainLater:
-		return CloseTryAgainLater
-	case session.EndSlowConsumer:
-		return CloseSlowConsumer
-	case session.EndIdle:
-		return CloseIdleTimeout
-	}
-	return CloseInternalError
-}
 
 // Wire is a call's WebSocket as a transport offers it; it follows the
 // session.Sink rules (concurrency-safe, never blocking).
@@ -104,7 +84,7 @@ func (s *Sink) Audio(pcm []byte) error {
 
 // Close implements session.Sink.
 func (s *Sink) Close(reason session.EndReason, detail string) {
-	s.w.Close(CloseCodeFor(reason), detail)
+	s.w.Close(wsclose.For(reason), detail)
 }
 
 // markSep separates the response id and the position in a mark's name.

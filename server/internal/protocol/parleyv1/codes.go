@@ -7,56 +7,33 @@
 // codes and its close codes. Transports move bytes; the session decides.
 package parleyv1
 
-import "github.com/parleyhq/parley/server/internal/session"
+import (
+	"github.com/parleyhq/parley/server/internal/protocol/wsclose"
+	"github.com/parleyhq/parley/server/internal/session"
+)
 
 // Version names the protocol (also the WebSocket subprotocol).
 const Version = "parley.v1"
 
-// CloseCode is a WebSocket close code a parley.v1 session ends with.
+// CloseCode is a WebSocket close code a parley.v1 session ends with
+// (wsclose: the same codes for every protocol over a WebSocket).
 // Transports that have no close codes (WebRTC) log it.
-type CloseCode int
+type CloseCode = wsclose.Code
 
-// The close codes. 4000-4999 are Parley's own.
+// The close codes of parley.v1.
 const (
-	// CloseNormal: the session ended normally (client left, end_session tool).
-	CloseNormal CloseCode = 1000
-	// CloseGoingAway: the server is draining (shutdown or redeploy).
-	CloseGoingAway CloseCode = 1001
-	// ClosePolicyViolation: the client sent more messages per second than allowed.
-	ClosePolicyViolation CloseCode = 1008
-	// CloseMessageTooBig: a message was far beyond the maximum size.
-	CloseMessageTooBig CloseCode = 1009
-	// CloseInternalError: an unexpected server error.
-	CloseInternalError CloseCode = 1011
-	// CloseTryAgainLater: admission refused after the upgrade (limits).
-	CloseTryAgainLater CloseCode = 1013
-	// CloseSlowConsumer: the client did not read fast enough and the bounded
-	// send buffer filled up.
-	CloseSlowConsumer CloseCode = 4001
-	// CloseIdleTimeout: no client traffic for config.Session.IdleTimeout.
-	CloseIdleTimeout CloseCode = 4002
+	CloseNormal          = wsclose.Normal
+	CloseGoingAway       = wsclose.GoingAway
+	ClosePolicyViolation = wsclose.PolicyViolation
+	CloseMessageTooBig   = wsclose.MessageTooBig
+	CloseInternalError   = wsclose.InternalError
+	CloseTryAgainLater   = wsclose.TryAgainLater
+	CloseSlowConsumer    = wsclose.SlowConsumer
+	CloseIdleTimeout     = wsclose.IdleTimeout
 )
 
 // CloseCodeFor maps why a session ended to its close code.
-func CloseCodeFor(r session.EndReason) CloseCode {
-	switch r {
-	case session.EndNormal, session.EndByAgent:
-		return CloseNormal
-	case session.EndShutdown:
-		return CloseGoingAway
-	case session.EndPolicyViolation:
-		return ClosePolicyViolation
-	case session.EndMessageTooBig:
-		return CloseMessageTooBig
-	case session.EndTryAgainLater:
-		return CloseTryAgainLater
-	case session.EndSlowConsumer:
-		return CloseSlowConsumer
-	case session.EndIdle:
-		return CloseIdleTimeout
-	}
-	return CloseInternalError
-}
+func CloseCodeFor(r session.EndReason) CloseCode { return wsclose.For(r) }
 
 // The protocol's own error codes (malformed messages); the session's codes
 // (session.Code*) complete the set.
