@@ -55,6 +55,11 @@ func (b *builds) get(t *testing.T) string {
 			"plugins/llm-rules":        "./plugins/llm-rules",
 			"plugins/tts-flite":        "./plugins/tts-flite",
 			"plugins/llm-anthropic":    "./plugins/llm-anthropic",
+			"plugins/llm-openai":       "./plugins/llm-openai",
+			"plugins/stt-deepgram":     "./plugins/stt-deepgram",
+			"plugins/stt-openai":       "./plugins/stt-openai",
+			"plugins/tts-elevenlabs":   "./plugins/tts-elevenlabs",
+			"plugins/tts-openai":       "./plugins/tts-openai",
 		}
 		for out, pkg := range targets {
 			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, out), pkg)
@@ -156,12 +161,24 @@ func startServer(t *testing.T, binDir string, extraEnv ...string) *server {
 // "./bin/plugins/" in it points at the test's builds.
 func startServerWith(t *testing.T, binDir, cfgYAML string, extraEnv ...string) *server {
 	t.Helper()
-	root := repoRoot(t)
-	cfg := strings.ReplaceAll(cfgYAML, "./bin/plugins/", filepath.Join(binDir, "plugins")+"/")
-	cfgPath := filepath.Join(t.TempDir(), "parley.yaml")
-	require.NoError(t, os.WriteFile(cfgPath, []byte(cfg), 0o600))
+	return startServerLayers(t, binDir, []string{cfgYAML}, extraEnv...)
+}
 
-	cmd := exec.Command(filepath.Join(binDir, "parley"), "--config", cfgPath)
+// startServerLayers starts the server on several configuration files,
+// lowest first (--config repeated).
+func startServerLayers(t *testing.T, binDir string, layers []string, extraEnv ...string) *server {
+	t.Helper()
+	root := repoRoot(t)
+	dir := t.TempDir()
+	var args []string
+	for i, layer := range layers {
+		cfg := strings.ReplaceAll(layer, "./bin/plugins/", filepath.Join(binDir, "plugins")+"/")
+		cfgPath := filepath.Join(dir, fmt.Sprintf("layer%d.yaml", i))
+		require.NoError(t, os.WriteFile(cfgPath, []byte(cfg), 0o600))
+		args = append(args, "--config", cfgPath)
+	}
+
+	cmd := exec.Command(filepath.Join(binDir, "parley"), args...)
 	cmd.Dir = root
 	// Its own process group, as under a shell: a test may signal the group.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

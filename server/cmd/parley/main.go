@@ -1,8 +1,11 @@
 // Command parley is the Parley voice server.
 //
-//	parley [--config FILE]            serve (default configs/parley.yaml); SIGHUP reloads the TLS certificate
-//	parley config check [FILE]        validate a configuration and exit
-//	parley config print [--config F]  print the effective configuration, secrets redacted
+//	parley [--config FILE]...           serve (default configs/parley.yaml); SIGHUP reloads
+//	parley config check [FILE...]       validate a configuration and exit
+//	parley config print [--config F]... print the effective configuration, secrets redacted
+//
+// Several files layer, lowest first (config.MergeRule): a base file and
+// overlays, e.g. --config configs/parley.yaml --config configs/examples/anthropic.yaml.
 package main
 
 import (
@@ -14,6 +17,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/parleyhq/parley/server/internal/app"
@@ -48,11 +52,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fs := flag.NewFlagSet("parley", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	path := fs.String("config", config.DefaultPath, "configuration file (YAML)")
+	var paths pathList
+	fs.Var(&paths, "config", "configuration file (YAML); repeat to layer overlays, lowest first")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
-	cfg, err := config.Load(*path)
+	cfg, err := config.Load(paths...)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitError
@@ -79,6 +84,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
+// pathList is a repeatable --config flag.
+type pathList []string
+
+func (p *pathList) String() string { return strings.Join(*p, ",") }
+
+func (p *pathList) Set(v string) error {
+	*p = append(*p, v)
+	return nil
+}
+
 func configCmd(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, "usage: parley config check [FILE] | parley config print [--config FILE]")
@@ -86,24 +101,25 @@ func configCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "check":
-		path := config.DefaultPath
-		if len(args) > 1 {
-			path = args[1]
+		paths := args[1:]
+		if len(paths) == 0 {
+			paths = []string{config.DefaultPath}
 		}
-		if _, err := config.Load(path); err != nil {
+		if _, err := config.Load(paths...); err != nil {
 			fmt.Fprintln(stderr, err)
 			return exitError
 		}
-		fmt.Fprintf(stdout, "%s: ok\n", path)
+		fmt.Fprintf(stdout, "%s: ok\n", strings.Join(paths, " + "))
 		return exitOK
 	case "print":
 		fs := flag.NewFlagSet("parley config print", flag.ContinueOnError)
 		fs.SetOutput(stderr)
-		path := fs.String("config", config.DefaultPath, "configuration file (YAML)")
+		var paths pathList
+		fs.Var(&paths, "config", "configuration file (YAML); repeat to layer overlays, lowest first")
 		if err := fs.Parse(args[1:]); err != nil {
 			return exitUsage
 		}
-		cfg, err := config.Load(*path)
+		cfg, err := config.Load(paths...)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return exitError

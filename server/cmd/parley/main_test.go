@@ -44,6 +44,21 @@ func TestConfigCommands(t *testing.T) {
 	assert.NotContains(t, out.String(), "topsecret")
 
 	assert.Equal(t, exitUsage, run([]string{"config", "frobnicate"}, &out, &errOut))
+
+	// Layered: the overlay wins key by key, in check and print alike.
+	overlay := filepath.Join(dir, "overlay.yaml")
+	require.NoError(t, os.WriteFile(overlay, []byte("log:\n  level: warn\n"), 0o600))
+	out.Reset()
+	assert.Equal(t, exitOK, run([]string{"config", "check", good, overlay}, &out, &errOut), errOut.String())
+	assert.Contains(t, out.String(), "good.yaml + "+overlay+": ok")
+	out.Reset()
+	assert.Equal(t, exitOK, run([]string{"config", "print", "--config", good, "--config", overlay}, &out, &errOut), errOut.String())
+	assert.Contains(t, out.String(), "level: warn")
+	assert.NotContains(t, out.String(), "topsecret", "the base file's keys stay, redacted")
+	out.Reset()
+	errOut.Reset()
+	assert.Equal(t, exitError, run([]string{"config", "check", good, bad}, &out, &errOut))
+	assert.Contains(t, errOut.String(), "bad.yaml", "the error names the file")
 }
 
 // TestRefusesOpenServer: the reproduction — listening on every

@@ -44,22 +44,34 @@ const (
 // Options says where Load finds its layers. Zero values mean: no YAML
 // file, DefaultDotEnv, and the process environment.
 type Options struct {
-	// Path is the YAML file. Empty means no file.
-	Path string
+	// Paths are the YAML files, lowest first (see MergeRule). Empty means
+	// no file.
+	Paths []string
 	// DotEnvPath is the .env file; a missing file is not an error.
 	DotEnvPath string
 	// Environ returns KEY=VALUE pairs; nil means os.Environ.
 	Environ func() []string
 }
 
-// Load reads the YAML file at path (DefaultPath when empty) over the code
-// defaults, then .env in the working directory, then the environment, and
-// validates the result.
-func Load(path string) (*Config, error) {
-	if path == "" {
-		path = DefaultPath
+// MergeRule is how several YAML files combine (documented in
+// configs/README.md): later files override earlier ones key by key;
+// plugins.instances are merged by name (an instance of an earlier file is
+// overridden key by key by the later file's instance of the same name, new
+// names are appended in order); lists everywhere else — the pipeline
+// chains among them — are replaced as a whole.
+const MergeRule = "later files override earlier ones key by key; plugins.instances merge by name; other lists (pipeline chains) are replaced whole"
+
+// instancesKey is the list merged by name.
+const instancesKey = "plugins.instances"
+
+// Load reads the YAML files at paths (DefaultPath when none), lowest
+// first, over the code defaults, then .env in the working directory, then
+// the environment, and validates the result.
+func Load(paths ...string) (*Config, error) {
+	if len(paths) == 0 {
+		paths = []string{DefaultPath}
 	}
-	return LoadWith(Options{Path: path, DotEnvPath: DefaultDotEnv})
+	return LoadWith(Options{Paths: paths, DotEnvPath: DefaultDotEnv})
 }
 
 // LoadWith is Load with explicit sources, for tests and tools.
@@ -75,16 +87,9 @@ func LoadWith(o Options) (*Config, error) {
 	vars := mergeEnv(dotEnv, environ())
 
 	k := koanf.New(keyDelim)
-	if o.Path != "" {
-		fk := koanf.New(keyDelim)
-		if err := fk.Load(file.Provider(o.Path), yaml.Parser()); err != nil {
-			return nil, fmt.Errorf("config %s: %w", o.Path, err)
-		}
-		if err := checkKeys(fk, "in "+o.Path); err != nil {
+	for _, path := range o.Paths {
+		if err := mergeFile(k, path); err != nil {
 			return nil, err
-		}
-		if err := k.Merge(fk); err != nil {
-			return nil, fmt.Errorf("config %s: %w", o.Path, err)
 		}
 	}
 	for _, layer := range []struct {
@@ -125,6 +130,82 @@ func LoadWith(o Options) (*Config, error) {
 		return nil, err
 	}
 	return &cfg, nil
+}
+
+// mergeFile merges one YAML file into k by MergeRule.
+func mergeFile(k *koanf.Koanf, path string) error {
+	fk := koanf.New(keyDelim)
+	if err := fk.Load(file.Provider(path), yaml.Parser()); err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	if err := checkKeys(fk, "in "+path); err != nil {
+		return err
+	}
+	if fk.Exists(instancesKey) && k.Exists(instancesKey) {
+		merged, err := mergeByName(k.Get(instancesKey), fk.Get(instancesKey))
+		if err != nil {
+			return fmt.Errorf("config %s: %s: %w", path, instancesKey, err)
+		}
+		if err := fk.Set(instancesKey, merged); err != nil {
+			return fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	if err := k.Merge(fk); err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	return nil
+}
+
+// ErrInstanceName is returned for a plugin instance without a name.
+var ErrInstanceName = errors.New("every plugin instance needs a name")
+
+// mergeByName merges two lists of plugin instances by their name.
+func mergeByName(base, over any) ([]any, error) {
+	b, okB := base.([]any)
+	o, okO := over.([]any)
+	if !okB || !okO {
+		return nil, errors.New("must be a list of instances")
+	}
+	out := make([]any, 0, len(b)+len(o))
+	index := map[string]int{}
+	for _, list := range [][]any{b, o} {
+		for _, item := range list {
+			m, ok := item.(map[string]any)
+			if !ok {
+				return nil, errors.New("must be a list of instances")
+			}
+			name, _ := m["name"].(string)
+			if name == "" {
+				return nil, ErrInstanceName
+			}
+			if i, seen := index[name]; seen {
+				out[i] = mergeMaps(out[i].(map[string]any), m)
+				continue
+			}
+			index[name] = len(out)
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// mergeMaps returns over merged onto base key by key (maps recursively,
+// everything else replaced).
+func mergeMaps(base, over map[string]any) map[string]any {
+	out := make(map[string]any, len(base)+len(over))
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range over {
+		if bm, ok := out[k].(map[string]any); ok {
+			if om, ok := v.(map[string]any); ok {
+				out[k] = mergeMaps(bm, om)
+				continue
+			}
+		}
+		out[k] = v
+	}
+	return out
 }
 
 // envKey maps PARLEY_HTTP__READ_TIMEOUT to http.read_timeout.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -48,7 +49,7 @@ func TestPrecedence(t *testing.T) {
 			dir := t.TempDir()
 			o := Options{Environ: func() []string { return tt.env }, DotEnvPath: filepath.Join(dir, "missing.env")}
 			if tt.yaml {
-				o.Path = writeFile(t, dir, "parley.yaml", yamlBody)
+				o.Paths = []string{writeFile(t, dir, "parley.yaml", yamlBody)}
 			}
 			if tt.dotEnv {
 				o.DotEnvPath = writeFile(t, dir, ".env", dotEnvBody)
@@ -80,7 +81,7 @@ func TestUnknownKeys(t *testing.T) {
 			dir := t.TempDir()
 			o := Options{Environ: func() []string { return tt.env }}
 			if tt.yaml != "" {
-				o.Path = writeFile(t, dir, "parley.yaml", tt.yaml)
+				o.Paths = []string{writeFile(t, dir, "parley.yaml", tt.yaml)}
 			}
 			_, err := LoadWith(o)
 			require.Error(t, err)
@@ -111,7 +112,7 @@ plugins:
 pipeline:
   llm: [llm-rules]
 `)
-	cfg, err := LoadWith(Options{Path: p, Environ: func() []string { return []string{"ANTHROPIC_API_KEY=sk-test", "OTHER=1"} }})
+	cfg, err := LoadWith(Options{Paths: []string{p}, Environ: func() []string { return []string{"ANTHROPIC_API_KEY=sk-test", "OTHER=1"} }})
 	require.NoError(t, err)
 	require.Len(t, cfg.Plugins.Instances, 1)
 	in := cfg.Plugins.Instances[0]
@@ -161,7 +162,7 @@ func TestBadTypeNamesKey(t *testing.T) {
 func TestYAMLRedactsSecrets(t *testing.T) {
 	dir := t.TempDir()
 	p := writeFile(t, dir, "parley.yaml", "auth:\n  api_keys: [s3cret-key]\nredis:\n  password: hunter2\n")
-	cfg, err := LoadWith(Options{Path: p, Environ: func() []string { return []string{"OPENAI_API_KEY=sk-live-123"} }})
+	cfg, err := LoadWith(Options{Paths: []string{p}, Environ: func() []string { return []string{"OPENAI_API_KEY=sk-live-123"} }})
 	require.NoError(t, err)
 	out, err := cfg.YAML()
 	require.NoError(t, err)
@@ -179,7 +180,7 @@ func TestShippedConfigsLoad(t *testing.T) {
 	require.NoError(t, err)
 	for _, m := range matches {
 		t.Run(filepath.Base(m), func(t *testing.T) {
-			_, err := LoadWith(Options{Path: m, Environ: func() []string { return nil }})
+			_, err := LoadWith(Options{Paths: []string{m}, Environ: func() []string { return nil }})
 			require.NoError(t, err)
 		})
 	}
@@ -193,7 +194,7 @@ func FuzzLoadYAML(f *testing.F) {
 		dir := t.TempDir()
 		p := filepath.Join(dir, "f.yaml")
 		require.NoError(t, os.WriteFile(p, []byte(body), 0o600))
-		cfg, err := LoadWith(Options{Path: p, Environ: func() []string { return nil }})
+		cfg, err := LoadWith(Options{Paths: []string{p}, Environ: func() []string { return nil }})
 		if err == nil {
 			require.NoError(t, cfg.Validate())
 		}
@@ -226,4 +227,62 @@ func listOfObjects(key string) bool {
 		return true
 	}
 	return false
+}
+
+// TestLayeredFiles: later files override earlier ones key by key, plugin
+// instances merge by name, pipeline chains are replaced whole; an unknown
+// key names the file it is in.
+func TestLayeredFiles(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte(body), 0o600))
+		return p
+	}
+	base := write("base.yaml", `
+session: {voice: slt, max_sessions: 10}
+plugins:
+  instances:
+    - {name: stt-a, kind: stt, path: ./a, config: {pool_size: 1, model: small}}
+    - {name: llm-a, kind: llm, path: ./l}
+    - {name: tts-a, kind: tts, path: ./t}
+pipeline: {stt: [stt-a], llm: [llm-a], tts: [tts-a]}
+`)
+	over := write("over.yaml", `
+session: {voice: kal16}
+plugins:
+  instances:
+    - {name: stt-a, config: {model: large}}
+    - {name: llm-b, kind: llm, path: ./b}
+pipeline: {llm: [llm-b, llm-a]}
+`)
+	cfg, err := LoadWith(Options{Paths: []string{base, over}, Environ: func() []string { return nil }})
+	require.NoError(t, err)
+	assert.Equal(t, "kal16", cfg.Session.Voice, "a later file overrides a key")
+	assert.Equal(t, 10, cfg.Session.MaxSessions, "keys it does not name stay")
+	require.Len(t, cfg.Plugins.Instances, 4, "instances merge by name; new ones are appended")
+	stt := cfg.Plugins.Instances[0]
+	assert.Equal(t, "stt-a", stt.Name)
+	assert.Equal(t, "./a", stt.Path, "an instance's keys not named by the overlay stay")
+	assert.JSONEq(t, `{"pool_size":1,"model":"large"}`, mustJSON(t, stt.Config), "its config merges key by key")
+	assert.Equal(t, "llm-b", cfg.Plugins.Instances[3].Name)
+	assert.Equal(t, []string{"llm-b", "llm-a"}, cfg.Pipeline.LLM, "a chain is replaced whole")
+	assert.Equal(t, []string{"stt-a"}, cfg.Pipeline.STT)
+
+	bad := write("bad.yaml", "sesion: {voice: x}\n")
+	_, err = LoadWith(Options{Paths: []string{base, bad}, Environ: func() []string { return nil }})
+	var uk *UnknownKeyError
+	require.ErrorAs(t, err, &uk)
+	assert.Contains(t, err.Error(), "bad.yaml")
+
+	nameless := write("nameless.yaml", "plugins:\n  instances:\n    - {kind: stt, path: ./x}\n")
+	_, err = LoadWith(Options{Paths: []string{base, nameless}, Environ: func() []string { return nil }})
+	assert.ErrorIs(t, err, ErrInstanceName)
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return string(b)
 }

@@ -23,7 +23,7 @@ telephony:
   numbers:
     - {to: "+15551234567", system_prompt: "You answer the help line.", voice: kal16}
 `), 0o600))
-	cfg, err := LoadWith(Options{Path: p, Environ: func() []string { return []string{"MY_TWILIO_TOKEN=s3cr3t-token"} }})
+	cfg, err := LoadWith(Options{Paths: []string{p}, Environ: func() []string { return []string{"MY_TWILIO_TOKEN=s3cr3t-token"} }})
 	require.NoError(t, err)
 	require.NoError(t, cfg.Validate())
 	assert.Equal(t, "s3cr3t-token", cfg.Telephony.Twilio.AuthToken)
