@@ -46,6 +46,8 @@ export class ParleyClient extends EventTarget {
    * @param {number} [options.prebufferMs] playback jitter buffer on WebSocket (ms)
    * @param {MediaTrackConstraints} [options.audio] extra microphone constraints
    * @param {string} [options.apiKey] sent as ?token= (WebSocket) or Authorization: Bearer (WebRTC) when the server requires one
+   * @param {() => Promise<string>} [options.getToken] called on every connect() for a short-lived client token
+   *   (your backend mints it with POST /v1/tokens); takes precedence over apiKey, so a page never holds a long-lived secret
    */
   constructor(options = {}) {
     super();
@@ -56,6 +58,8 @@ export class ParleyClient extends EventTarget {
     this.prebufferMs = options.prebufferMs || DEFAULT_PREBUFFER_MS;
     this.audioConstraints = options.audio || {};
     this.apiKey = options.apiKey || "";
+    this.getToken = typeof options.getToken === "function" ? options.getToken : null;
+    this._credential = this.apiKey;
     this.state = "idle";
     this.sessionId = "";
     this.ready = false; // session.updated received: audio flows
@@ -73,6 +77,10 @@ export class ParleyClient extends EventTarget {
     this._setState("connecting");
     const gen = ++this._gen;
     try {
+      if (this.getToken) {
+        this._credential = await this.getToken();
+        this._ensureCurrent(gen);
+      }
       await this._openAudio();
       this._ensureCurrent(gen);
       if (this.transport === TRANSPORTS.WEBSOCKET) await this._connectWebSocket();
@@ -267,7 +275,7 @@ export class ParleyClient extends EventTarget {
     await this._startCaptureWorklet();
     const url = new URL(this.server + WS_PATH);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-    if (this.apiKey) url.searchParams.set("token", this.apiKey);
+    if (this._credential) url.searchParams.set("token", this._credential);
     const ws = new WebSocket(url, PROTOCOL);
     ws.binaryType = "arraybuffer";
     this._ws = ws;
@@ -347,7 +355,7 @@ export class ParleyClient extends EventTarget {
     await pc.setLocalDescription(await pc.createOffer());
     await iceGatheringComplete(pc, ICE_GATHER_TIMEOUT_MS);
     const headers = { "Content-Type": "application/json" };
-    if (this.apiKey) headers.Authorization = `Bearer ${this.apiKey}`;
+    if (this._credential) headers.Authorization = `Bearer ${this._credential}`;
     let resp;
     try {
       resp = await fetch(this.server + WEBRTC_OFFER_PATH, {

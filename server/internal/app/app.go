@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/parleyhq/parley/server/internal/auth"
 	"github.com/parleyhq/parley/server/internal/config"
 	"github.com/parleyhq/parley/server/internal/httpapi"
 	"github.com/parleyhq/parley/server/internal/pluginhost"
@@ -107,7 +108,15 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	if err != nil {
 		return err
 	}
-	var draining atomic.Bool
+	var draining, quiesced atomic.Bool
+	tokens := auth.New(cfg.Auth.Tokens, mgr.Clock())
+	var verifier httpapi.TokenVerifier
+	if tokens.Enabled() {
+		verifier = tokens
+	}
+	if len(cfg.Auth.AdminKeys) == 0 {
+		a.logger.Info("admin API off: set auth.admin_keys to list, end and drain sessions")
+	}
 	handler, err := httpapi.New(httpapi.Options{
 		HTTP:     cfg.HTTP,
 		Auth:     cfg.Auth,
@@ -116,6 +125,9 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		Ready: func() []string {
 			if draining.Load() {
 				return []string{"server is draining"}
+			}
+			if quiesced.Load() {
+				return []string{"not admitting new sessions (admin drain)"}
 			}
 			return host.Ready()
 		},
@@ -132,6 +144,12 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 				voiceRTC.Routes(r)
 			}
 		},
+		Tokens: verifier,
+		Admin: adminRoutes(mgr, func() {
+			quiesced.Store(true)
+			mgr.StopAdmitting()
+		}),
+		Mint: tokenRoutes(tokens),
 		Callbacks: func(r chi.Router) {
 			if phone != nil {
 				phone.Routes(r)

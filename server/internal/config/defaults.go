@@ -161,5 +161,6 @@ func Default() Config {
 		Log:       Log{Level: LevelInfo, Format: FormatAuto},
 		Telemetry: Telemetry{MemorySampleInterval: defaultMemorySample},
 		Telephony: defaultTelephony(),
+		Auth:      Auth{Tokens: defaultTokens()},
 	}
 }

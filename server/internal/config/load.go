@@ -261,7 +261,7 @@ func mergeEnv(dotEnv map[string]string, environ []string) map[string]string {
 func onlyPrefixed(m map[string]string) map[string]string {
 	out := make(map[string]string)
 	for k, v := range m {
-		if strings.HasPrefix(k, EnvPrefix) {
+		if strings.HasPrefix(k, EnvPrefix) && k != EnvTokenSecret {
 			out[k] = v
 		}
 	}
@@ -294,6 +294,9 @@ func resolveEnv(cfg *Config, vars map[string]string) {
 				in.EnvValues[name] = v
 			}
 		}
+	}
+	if name := cfg.Auth.Tokens.SecretEnv; name != "" {
+		cfg.Auth.Tokens.Keys, cfg.tokenKeyErr = parseTokenKeys(vars[name])
 	}
 	if name := cfg.Telephony.Twilio.AuthTokenEnv; name != "" {
 		cfg.Telephony.Twilio.AuthToken = vars[name]

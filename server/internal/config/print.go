@@ -16,6 +16,7 @@ const Redacted = "[redacted]"
 func secretFields() map[string]bool {
 	return map[string]bool{
 		"auth.api_keys":                 true,
+		"auth.admin_keys":               true,
 		"redis.password":                true,
 		"webrtc.ice_servers.credential": true,
 	}

@@ -24,6 +24,8 @@ type Config struct {
 	Log        Log        `koanf:"log"`
 	Telemetry  Telemetry  `koanf:"telemetry"`
 	Telephony  Telephony  `koanf:"telephony"`
+	// tokenKeyErr is why Auth.Tokens.SecretEnv's value did not parse.
+	tokenKeyErr error
 	// Secrets holds the provider keys found in the environment under their
 	// conventional names (ANTHROPIC_API_KEY, …). Never logged or printed.
 	Secrets Secrets `koanf:"-"`
@@ -81,6 +83,12 @@ type Auth struct {
 	// to start, since anyone reaching the port could run up the provider
 	// bill. On, it starts and logs a warning.
 	AllowAnonymous bool `koanf:"allow_anonymous"`
+	// AdminKeys guard the admin API (/v1/sessions, /v1/admin/…) as
+	// `Authorization: Bearer`; empty turns the admin API off. Separate from
+	// APIKeys. Secret: redacted when printed.
+	AdminKeys []string `koanf:"admin_keys"`
+	// Tokens configures short-lived client tokens.
+	Tokens Tokens `koanf:"tokens"`
 }
 
 // WebSocket configures /ws/voice.

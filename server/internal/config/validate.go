@@ -101,6 +101,7 @@ func (c *Config) Validate() error {
 	c.validatePlugins(v)
 	c.validateRest(v)
 	c.validateTelephony(v)
+	c.validateAuth(v)
 	return errors.Join(v.errs...)
 }
 
@@ -173,10 +174,9 @@ func (v *validator) readable(key, path string) {
 }
 
 // OpenToAnyone reports whether the server listens beyond loopback without
-// requiring client API keys. (Client tokens, once they exist, count as
-// authentication too.)
+// requiring client credentials (API keys or client tokens).
 func (c *Config) OpenToAnyone() bool {
-	return !IsLoopbackAddr(c.HTTP.Addr) && len(c.Auth.APIKeys) == 0
+	return !IsLoopbackAddr(c.HTTP.Addr) && len(c.Auth.APIKeys) == 0 && !c.Auth.Tokens.Enabled()
 }
 
 // IsLoopbackAddr reports whether host:port listens on loopback only: a

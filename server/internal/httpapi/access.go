@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"crypto/subtle"
+	"errors"
 	"log/slog"
 	"math"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/parleyhq/parley/server/internal/auth"
 	"github.com/parleyhq/parley/server/internal/ratelimit"
 )
 
@@ -16,31 +18,96 @@ import (
 // headers on a WebSocket.
 const TokenQueryParam = "token"
 
+// TokenVerifier checks short-lived client tokens (auth.Tokens).
+type TokenVerifier interface {
+	Verify(raw string) (*auth.Claims, error)
+}
+
 // APIKeys requires one of keys as `Authorization: Bearer <key>` or the
 // token query parameter. With no keys configured it lets everything in.
-func APIKeys(keys []string) func(http.Handler) http.Handler {
+func APIKeys(keys []string) func(http.Handler) http.Handler { return Credentials(keys, nil) }
+
+// Credentials requires, as `Authorization: Bearer …` or ?token=…, one of
+// keys or — when tokens is not nil — a valid client token, whose claims
+// the request's context then carries (auth.ClaimsFrom). With neither keys
+// nor tokens it lets everything in. Refusals are 401 with a code:
+// unauthorized, token_expired, token_invalid, token_malformed.
+func Credentials(keys []string, tokens TokenVerifier) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
-		if len(keys) == 0 {
+		if len(keys) == 0 && tokens == nil {
 			return next
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			got := bearer(r.Header.Get("Authorization"))
-			if got == "" {
-				got = r.URL.Query().Get(TokenQueryParam)
-			}
+			got := credential(r)
 			if got == "" {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="parley"`)
-				WriteError(w, http.StatusUnauthorized, CodeUnauthorized, "missing API key: send Authorization: Bearer <key> or ?token=<key>", nil)
+				WriteError(w, http.StatusUnauthorized, CodeUnauthorized, "missing credential: send Authorization: Bearer <key or token> or ?token=…", nil)
+				return
+			}
+			if matchesAny(got, keys) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			if tokens != nil && strings.Count(got, ".") == jwtDots {
+				claims, err := tokens.Verify(got)
+				if err == nil {
+					next.ServeHTTP(w, r.WithContext(auth.WithClaims(r.Context(), claims)))
+					return
+				}
+				code, msg := tokenRefusal(err)
+				w.Header().Set("WWW-Authenticate", `Bearer realm="parley", error="invalid_token"`)
+				WriteError(w, http.StatusUnauthorized, code, msg, nil)
+				return
+			}
+			w.Header().Set("WWW-Authenticate", `Bearer realm="parley", error="invalid_token"`)
+			WriteError(w, http.StatusUnauthorized, CodeUnauthorized, "invalid API key or token", nil)
+		})
+	}
+}
+
+// jwtDots is the number of dots in a JWT (header.claims.signature).
+const jwtDots = 2
+
+func tokenRefusal(err error) (code, msg string) {
+	switch {
+	case errors.Is(err, auth.ErrTokenExpired):
+		return CodeTokenExpired, "the token has expired: get a new one"
+	case errors.Is(err, auth.ErrTokenMalformed):
+		return CodeTokenMalformed, "the token is not a well-formed JWT"
+	}
+	return CodeTokenInvalid, "the token's signature, key id or claims are not valid"
+}
+
+// AdminKeys guards the admin API: a missing key is 401, a wrong one 403,
+// and with no admin keys configured every request is 403 admin_disabled.
+func AdminKeys(keys []string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if len(keys) == 0 {
+				WriteError(w, http.StatusForbidden, CodeAdminDisabled, "the admin API is off: set auth.admin_keys", nil)
+				return
+			}
+			got := bearer(r.Header.Get("Authorization"))
+			if got == "" {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="parley-admin"`)
+				WriteError(w, http.StatusUnauthorized, CodeUnauthorized, "missing admin key: send Authorization: Bearer <admin key>", nil)
 				return
 			}
 			if !matchesAny(got, keys) {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="parley", error="invalid_token"`)
-				WriteError(w, http.StatusUnauthorized, CodeUnauthorized, "invalid API key", nil)
+				WriteError(w, http.StatusForbidden, CodeForbidden, "not an admin key", nil)
 				return
 			}
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// credential is the Bearer value or the token query parameter.
+func credential(r *http.Request) string {
+	if got := bearer(r.Header.Get("Authorization")); got != "" {
+		return got
+	}
+	return r.URL.Query().Get(TokenQueryParam)
 }
 
 func bearer(h string) string {

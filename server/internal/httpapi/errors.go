@@ -17,6 +17,11 @@ const (
 	CodeBodyTooLarge    = "body_too_large"
 	CodeTimeout         = "timeout"
 	CodeClientCert      = "client_certificate_required"
+	CodeForbidden       = "forbidden"
+	CodeAdminDisabled   = "admin_disabled"
+	CodeTokenExpired    = "token_expired"
+	CodeTokenInvalid    = "token_invalid"
+	CodeTokenMalformed  = "token_malformed"
 )
 
 // ErrorBody is Parley's one JSON error shape:

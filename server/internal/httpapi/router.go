@@ -56,6 +56,15 @@ type Options struct {
 	// a stream token): the rate limit applies; API keys, origin checks,
 	// timeouts and body limits do not (the handlers bound their bodies).
 	Callbacks func(r chi.Router)
+	// Tokens, when not nil, verifies client tokens on the voice routes.
+	Tokens TokenVerifier
+	// Admin mounts the admin API (/v1/sessions, /v1/admin/…): admin keys
+	// (AdminKeys), the client certificate when AdminClientCert, timeouts
+	// and body limits apply.
+	Admin func(r chi.Router)
+	// Mint mounts the token route: only keys (API or admin), never a
+	// token, may mint tokens; with no key configured it is refused.
+	Mint func(r chi.Router)
 	// Web serves the browser client at /.
 	Web http.Handler
 	// TLS says Parley terminates TLS itself: responses carry HSTS.
@@ -89,13 +98,18 @@ func New(o Options) (http.Handler, error) {
 	})
 
 	access := []func(http.Handler) http.Handler{APIKeys(o.Auth.APIKeys), Origins(origins)}
+	voice := []func(http.Handler) http.Handler{Credentials(o.Auth.APIKeys, o.Tokens), Origins(origins)}
 	if o.Limiter != nil {
 		access = append(access, RateLimit(o.Limiter, o.Logger))
+		voice = append(voice, RateLimit(o.Limiter, o.Logger))
 	}
 	admin := access
+	operator := []func(http.Handler) http.Handler{AdminKeys(o.Auth.AdminKeys)}
 	if o.AdminClientCert {
 		admin = append([]func(http.Handler) http.Handler{RequireClientCert}, access...)
+		operator = append([]func(http.Handler) http.Handler{RequireClientCert}, operator...)
 	}
+	minters := append(append([]string(nil), o.Auth.APIKeys...), o.Auth.AdminKeys...)
 
 	r.Group(func(r chi.Router) {
 		r.Use(Timeout(o.HTTP.RequestTimeout), BodyLimit(o.HTTP.MaxBodyBytes))
@@ -123,13 +137,28 @@ func New(o Options) (http.Handler, error) {
 				o.API(r)
 			})
 		}
+		if o.Admin != nil {
+			r.Group(func(r chi.Router) {
+				r.Use(operator...)
+				o.Admin(r)
+			})
+		}
+		if o.Mint != nil {
+			r.Group(func(r chi.Router) {
+				r.Use(mintGuard(minters))
+				if o.Limiter != nil {
+					r.Use(RateLimit(o.Limiter, o.Logger))
+				}
+				o.Mint(r)
+			})
+		}
 		if o.Web != nil {
 			r.Handle("/*", o.Web)
 		}
 	})
 	if o.Voice != nil {
 		r.Group(func(r chi.Router) {
-			r.Use(access...)
+			r.Use(voice...)
 			o.Voice(r)
 		})
 	}
@@ -142,4 +171,17 @@ func New(o Options) (http.Handler, error) {
 		})
 	}
 	return r, nil
+}
+
+// mintGuard admits only requests with one of keys; with none configured
+// nobody may mint.
+func mintGuard(keys []string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		if len(keys) == 0 {
+			return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				WriteError(w, http.StatusForbidden, CodeForbidden, "minting tokens needs a key: set auth.api_keys or auth.admin_keys", nil)
+			})
+		}
+		return APIKeys(keys)(next)
+	}
 }

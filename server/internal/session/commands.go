@@ -136,6 +136,10 @@ func (s *Session) applyUpdate(u Update) {
 	if u.VAD != nil && !s.applyVAD(u.VAD, &next) {
 		return
 	}
+	if u.SystemPrompt != nil && s.promptLocked {
+		s.sendError(CodeInvalidField, "the system prompt is set by the session's token", map[string]string{"field": "system_prompt"})
+		return
+	}
 	if u.Tools != nil {
 		for i, t := range u.Tools {
 			if s.m.tools.Has(t.Name) {

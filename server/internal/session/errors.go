@@ -17,6 +17,14 @@ var ErrOverloaded = errors.New("session: server overloaded")
 // ErrDraining is returned by Manager.Reserve once Drain has started.
 var ErrDraining = errors.New("session: server is draining")
 
+// ErrSessionIDInUse is returned by Manager.Start for a requested session
+// id that a running session has.
+var ErrSessionIDInUse = errors.New("session: session id in use")
+
+// ErrBadSessionID is returned by Manager.Start for a requested session id
+// that is not of the form sess_ + 24 hex digits.
+var ErrBadSessionID = errors.New("session: malformed session id")
+
 // ErrReservationUsed is returned by Manager.Start for a reservation that was
 // already started or released.
 var ErrReservationUsed = errors.New("session: reservation already used")
@@ -92,11 +100,16 @@ const (
 	EndIdle
 	// EndByAgent: the agent ended the conversation (the end_session tool).
 	EndByAgent
+	// EndByOperator: an operator ended it (DELETE /v1/sessions/{id}).
+	EndByOperator
+	// EndMaxDuration: the session reached the maximum duration its client
+	// token allows.
+	EndMaxDuration
 )
 
 // String names the reason in logs.
 func (r EndReason) String() string {
-	names := [...]string{"normal", "shutdown", "policy_violation", "message_too_big", "internal", "try_again_later", "slow_consumer", "idle", "by_agent"}
+	names := [...]string{"normal", "shutdown", "policy_violation", "message_too_big", "internal", "try_again_later", "slow_consumer", "idle", "by_agent", "by_operator", "max_duration"}
 	if r < 0 || int(r) >= len(names) {
 		return "unknown"
 	}

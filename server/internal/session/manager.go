@@ -25,6 +25,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sort"
+	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -225,7 +227,7 @@ func (m *Manager) Start(ctx context.Context, r *Reservation, p StartParams) (*Se
 	if !started {
 		return nil, ErrReservationUsed
 	}
-	id, err := newSessionID()
+	id, err := m.sessionID(p.SessionID)
 	if err != nil {
 		m.mu.Lock()
 		m.reserved--
@@ -243,6 +245,11 @@ func (m *Manager) Start(ctx context.Context, r *Reservation, p StartParams) (*Se
 	}
 	m.mu.Lock()
 	m.reserved--
+	if _, taken := m.sessions[id]; taken {
+		m.dropIPLocked(r.ip)
+		m.mu.Unlock()
+		return nil, fmt.Errorf("%w: %s", ErrSessionIDInUse, id)
+	}
 	m.sessions[id] = s
 	draining := m.draining
 	m.wg.Add(1)
@@ -267,6 +274,67 @@ func (m *Manager) remove(s *Session) {
 	m.dropIPLocked(s.remoteIP)
 	m.mu.Unlock()
 	m.metrics.active.Dec()
+}
+
+// sessionID is the requested id, checked, or a new one.
+func (m *Manager) sessionID(want SessionID) (SessionID, error) {
+	if want == "" {
+		return newSessionID()
+	}
+	if !validSessionID(want) {
+		return "", fmt.Errorf("%w: %q", ErrBadSessionID, want)
+	}
+	m.mu.Lock()
+	_, taken := m.sessions[want]
+	m.mu.Unlock()
+	if taken {
+		return "", fmt.Errorf("%w: %s", ErrSessionIDInUse, want)
+	}
+	return want, nil
+}
+
+// sessionIDPrefix starts every session id.
+const sessionIDPrefix = "sess_"
+
+func validSessionID(id SessionID) bool {
+	hexPart, ok := strings.CutPrefix(string(id), sessionIDPrefix)
+	if !ok || len(hexPart) != 2*sessionIDBytes {
+		return false
+	}
+	_, err := hex.DecodeString(hexPart)
+	return err == nil && strings.ToLower(hexPart) == hexPart
+}
+
+// Sessions describes every running session, oldest first.
+func (m *Manager) Sessions() []Info {
+	m.mu.Lock()
+	all := make([]*Session, 0, len(m.sessions))
+	for _, s := range m.sessions {
+		all = append(all, s)
+	}
+	m.mu.Unlock()
+	out := make([]Info, 0, len(all))
+	for _, s := range all {
+		out = append(out, s.Info())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Started.Before(out[j].Started) })
+	return out
+}
+
+// StopAdmitting refuses every new session from now on (ErrDraining)
+// while the running ones go on: a node being taken out of rotation.
+func (m *Manager) StopAdmitting() {
+	m.mu.Lock()
+	m.draining = true
+	m.mu.Unlock()
+	m.log.Info("no longer admitting sessions; running ones continue", "running", m.Count())
+}
+
+// Admitting reports whether new sessions are admitted.
+func (m *Manager) Admitting() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return !m.draining
 }
 
 // Count returns the number of running sessions.
@@ -326,5 +394,5 @@ func newSessionID() (SessionID, error) {
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", fmt.Errorf("session: id: %w", err)
 	}
-	return SessionID("sess_" + hex.EncodeToString(b[:])), nil
+	return SessionID(sessionIDPrefix + hex.EncodeToString(b[:])), nil
 }

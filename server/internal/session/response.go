@@ -50,6 +50,7 @@ type response struct {
 func (s *Session) startResponse(ctx context.Context, userText string, times turnTimes) {
 	s.hist.append(sdk.Message{Role: sdk.RoleUser, Content: userText})
 	s.nextResp++
+	s.turns.Add(1)
 	id := "resp_" + strconv.Itoa(s.nextResp)
 	msgs := make([]sdk.Message, 0, len(s.hist.msgs)+1)
 	if s.st.systemPrompt != "" {

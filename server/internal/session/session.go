@@ -37,6 +37,28 @@ type StartParams struct {
 	// Played commands (Twilio marks); the session cuts interrupted replies
 	// at the last report instead of estimating from what it sent.
 	ReportsPlayback bool
+	// SessionID, when set, is the id the session gets (a client token
+	// bound to it); otherwise a new one is made.
+	SessionID SessionID
+	// MaxDuration ends the session that long after it starts
+	// (EndMaxDuration; 0 = no limit).
+	MaxDuration time.Duration
+	// SystemPrompt and Voice, when set, replace the configured ones; a
+	// system prompt set here cannot be changed by the client.
+	SystemPrompt, Voice string
+}
+
+// Info describes a running session (the admin API).
+type Info struct {
+	ID        SessionID
+	Transport string
+	RemoteIP  string
+	Started   time.Time
+	// State is the turn state: listening, user_speaking, thinking,
+	// agent_speaking.
+	State string
+	// Turns counts the agent's responses so far.
+	Turns int64
 }
 
 // The sample rates (Hz) a client may declare.
@@ -69,11 +91,19 @@ type settings struct {
 // Session is one conversation. Its state is owned by one goroutine (run);
 // transports call Handle and HandleAudio, which queue work for it.
 type Session struct {
-	id       SessionID
-	m        *Manager
-	sink     Sink
-	log      *slog.Logger
-	remoteIP string
+	id        SessionID
+	m         *Manager
+	sink      Sink
+	log       *slog.Logger
+	remoteIP  string
+	transport string
+	started   time.Time
+	maxDur    time.Duration
+	// promptLocked: the system prompt came with the client's token.
+	promptLocked bool
+	// turnNow and turns mirror the turn state for Info (read by any goroutine).
+	turnNow atomic.Int32
+	turns   atomic.Int64
 	// reportsPlayback: see StartParams.ReportsPlayback.
 	reportsPlayback bool
 	// client holds the client's tools and their pending calls.
@@ -122,6 +152,7 @@ func newSession(m *Manager, id SessionID, ip string, p StartParams) (*Session, e
 	}
 	s := &Session{
 		id: id, m: m, sink: p.Sink, remoteIP: ip, reportsPlayback: p.ReportsPlayback,
+		transport: p.Transport, started: m.clock.Now(), maxDur: p.MaxDuration, promptLocked: p.SystemPrompt != "",
 		log:    m.log.With(logKeySessionID, string(id), logKeyRemoteIP, ip, logKeyTransport, p.Transport),
 		client: tools.NewClient(m.clock, m.cfg.ClientToolTimeout),
 		loop:   make(chan func(context.Context), loopQueue),
@@ -134,6 +165,12 @@ func newSession(m *Manager, id SessionID, ip string, p StartParams) (*Session, e
 		ready: !p.AwaitUpdate,
 		hist:  history{limit: m.cfg.MaxHistory},
 	}
+	if p.SystemPrompt != "" {
+		s.st.systemPrompt = p.SystemPrompt
+	}
+	if p.Voice != "" {
+		s.st.voice = p.Voice
+	}
 	s.in.init(m.vad)
 	s.st.threshold, s.st.minSpeech = s.in.energy.Threshold(), m.vad.MinSpeech
 	if err := s.setInputRate(in); err != nil {
@@ -145,6 +182,14 @@ func newSession(m *Manager, id SessionID, ip string, p StartParams) (*Session, e
 
 // ID returns the session id.
 func (s *Session) ID() SessionID { return s.id }
+
+// Info describes the session now; safe from any goroutine.
+func (s *Session) Info() Info {
+	return Info{
+		ID: s.id, Transport: s.transport, RemoteIP: s.remoteIP, Started: s.started,
+		State: turnState(s.turnNow.Load()).String(), Turns: s.turns.Load(),
+	}
+}
 
 // Done is closed when the session has ended and released its resources.
 func (s *Session) Done() <-chan struct{} { return s.done }
@@ -245,10 +290,19 @@ func (s *Session) run(parent context.Context) {
 	}
 	arm()
 	defer func() { stopIdle() }()
+	var maxCh <-chan time.Time
+	if s.maxDur > 0 {
+		ch, stop := s.m.clock.At(s.started.Add(s.maxDur))
+		defer stop()
+		maxCh = ch
+	}
 	for {
 		select {
 		case fn := <-s.loop:
 			fn(ctx)
+		case <-maxCh:
+			s.Close(EndMaxDuration, "the session reached the maximum duration of its token")
+			return
 		case <-idleCh:
 			if s.m.clock.Now().Sub(time.Unix(0, s.lastSeen.Load())) >= idle {
 				s.Close(EndIdle, "idle timeout")

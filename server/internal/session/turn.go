@@ -23,6 +23,7 @@ func (s *Session) setTurn(st turnState) {
 	if s.turn != st {
 		s.log.Debug("turn state", "from", s.turn.String(), "to", st.String())
 		s.turn = st
+		s.turnNow.Store(int32(st))
 	}
 }
 

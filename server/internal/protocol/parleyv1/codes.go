@@ -30,6 +30,8 @@ const (
 	CloseTryAgainLater   = wsclose.TryAgainLater
 	CloseSlowConsumer    = wsclose.SlowConsumer
 	CloseIdleTimeout     = wsclose.IdleTimeout
+	CloseByOperator      = wsclose.ByOperator
+	CloseMaxDuration     = wsclose.MaxDuration
 )
 
 // CloseCodeFor maps why a session ended to its close code.

@@ -112,6 +112,7 @@ func TestCloseCodes(t *testing.T) {
 	for r, want := range map[session.EndReason]parleyv1.CloseCode{
 		session.EndNormal: 1000, session.EndShutdown: 1001, session.EndPolicyViolation: 1008, session.EndMessageTooBig: 1009,
 		session.EndInternal: 1011, session.EndTryAgainLater: 1013, session.EndSlowConsumer: 4001, session.EndIdle: 4002, session.EndByAgent: 1000,
+		session.EndByOperator: 4004, session.EndMaxDuration: 4005,
 	} {
 		assert.Equal(t, want, parleyv1.CloseCodeFor(r), r.String())
 	}

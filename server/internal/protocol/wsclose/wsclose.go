@@ -31,6 +31,11 @@ const (
 	// NoStart: a stream that must announce itself (a carrier's `start`)
 	// did not in time.
 	NoStart Code = 4003
+	// ByOperator: an operator ended the session (admin API).
+	ByOperator Code = 4004
+	// MaxDuration: the session reached the maximum duration of its client
+	// token.
+	MaxDuration Code = 4005
 )
 
 // For maps why a session ended to its close code.
@@ -50,6 +55,10 @@ func For(r session.EndReason) Code {
 		return SlowConsumer
 	case session.EndIdle:
 		return IdleTimeout
+	case session.EndByOperator:
+		return ByOperator
+	case session.EndMaxDuration:
+		return MaxDuration
 	}
 	return InternalError
 }

@@ -30,6 +30,10 @@ const (
 	codeSessionNotFound      httpCode = "session_not_found"
 	codeInvalidCandidate     httpCode = "invalid_candidate"
 	codeInternal             httpCode = "internal"
+	// codeSessionInUse: the client token's session id is running already.
+	codeSessionInUse httpCode = "session_in_use"
+	// codeTokenSessionMismatch: a client token for another session.
+	codeTokenSessionMismatch httpCode = "token_session_mismatch"
 )
 
 // errorBody is the JSON error shape shared with the rest of the HTTP API:

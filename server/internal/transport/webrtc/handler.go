@@ -22,6 +22,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/parleyhq/parley/server/internal/auth"
 	"github.com/parleyhq/parley/server/internal/config"
 	"github.com/parleyhq/parley/server/internal/session"
 )
@@ -210,9 +211,19 @@ func (h *Handler) ServeOffer(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, codeInternal, "peer connection setup failed", nil)
 		return
 	}
-	sess, err := h.mgr.Start(pctx, res, session.StartParams{
+	params := session.StartParams{
 		Sink: p.conn, Transport: transportName, InputSampleRate: inputRate, OutputSampleRate: outputRate,
-	})
+	}
+	if c := auth.ClaimsFrom(r.Context()); c != nil {
+		params.SessionID, params.MaxDuration = session.SessionID(c.SessionID), c.MaxSession()
+		params.SystemPrompt, params.Voice = c.SystemPrompt, c.Voice
+	}
+	sess, err := h.mgr.Start(pctx, res, params)
+	if errors.Is(err, session.ErrSessionIDInUse) {
+		p.abort()
+		writeError(w, http.StatusConflict, codeSessionInUse, "the token's session is already running", nil)
+		return
+	}
 	if err != nil {
 		p.abort()
 		log.Error("session start failed", "error", err)
@@ -295,6 +306,11 @@ func (h *Handler) ServePatch(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) lookup(w http.ResponseWriter, r *http.Request) (*peer, bool) {
 	id := session.SessionID(chi.URLParam(r, "id"))
+	if c := auth.ClaimsFrom(r.Context()); c != nil && c.SessionID != string(id) {
+		// A token opens its own session's resource only.
+		writeError(w, http.StatusForbidden, codeTokenSessionMismatch, "the token is not for this session", nil)
+		return nil, false
+	}
 	h.mu.Lock()
 	p, ok := h.peers[id]
 	h.mu.Unlock()

@@ -20,6 +20,7 @@ import (
 	"github.com/coder/websocket"
 	"golang.org/x/time/rate"
 
+	"github.com/parleyhq/parley/server/internal/auth"
 	"github.com/parleyhq/parley/server/internal/config"
 	"github.com/parleyhq/parley/server/internal/protocol/parleyv1"
 	"github.com/parleyhq/parley/server/internal/session"
@@ -94,6 +95,15 @@ type errorDetail struct {
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ip := session.ClientIP(r.RemoteAddr)
+	params := session.StartParams{Transport: "websocket", AwaitUpdate: true}
+	if c := auth.ClaimsFrom(r.Context()); c != nil {
+		params.SessionID, params.MaxDuration = session.SessionID(c.SessionID), c.MaxSession()
+		params.SystemPrompt, params.Voice = c.SystemPrompt, c.Voice
+		if _, running := h.mgr.Lookup(params.SessionID); running && c.SessionID != "" {
+			writeRefusal(w, http.StatusConflict, codeSessionInUse, "the token's session is already running")
+			return
+		}
+	}
 	res, err := h.mgr.Reserve(ip)
 	if err != nil {
 		h.refuse(w, err)
@@ -115,7 +125,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := context.WithoutCancel(r.Context())
 	wc := NewConn(c, h.cfg.SendBuffer, h.cfg.WriteTimeout, websocket.StatusCode(parleyv1.CloseSlowConsumer), log)
 	go wc.Run(ctx)
-	sess, err := h.mgr.Start(ctx, res, session.StartParams{Sink: parleyv1.NewSink(v1Wire{wc}), Transport: "websocket", AwaitUpdate: true})
+	params.Sink = parleyv1.NewSink(v1Wire{wc})
+	sess, err := h.mgr.Start(ctx, res, params)
 	if err != nil {
 		log.Error("session start failed", "error", err)
 		wc.Close(websocket.StatusCode(parleyv1.CloseInternalError), "session start failed")
@@ -159,14 +170,22 @@ func (h *Handler) keepAlive(ctx context.Context, c *websocket.Conn, sess *sessio
 	}
 }
 
+// codeSessionInUse refuses a client token whose session id is running.
+const codeSessionInUse session.ErrorCode = "session_in_use"
+
 // refuse answers an upgrade over the admission limits with 503.
 func (h *Handler) refuse(w http.ResponseWriter, err error) {
 	code := session.RefusalCode(err)
 	h.log.Info("session refused", "code", string(code))
-	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
-	w.WriteHeader(http.StatusServiceUnavailable)
-	body, _ := json.Marshal(errorBody{Error: errorDetail{Code: code, Message: err.Error(), Details: map[string]string{}}})
+	writeRefusal(w, http.StatusServiceUnavailable, code, err.Error())
+}
+
+// writeRefusal writes the JSON error body of a refused upgrade.
+func writeRefusal(w http.ResponseWriter, status int, code session.ErrorCode, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	body, _ := json.Marshal(errorBody{Error: errorDetail{Code: code, Message: msg, Details: map[string]string{}}})
 	_, _ = w.Write(body)
 }
 

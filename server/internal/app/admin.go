@@ -1,0 +1,132 @@
+package app
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/parleyhq/parley/server/internal/auth"
+	"github.com/parleyhq/parley/server/internal/httpapi"
+	"github.com/parleyhq/parley/server/internal/session"
+)
+
+// Admin and token routes.
+const (
+	PathSessions   = "/v1/sessions"
+	PathSession    = "/v1/sessions/{id}"
+	PathAdminDrain = "/v1/admin/drain"
+	PathTokens     = "/v1/tokens"
+)
+
+// Admin API codes.
+const (
+	codeSessionNotFound = "session_not_found"
+	codeInvalidRequest  = "invalid_request"
+	codeTokensOff       = "tokens_disabled"
+	// maxTokenRequestBytes bounds a token request body.
+	maxTokenRequestBytes = 16 << 10
+)
+
+// sessionJSON is a session in the admin API.
+type sessionJSON struct {
+	ID        session.SessionID `json:"id"`
+	Transport string            `json:"transport"`
+	RemoteIP  string            `json:"remote_ip"`
+	Started   time.Time         `json:"started"`
+	State     string            `json:"state"`
+	Turns     int64             `json:"turns"`
+}
+
+func toJSON(i session.Info) sessionJSON {
+	return sessionJSON{ID: i.ID, Transport: i.Transport, RemoteIP: i.RemoteIP, Started: i.Started, State: i.State, Turns: i.Turns}
+}
+
+// adminRoutes are the operator's API: list, inspect and end sessions,
+// and stop admitting new ones (drain) while the running ones go on.
+func adminRoutes(mgr *session.Manager, stopAdmitting func()) func(r chi.Router) {
+	return func(r chi.Router) {
+		r.Get(PathSessions, func(w http.ResponseWriter, _ *http.Request) {
+			infos := mgr.Sessions()
+			out := make([]sessionJSON, 0, len(infos))
+			for _, i := range infos {
+				out = append(out, toJSON(i))
+			}
+			httpapi.WriteJSON(w, http.StatusOK, map[string][]sessionJSON{"sessions": out})
+		})
+		r.Get(PathSession, func(w http.ResponseWriter, r *http.Request) {
+			s, ok := mgr.Lookup(session.SessionID(chi.URLParam(r, "id")))
+			if !ok {
+				httpapi.WriteError(w, http.StatusNotFound, codeSessionNotFound, "no running session with this id", nil)
+				return
+			}
+			httpapi.WriteJSON(w, http.StatusOK, toJSON(s.Info()))
+		})
+		r.Delete(PathSession, func(w http.ResponseWriter, r *http.Request) {
+			s, ok := mgr.Lookup(session.SessionID(chi.URLParam(r, "id")))
+			if !ok {
+				httpapi.WriteError(w, http.StatusNotFound, codeSessionNotFound, "no running session with this id", nil)
+				return
+			}
+			s.Close(session.EndByOperator, "ended by an operator")
+			select {
+			case <-s.Done():
+				w.WriteHeader(http.StatusNoContent)
+			case <-r.Context().Done():
+			}
+		})
+		r.Post(PathAdminDrain, func(w http.ResponseWriter, _ *http.Request) {
+			stopAdmitting()
+			httpapi.WriteJSON(w, http.StatusAccepted, map[string]any{"admitting": false, "running": mgr.Count()})
+		})
+	}
+}
+
+// tokenRequest is the body of POST /v1/tokens.
+type tokenRequest struct {
+	TTLSeconds        int64  `json:"ttl_seconds"`
+	BindSession       bool   `json:"bind_session"`
+	MaxSessionSeconds int64  `json:"max_session_seconds"`
+	SystemPrompt      string `json:"system_prompt"`
+	Voice             string `json:"voice"`
+}
+
+type tokenResponse struct {
+	Token     string    `json:"token"`
+	TokenType string    `json:"token_type"`
+	ExpiresAt time.Time `json:"expires_at"`
+	SessionID string    `json:"session_id,omitempty"`
+}
+
+// tokenRoutes mints client tokens for a backend.
+func tokenRoutes(tokens *auth.Tokens) func(r chi.Router) {
+	return func(r chi.Router) {
+		r.Post(PathTokens, func(w http.ResponseWriter, r *http.Request) {
+			var req tokenRequest
+			dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxTokenRequestBytes))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&req); err != nil {
+				httpapi.WriteError(w, http.StatusBadRequest, codeInvalidRequest, "the body must be a JSON token request: "+err.Error(), nil)
+				return
+			}
+			tok, err := tokens.Mint(auth.Request{
+				TTL: time.Duration(req.TTLSeconds) * time.Second, BindSession: req.BindSession,
+				MaxSession: time.Duration(req.MaxSessionSeconds) * time.Second, SystemPrompt: req.SystemPrompt, Voice: req.Voice,
+			})
+			switch {
+			case errors.Is(err, auth.ErrTokensOff):
+				httpapi.WriteError(w, http.StatusServiceUnavailable, codeTokensOff, "client tokens are off: put signing keys in the variable auth.tokens.secret_env names", nil)
+				return
+			case errors.Is(err, auth.ErrBadRequest):
+				httpapi.WriteError(w, http.StatusBadRequest, codeInvalidRequest, err.Error(), nil)
+				return
+			case err != nil:
+				httpapi.WriteError(w, http.StatusInternalServerError, httpapi.CodeInternal, "could not mint a token", nil)
+				return
+			}
+			httpapi.WriteJSON(w, http.StatusCreated, tokenResponse{Token: tok.Token, TokenType: "Bearer", ExpiresAt: tok.ExpiresAt, SessionID: tok.SessionID})
+		})
+	}
+}
