@@ -38,10 +38,12 @@ type sessionJSON struct {
 	Started   time.Time         `json:"started"`
 	State     string            `json:"state"`
 	Turns     int64             `json:"turns"`
+	// Labels are the transport's facts (a phone call's call_sid, from, to).
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 func toJSON(i session.Info) sessionJSON {
-	return sessionJSON{ID: i.ID, Transport: i.Transport, RemoteIP: i.RemoteIP, Started: i.Started, State: i.State, Turns: i.Turns}
+	return sessionJSON{ID: i.ID, Transport: i.Transport, RemoteIP: i.RemoteIP, Started: i.Started, State: i.State, Turns: i.Turns, Labels: i.Labels}
 }
 
 // adminRoutes are the operator's API: list, inspect and end sessions,
@@ -86,11 +88,12 @@ func adminRoutes(mgr *session.Manager, stopAdmitting func()) func(r chi.Router) 
 
 // tokenRequest is the body of POST /v1/tokens.
 type tokenRequest struct {
-	TTLSeconds        int64  `json:"ttl_seconds"`
-	BindSession       bool   `json:"bind_session"`
-	MaxSessionSeconds int64  `json:"max_session_seconds"`
-	SystemPrompt      string `json:"system_prompt"`
-	Voice             string `json:"voice"`
+	TTLSeconds        int64    `json:"ttl_seconds"`
+	BindSession       bool     `json:"bind_session"`
+	MaxSessionSeconds int64    `json:"max_session_seconds"`
+	SystemPrompt      string   `json:"system_prompt"`
+	Voice             string   `json:"voice"`
+	Tools             []string `json:"tools"`
 }
 
 type tokenResponse struct {
@@ -113,7 +116,7 @@ func tokenRoutes(tokens *auth.Tokens) func(r chi.Router) {
 			}
 			tok, err := tokens.Mint(auth.Request{
 				TTL: time.Duration(req.TTLSeconds) * time.Second, BindSession: req.BindSession,
-				MaxSession: time.Duration(req.MaxSessionSeconds) * time.Second, SystemPrompt: req.SystemPrompt, Voice: req.Voice,
+				MaxSession: time.Duration(req.MaxSessionSeconds) * time.Second, SystemPrompt: req.SystemPrompt, Voice: req.Voice, Tools: req.Tools,
 			})
 			switch {
 			case errors.Is(err, auth.ErrTokensOff):

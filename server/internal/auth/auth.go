@@ -52,6 +52,8 @@ type Claims struct {
 	// client cannot change a system prompt set this way.
 	SystemPrompt string `json:"system_prompt,omitempty"`
 	Voice        string `json:"voice,omitempty"`
+	// Tools, when set, are the only server tools the session may use.
+	Tools []string `json:"tools,omitempty"`
 }
 
 // MaxSession is the session's maximum duration (0 = none).
@@ -69,6 +71,8 @@ type Request struct {
 	MaxSession   time.Duration
 	SystemPrompt string
 	Voice        string
+	// Tools, when not nil, narrows the session's server tools.
+	Tools []string
 }
 
 // Token is a minted token.
@@ -116,7 +120,7 @@ func (t *Tokens) Mint(r Request) (Token, error) {
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer: issuer, ID: jti, IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
 		},
-		MaxSessionSeconds: int64(r.MaxSession / time.Second), SystemPrompt: r.SystemPrompt, Voice: r.Voice,
+		MaxSessionSeconds: int64(r.MaxSession / time.Second), SystemPrompt: r.SystemPrompt, Voice: r.Voice, Tools: r.Tools,
 	}
 	if r.BindSession {
 		id, err := randomHex(sessionIDBytes)

@@ -76,6 +76,9 @@ type PhoneNumber struct {
 	To           string `koanf:"to"`
 	SystemPrompt string `koanf:"system_prompt"`
 	Voice        string `koanf:"voice"`
+	// Tools, when set, are the only server tools calls to this number may
+	// use (names from tools.builtin and tools.webhooks).
+	Tools []string `koanf:"tools"`
 }
 
 func defaultTelephony() Telephony {

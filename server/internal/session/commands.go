@@ -189,7 +189,11 @@ func (s *Session) applyUpdate(u Update) {
 	}
 	s.st = next
 	s.ready = true
-	names := append(s.m.tools.Names(), s.client.Names()...)
+	var names []string
+	for _, t := range s.server.Tools() {
+		names = append(names, t.Name)
+	}
+	names = append(names, s.client.Names()...)
 	s.send(Updated{
 		InputRate: next.inputRate, OutputRate: next.outputRate, Voice: next.voice, Language: next.language,
 		MinSilence: next.minSilence, MinSpeech: next.minSpeech, ThresholdDB: next.threshold, Tools: names,

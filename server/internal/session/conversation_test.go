@@ -306,3 +306,24 @@ func TestTypedConversation(t *testing.T) {
 	}
 	<-tc.sess.Done()
 }
+
+// TestServerToolsNarrowed: a session started with ServerTools offers the
+// LLM only those server tools (plus the client's), and shows its labels.
+func TestServerToolsNarrowed(t *testing.T) {
+	llm := &sessiontest.LLM{Reply: func(sdk.GenerateRequest) ([]sdk.GenerateEvent, error) { return sessiontest.Text("Okay."), nil }}
+	tc := newTyped(t, llm, &sessiontest.STT{}, session.StartParams{
+		ServerTools: []string{tools.ToolEndSession}, Labels: map[string]string{"call_sid": "CA1"},
+	})
+	until[session.Established](tc, false, nil)
+	assert.Equal(t, map[string]string{"call_sid": "CA1"}, tc.sess.Info().Labels)
+	tc.do(session.Update{Tools: []tools.Definition{{Name: "ask_user"}}})
+	_, upd := until[session.Updated](tc, false, nil)
+	assert.Equal(t, []string{tools.ToolEndSession, "ask_user"}, upd.Tools, "get_current_time is not offered")
+	tc.do(session.InputText{Text: "hi"})
+	until[session.ResponseDone](tc, true, nil)
+	var offered []string
+	for _, tl := range llm.Requests()[0].Tools {
+		offered = append(offered, tl.Name)
+	}
+	assert.Equal(t, []string{tools.ToolEndSession, "ask_user"}, offered)
+}

@@ -57,7 +57,7 @@ func (s *Session) startResponse(ctx context.Context, userText string, times turn
 		msgs = append(msgs, sdk.Message{Role: sdk.RoleSystem, Content: s.st.systemPrompt})
 	}
 	msgs = append(msgs, s.hist.msgs...)
-	set := tools.Set{s.m.tools, s.client}
+	set := tools.Set{s.server, s.client}
 	rctx, cancel := context.WithCancel(ctx)
 	r := &response{
 		id: id, s: s, cancel: cancel, messages: msgs, tools: set, toolDefs: set.Tools(),

@@ -46,6 +46,12 @@ type StartParams struct {
 	// SystemPrompt and Voice, when set, replace the configured ones; a
 	// system prompt set here cannot be changed by the client.
 	SystemPrompt, Voice string
+	// ServerTools, when not nil, narrows the server's tools to these names
+	// for this session (a phone number's or a client token's allowance).
+	ServerTools []string
+	// Labels are facts about the connection shown in Info (a call's
+	// call_sid, from, to); the keys are the transport's.
+	Labels map[string]string
 }
 
 // Info describes a running session (the admin API).
@@ -59,6 +65,8 @@ type Info struct {
 	State string
 	// Turns counts the agent's responses so far.
 	Turns int64
+	// Labels are the transport's facts about the connection.
+	Labels map[string]string
 }
 
 // The sample rates (Hz) a client may declare.
@@ -108,6 +116,9 @@ type Session struct {
 	reportsPlayback bool
 	// client holds the client's tools and their pending calls.
 	client *tools.Client
+	// server are the server tools this session may use.
+	server tools.Source
+	labels map[string]string
 
 	loop     chan func(context.Context)
 	quit     chan struct{}
@@ -153,6 +164,7 @@ func newSession(m *Manager, id SessionID, ip string, p StartParams) (*Session, e
 	s := &Session{
 		id: id, m: m, sink: p.Sink, remoteIP: ip, reportsPlayback: p.ReportsPlayback,
 		transport: p.Transport, started: m.clock.Now(), maxDur: p.MaxDuration, promptLocked: p.SystemPrompt != "",
+		server: m.tools, labels: p.Labels,
 		log:    m.log.With(logKeySessionID, string(id), logKeyRemoteIP, ip, logKeyTransport, p.Transport),
 		client: tools.NewClient(m.clock, m.cfg.ClientToolTimeout),
 		loop:   make(chan func(context.Context), loopQueue),
@@ -164,6 +176,9 @@ func newSession(m *Manager, id SessionID, ip string, p StartParams) (*Session, e
 		},
 		ready: !p.AwaitUpdate,
 		hist:  history{limit: m.cfg.MaxHistory},
+	}
+	if p.ServerTools != nil {
+		s.server = tools.Only(m.tools, p.ServerTools)
 	}
 	if p.SystemPrompt != "" {
 		s.st.systemPrompt = p.SystemPrompt
@@ -187,7 +202,7 @@ func (s *Session) ID() SessionID { return s.id }
 func (s *Session) Info() Info {
 	return Info{
 		ID: s.id, Transport: s.transport, RemoteIP: s.remoteIP, Started: s.started,
-		State: turnState(s.turnNow.Load()).String(), Turns: s.turns.Load(),
+		State: turnState(s.turnNow.Load()).String(), Turns: s.turns.Load(), Labels: s.labels,
 	}
 }
 

@@ -76,3 +76,20 @@ func TestSetFind(t *testing.T) {
 	assert.True(t, tools.ValidName("a_b-9"))
 	assert.False(t, tools.ValidName("no spaces"))
 }
+
+// TestOnly: a narrowed source offers, has and runs only the named tools.
+func TestOnly(t *testing.T) {
+	reg, err := tools.NewRegistry(config.Tools{Builtin: []string{tools.ToolCalculator, tools.ToolEndSession}}, clock.System{}, nil)
+	require.NoError(t, err)
+	narrow := tools.Only(reg, []string{tools.ToolCalculator, "not_a_tool"})
+	require.Len(t, narrow.Tools(), 1)
+	assert.Equal(t, tools.ToolCalculator, narrow.Tools()[0].Name)
+	assert.True(t, narrow.Has(tools.ToolCalculator))
+	assert.False(t, narrow.Has(tools.ToolEndSession))
+	assert.False(t, narrow.Has("not_a_tool"))
+	_, err = narrow.Call(context.Background(), sdk.ToolCall{Name: tools.ToolEndSession})
+	assert.ErrorIs(t, err, tools.ErrUnknownTool)
+	res, err := narrow.Call(context.Background(), sdk.ToolCall{Name: tools.ToolCalculator, Arguments: []byte(`{"expression":"6*7"}`)})
+	require.NoError(t, err)
+	assert.Equal(t, `{"result":42}`, res.Output)
+}

@@ -69,9 +69,6 @@ func (t *Registry) Tools() []sdk.Tool {
 	return out
 }
 
-// Names returns the tool names in declaration order.
-func (t *Registry) Names() []string { return append([]string(nil), t.order...) }
-
 // Has implements Source.
 func (t *Registry) Has(name string) bool {
 	_, ok := t.byName[name]

@@ -9,6 +9,7 @@ package tools
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 
 	"github.com/parleyhq/parley/sdk"
@@ -76,4 +77,43 @@ func (s Set) Find(name string) (Source, bool) {
 		}
 	}
 	return nil, false
+}
+
+// Only narrows src to the tools named in names, in src's order; a name src
+// does not declare is ignored.
+func Only(src Source, names []string) Source { return only{src: src, names: names} }
+
+type only struct {
+	src   Source
+	names []string
+}
+
+func (o only) allowed(name string) bool {
+	for _, n := range o.names {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (o only) Tools() []sdk.Tool {
+	var out []sdk.Tool
+	for _, t := range o.src.Tools() {
+		if o.allowed(t.Name) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func (o only) Has(name string) bool { return o.allowed(name) && o.src.Has(name) }
+
+func (o only) Location() Location { return o.src.Location() }
+
+func (o only) Call(ctx context.Context, call sdk.ToolCall) (Result, error) {
+	if !o.Has(call.Name) {
+		return Result{}, fmt.Errorf("%w %s", ErrUnknownTool, call.Name)
+	}
+	return o.src.Call(ctx, call)
 }

@@ -109,10 +109,15 @@ func (h *Handler) serveMedia(w http.ResponseWriter, r *http.Request) {
 	k.log = log.With("call_sid", st.CallID, "stream_sid", st.StreamID)
 	wc.SetLogger(k.log)
 	sink := &endRecorder{Sink: mediastream.NewSink(streamWire{wc}, h.dialect, st.Law, st.StreamID, k.onError)}
-	sess, err := h.mgr.Start(ctx, res, session.StartParams{
+	params := session.StartParams{
 		Sink: sink, Transport: transportName, InputSampleRate: audio.G711Rate, OutputSampleRate: audio.G711Rate,
 		ReportsPlayback: true,
-	})
+		Labels:          map[string]string{"call_sid": st.CallID, "stream_sid": st.StreamID, "from": from, "to": to},
+	}
+	if n, ok := h.numbers[to]; ok && n.Tools != nil {
+		params.ServerTools = n.Tools
+	}
+	sess, err := h.mgr.Start(ctx, res, params)
 	if err != nil {
 		k.log.Error("session start failed", "error", err)
 		wc.Close(websocket.StatusCode(mediastream.CloseInternalError), "session start failed")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/parleyhq/parley/sdk"
 	"github.com/parleyhq/parley/server/internal/audio"
+	"github.com/parleyhq/parley/server/internal/config"
 	"github.com/parleyhq/parley/server/internal/protocol/mediastream"
 	"github.com/parleyhq/parley/server/internal/session/sessiontest"
 	"github.com/parleyhq/parley/server/internal/tools"
@@ -139,6 +140,24 @@ func TestCallBargeIn(t *testing.T) {
 	msgs := llm.Requests()[1].Messages
 	assert.Equal(t, sdk.Message{Role: sdk.RoleAssistant, Content: "Once upon"}, msgs[len(msgs)-2], "what the echoed marks cover")
 	assert.Equal(t, sdk.Message{Role: sdk.RoleUser, Content: "and then"}, msgs[len(msgs)-1])
+}
+
+// TestCallNumberSettings: calls to a configured number get its system
+// prompt and only its tools; the session shows the call's labels.
+func TestCallNumberSettings(t *testing.T) {
+	llm := reply("Help line, how can I help?")
+	h := newHarness(t, llm, nil, func(s *setup) {
+		s.tel.Numbers = []config.PhoneNumber{{To: called, SystemPrompt: "You answer the help line.", Tools: []string{}}}
+	})
+	p := h.call()
+	p.send(`{"event":"dtmf","streamSid":"` + streamSID + `","dtmf":{"digit":"1"}}`)
+	p.until("mark", true)
+	req := llm.Requests()[0]
+	assert.Equal(t, "You answer the help line.", req.Messages[0].Content)
+	assert.Empty(t, req.Tools, "this number allows no server tools")
+	infos := h.mgr.Sessions()
+	require.Len(t, infos, 1)
+	assert.Equal(t, map[string]string{"call_sid": callSID, "stream_sid": streamSID, "from": caller, "to": called}, infos[0].Labels)
 }
 
 // TestCallDTMF: a keypad digit reaches the LLM as the caller's words.
