@@ -62,7 +62,7 @@ func New(cfg config.Plugins, res config.Resilience, pipeline config.Pipeline, re
 		h.instances = append(h.instances, in)
 	}
 	build := func(kind config.PluginKind, names []string) (*chain, error) {
-		c := &chain{kind: kind, retry: res.Retry, logger: logger}
+		c := &chain{kind: kind, retry: res.Retry, firstOutput: firstOutputOf(res.FirstOutput, kind), logger: logger}
 		for _, name := range names {
 			in, ok := byName[name]
 			if !ok {
