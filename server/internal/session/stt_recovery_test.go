@@ -100,9 +100,7 @@ func TestSTTRecoveryGivesUp(t *testing.T) {
 			until[session.Established](tc, false, nil)
 			tc.audio(sessiontest.Silence(400*time.Millisecond, audio.SampleRate))
 			tc.audio(sessiontest.Speech(900*time.Millisecond, audio.SampleRate))
-			// Past the recovery bound (2 s by default) in audio time.
-			tc.audio(sessiontest.Silence(3*time.Second, audio.SampleRate))
-			seen, e := until[session.Error](tc, false, nil)
+			seen, e := silenceUntilError(tc)
 			assert.Equal(t, session.CodeSTTFailed, e.Code)
 			assert.True(t, e.Retryable)
 			assert.Equal(t, "unavailable", e.Details["plugin_code"])
@@ -125,4 +123,27 @@ func firstOnly(n int) error {
 		return crashed()
 	}
 	return nil
+}
+
+// silenceUntilError sends silence, a frame of clock each, until an Error
+// event arrives: the recovery bound passes in audio time.
+func silenceUntilError(tc *typed) ([]any, session.Error) {
+	tc.t.Helper()
+	var seen []any
+	deadline := time.After(waitFor)
+	frame := sessiontest.Silence(audio.FrameDuration, audio.SampleRate)
+	for {
+		select {
+		case v := <-tc.sink.out:
+			seen = append(seen, v)
+			if e, ok := v.(session.Error); ok {
+				return seen, e
+			}
+		case <-deadline:
+			tc.t.Fatalf("no error within %s; saw %v", waitFor, seen)
+			return seen, session.Error{}
+		default:
+			tc.audio(frame)
+		}
+	}
 }

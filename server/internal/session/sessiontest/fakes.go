@@ -348,7 +348,9 @@ func (st *ttsStream) SendText(text string) error {
 		st.q.push(sdk.AudioChunk{PCM: pcm, SampleRate: st.rate, TextStart: st.offset + start, TextEnd: st.offset + i})
 		st.chunks++
 		if st.fail != nil && st.chunks == 1 {
+			// Crashed: nothing more comes from this stream.
 			st.q.end(st.fail)
+			break
 		}
 	}
 	st.offset += len(text)
