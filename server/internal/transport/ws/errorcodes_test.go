@@ -102,7 +102,9 @@ func TestEveryErrorCodeIsProduced(t *testing.T) {
 	reply := func(events []sdk.GenerateEvent, err error) *sessiontest.LLM {
 		return &sessiontest.LLM{Reply: func(sdk.GenerateRequest) ([]sdk.GenerateEvent, error) { return events, err }}
 	}
-	down := func() error { return &sdk.Error{Code: sdk.CodeUnavailable, Message: "read unix @->/tmp/plugin42: connection reset by peer"} }
+	down := func() error {
+		return &sdk.Error{Code: sdk.CodeUnavailable, Message: "read unix @->/tmp/plugin42: connection reset by peer"}
+	}
 	refused := func(code session.ErrorCode, tune func(*setup), before func(*harness)) func(*testing.T) event {
 		return func(t *testing.T) event {
 			h := newHarness(t, scripted(nil), tune)
