@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -53,6 +54,7 @@ func (b *builds) get(t *testing.T) string {
 			"plugins/llm-rules":        "./plugins/llm-rules",
 			"plugins/tts-flite":        "./plugins/tts-flite",
 			"plugins/llm-anthropic":    "./plugins/llm-anthropic",
+			"plugins/simplugin":        "./server/e2e/testdata/simplugin",
 		}
 		for out, pkg := range targets {
 			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, out), pkg)
@@ -72,6 +74,9 @@ type server struct {
 	addr string
 	cmd  *exec.Cmd
 	logs *logTail
+	// stop sends SIGTERM (SIGKILL after stopLimit) and waits for the exit;
+	// later calls only wait. It returns the process's exit error.
+	stop func() error
 }
 
 // logTail keeps the process's log lines for failure messages.
@@ -141,14 +146,22 @@ func startServerWith(t *testing.T, binDir, cfgYAML string, extraEnv ...string) *
 			}
 		}
 	}()
+	var stopOnce sync.Once
+	var waitErr error
+	s.stop = func() error {
+		stopOnce.Do(func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-exited:
+			case <-time.After(stopLimit):
+				_ = cmd.Process.Kill()
+			}
+			waitErr = cmd.Wait()
+		})
+		return waitErr
+	}
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(stopLimit):
-			_ = cmd.Process.Kill()
-		}
-		_ = cmd.Wait()
+		_ = s.stop()
 		if t.Failed() {
 			t.Logf("parley log:\n%s", s.logs)
 		}

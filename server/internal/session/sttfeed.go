@@ -72,11 +72,19 @@ func (f *sttFeed) run(ctx context.Context) {
 		case b, ok := <-f.in:
 			if !ok {
 				f.in, f.closed = nil, true
-				err = f.stream.CloseSend()
+				if err = f.stream.CloseSend(); err != nil {
+					if err = f.sendFailed(ctx, err); err == nil {
+						return
+					}
+				}
 				break
 			}
 			f.keep(b)
-			err = f.stream.SendAudio(b)
+			if err = f.stream.SendAudio(b); err != nil {
+				if err = f.sendFailed(ctx, err); err == nil {
+					return
+				}
+			}
 		case err = <-f.end:
 			if err == nil {
 				return // the stream ended; its EOF went to the session
@@ -87,6 +95,19 @@ func (f *sttFeed) run(ctx context.Context) {
 		if err != nil && !f.recover(ctx, err) {
 			return
 		}
+	}
+}
+
+// sendFailed turns a failed send into the stream's own status: a send on
+// a broken stream says only that it ended ("Recv returns its status"),
+// while the receiver gets the real cause. It returns nil when the stream
+// ended normally meanwhile (its end went to the session).
+func (f *sttFeed) sendFailed(ctx context.Context, err error) error {
+	select {
+	case rerr := <-f.end:
+		return rerr
+	case <-ctx.Done():
+		return err
 	}
 }
 
@@ -109,7 +130,7 @@ func (f *sttFeed) open(ctx context.Context) error {
 	}
 	if err != nil {
 		cancel()
-		return err
+		return replayFailed(err)
 	}
 	if f.cancel != nil {
 		f.cancel()
@@ -226,4 +247,11 @@ func (f *sttFeed) fail(err error) {
 		u.attempt = n
 		f.s.onTranscript(ctx, u, n, sdk.TranscriptEvent{}, err)
 	})
+}
+
+// replayFailed is the error of a new stream that broke while the kept
+// input was replayed into it: the plugin is still unwell, which is worth
+// another try (a send's own error reads like the caller's fault).
+func replayFailed(err error) error {
+	return &sdk.Error{Code: sdk.CodeUnavailable, Message: "stream broke during replay", Err: err}
 }

@@ -117,7 +117,7 @@ func (p *ttsPipe) reopen(ctx context.Context, tts sdk.TTS, from int) error {
 	}
 	if err != nil {
 		cancel()
-		return err
+		return replayFailed(err)
 	}
 	p.stream, p.cancel, p.base = s, cancel, from
 	return nil
