@@ -331,13 +331,71 @@ func TestFaultsSIGKILLUnderLoad(t *testing.T) {
 	kills := <-killed
 	note()
 
-	// Sessions and turns.
+	turns, completed, interrupted := checkRuns(t, runs, faultTurns)
+
+	// Recovery times from the server's log.
+	recs := serverLog(srv)
+	var sttRec, ttsRec []time.Duration
+	downAt := map[string][]time.Time{}
+	restart := map[string][]time.Duration{}
+	llmReasks := 0
+	for _, r := range recs {
+		switch r.Msg {
+		case "stt recovered", "tts resumed":
+			d, err := time.ParseDuration(r.Took)
+			require.NoError(t, err)
+			if r.Msg == "stt recovered" {
+				sttRec = append(sttRec, d)
+			} else {
+				ttsRec = append(ttsRec, d)
+			}
+		case "llm stream failed before anything was said, asking again":
+			llmReasks++
+		case "plugin down, restarting":
+			downAt[r.Plugin] = append(downAt[r.Plugin], r.Time)
+		case "plugin restarted":
+			if d := downAt[r.Plugin]; len(d) > 0 {
+				restart[r.Plugin] = append(restart[r.Plugin], r.Time.Sub(d[0]))
+				downAt[r.Plugin] = d[1:]
+			}
+		}
+	}
+	require.Len(t, kills, len(schedule), "every scheduled kill happened")
+	for _, name := range []string{"stt-sim", "llm-sim", "tts-flite"} {
+		assert.Len(t, restart[name], 2, "%s restarted after each kill", name)
+	}
+	t.Logf("fault suite: %d sessions, %d turns, %d completed, %d ended at what was said (llm_interrupted), 0 dropped; kills %d",
+		faultSessions, turns, completed, interrupted, len(kills))
+	t.Logf("recovered: stt %d utterances replayed (p50 %s, p99 %s), tts %d replies resumed (p50 %s, p99 %s), llm %d rounds asked again",
+		len(sttRec), percentile(sttRec, 0.5), percentile(sttRec, 0.99), len(ttsRec), percentile(ttsRec, 0.5), percentile(ttsRec, 0.99), llmReasks)
+	for _, name := range []string{"stt-sim", "llm-sim", "tts-flite"} {
+		t.Logf("plugin %s: down → restarted p50 %s, max %s", name, percentile(restart[name], 0.5), percentile(restart[name], 1))
+	}
+
+	// No process left once the server is gone.
+	require.NoError(t, srv.stop())
+	assertNoPluginLeft(t, pids)
+	goleak.VerifyNone(t, leaks)
+}
+
+// utterance is one turn's audio: a moment of silence (the VAD's noise
+// floor), then utteranceLength of speech-like sound.
+func utterance() []int16 {
+	return append(sessiontest.Silence(400*time.Millisecond, audio.SampleRate), sessiontest.Speech(utteranceLength, audio.SampleRate)...)
+}
+
+// checkRuns asserts what every fault test promises of the sessions' turns:
+// none dropped, each recognised exactly once and whole, each reply whole —
+// or, only after an LLM died mid-reply, ended at what was said — no turn
+// lost, and clean errors. It returns the counts.
+func checkRuns(t *testing.T, runs []sessionRun, turnsEach int) (turns, completed, interrupted int) {
+	t.Helper()
 	var medians []int
-	turns, completed, interrupted := 0, 0, 0
+	turns, completed, interrupted = 0, 0, 0
 	var errs []faultEvent
 	for i, r := range runs {
 		require.NoError(t, r.err, "session %d dropped after %d turns", i, len(r.turns))
-		require.Len(t, r.turns, faultTurns, "session %d", i)
+		require.Len(t, r.turns, turnsEach, "session %d", i)
 		for _, tr := range r.turns {
 			turns++
 			errs = append(errs, tr.errors...)
@@ -397,55 +455,7 @@ func TestFaultsSIGKILLUnderLoad(t *testing.T) {
 		}
 	}
 
-	// Recovery times from the server's log.
-	recs := serverLog(srv)
-	var sttRec, ttsRec []time.Duration
-	downAt := map[string][]time.Time{}
-	restart := map[string][]time.Duration{}
-	llmReasks := 0
-	for _, r := range recs {
-		switch r.Msg {
-		case "stt recovered", "tts resumed":
-			d, err := time.ParseDuration(r.Took)
-			require.NoError(t, err)
-			if r.Msg == "stt recovered" {
-				sttRec = append(sttRec, d)
-			} else {
-				ttsRec = append(ttsRec, d)
-			}
-		case "llm stream failed before anything was said, asking again":
-			llmReasks++
-		case "plugin down, restarting":
-			downAt[r.Plugin] = append(downAt[r.Plugin], r.Time)
-		case "plugin restarted":
-			if d := downAt[r.Plugin]; len(d) > 0 {
-				restart[r.Plugin] = append(restart[r.Plugin], r.Time.Sub(d[0]))
-				downAt[r.Plugin] = d[1:]
-			}
-		}
-	}
-	require.Len(t, kills, len(schedule), "every scheduled kill happened")
-	for _, name := range []string{"stt-sim", "llm-sim", "tts-flite"} {
-		assert.Len(t, restart[name], 2, "%s restarted after each kill", name)
-	}
-	t.Logf("fault suite: %d sessions, %d turns, %d completed, %d ended at what was said (llm_interrupted), 0 dropped; kills %d",
-		faultSessions, turns, completed, interrupted, len(kills))
-	t.Logf("recovered: stt %d utterances replayed (p50 %s, p99 %s), tts %d replies resumed (p50 %s, p99 %s), llm %d rounds asked again",
-		len(sttRec), percentile(sttRec, 0.5), percentile(sttRec, 0.99), len(ttsRec), percentile(ttsRec, 0.5), percentile(ttsRec, 0.99), llmReasks)
-	for _, name := range []string{"stt-sim", "llm-sim", "tts-flite"} {
-		t.Logf("plugin %s: down → restarted p50 %s, max %s", name, percentile(restart[name], 0.5), percentile(restart[name], 1))
-	}
-
-	// No process left once the server is gone.
-	require.NoError(t, srv.stop())
-	assertNoPluginLeft(t, pids)
-	goleak.VerifyNone(t, leaks)
-}
-
-// utterance is one turn's audio: a moment of silence (the VAD's noise
-// floor), then utteranceLength of speech-like sound.
-func utterance() []int16 {
-	return append(sessiontest.Silence(400*time.Millisecond, audio.SampleRate), sessiontest.Speech(utteranceLength, audio.SampleRate)...)
+	return turns, completed, interrupted
 }
 
 // assertCleanErrors fails on any client-visible error that carries a

@@ -218,19 +218,19 @@ func (r *response) openTTS(ctx context.Context, fail context.CancelCauseFunc) (*
 
 // receiveAudio converts TTS chunks to the output rate and hands them to the
 // pacer; it closes ch when the stream ends. A stream failing mid-reply is
-// resumed (ttsPipe) after the last text span any audio was received for:
-// a sentence cut short is not started again.
+// resumed (ttsPipe) at the span whose audio was arriving, skipping the
+// audio of it already received (resumePoint).
 func (r *response) receiveAudio(ctx context.Context, p *ttsPipe, ch chan<- pacedAudio) error {
 	defer close(ch)
 	var rs *audio.Resampler
 	rsFrom := 0
 	var samples, conv []int16
-	resumeAt := 0
+	var at resumePoint
 	for {
 		stream, base := p.current()
 		c, err := stream.Recv()
 		if err != nil && !errors.Is(err, io.EOF) && ctx.Err() == nil {
-			if rerr := r.resume(ctx, p, resumeAt, err); rerr != nil {
+			if rerr := r.resume(ctx, p, at.from(), err); rerr != nil {
 				return &turnError{code: CodeTTSFailed, err: rerr}
 			}
 			continue
@@ -250,12 +250,11 @@ func (r *response) receiveAudio(ctx context.Context, p *ttsPipe, ch chan<- paced
 		if err != nil {
 			return &turnError{code: CodeTTSFailed, err: err}
 		}
-		if len(c.PCM) == 0 {
-			continue
-		}
 		if c.TextEnd > c.TextStart {
 			c.TextStart, c.TextEnd = base+c.TextStart, base+c.TextEnd
-			resumeAt = max(resumeAt, c.TextEnd)
+		}
+		if c.PCM = at.take(c); len(c.PCM) == 0 {
+			continue
 		}
 		r.mu.Lock()
 		if r.times.ttsFirstAudio.IsZero() {

@@ -13,8 +13,9 @@ import (
 // ttsPipe is the response's TTS stream with its receiver and pacer. It
 // keeps all text sent, so that when the stream fails mid-reply — after its
 // first audio, where the plugin host no longer replays — a new stream (the
-// restarted plugin or the next in the chain) takes over from the first text
-// span of which no audio was received: nothing heard is said twice.
+// restarted plugin or the next in the chain) takes over at the span whose
+// audio was arriving, its received audio skipped: nothing is said twice or
+// left out (resumePoint).
 type ttsPipe struct {
 	cfg      sdk.TTSConfig
 	recvDone chan error
@@ -121,4 +122,40 @@ func (p *ttsPipe) reopen(ctx context.Context, tts sdk.TTS, from int) error {
 	}
 	p.stream, p.cancel, p.base = s, cancel, from
 	return nil
+}
+
+// resumePoint is where a failed TTS stream is resumed. The span whose
+// audio was arriving (or had just arrived) is synthesized again from its
+// start and the audio already received of it is skipped, so the sentence
+// goes on where it was cut: neither said twice nor lost. Offsets are in
+// the response text; byte counts are of the TTS's own audio.
+type resumePoint struct {
+	start, end int
+	got        int
+	skip       int
+}
+
+// take returns the part of chunk c (its span already in response offsets)
+// that is new, and tracks its span.
+func (p *resumePoint) take(c sdk.AudioChunk) []byte {
+	pcm := c.PCM
+	if c.TextEnd <= c.TextStart {
+		return pcm
+	}
+	if c.TextStart == p.start && c.TextEnd == p.end && p.skip > 0 {
+		n := min(p.skip, len(pcm))
+		p.skip -= n
+		pcm = pcm[n:]
+	} else if c.TextStart != p.start || c.TextEnd != p.end {
+		p.start, p.end, p.got, p.skip = c.TextStart, c.TextEnd, 0, 0
+	}
+	p.got += len(pcm)
+	return pcm
+}
+
+// from returns where the new stream's text starts, and arms the skip of
+// what was received of that span.
+func (p *resumePoint) from() int {
+	p.skip = p.got
+	return p.start
 }
