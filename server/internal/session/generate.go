@@ -8,6 +8,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/parleyhq/parley/sdk"
 	"github.com/parleyhq/parley/server/internal/audio"
@@ -22,7 +23,7 @@ const ttsQueue = 16
 
 // maxLLMRestarts bounds how often one response's LLM round is started
 // again after the model failed before any of the round was shown.
-const maxLLMRestarts = 2
+const maxLLMRestarts = 3
 
 func (r *response) generate(ctx context.Context, fail context.CancelCauseFunc) error {
 	var tts *ttsPipe
@@ -74,13 +75,20 @@ func (r *response) generate(ctx context.Context, fail context.CancelCauseFunc) e
 		start := len(r.fullText())
 		calls, shown, err := r.generateRound(ctx, req, round == 0, &split, speak)
 		var te *turnError
-		if err != nil && errors.As(err, &te) && te.midStream && ctx.Err() == nil {
+		// The plugin host retried and fell back before the first event; a
+		// model that died after it, or whose every instance is down right
+		// now (restarting), is asked again while nothing was shown.
+		down := err != nil && errors.As(err, &te) && !te.midStream && te.code == CodeLLMFailed && sdk.CodeOf(te.err) == sdk.CodeUnavailable
+		if err != nil && errors.As(err, &te) && (te.midStream || down) && ctx.Err() == nil {
 			switch {
 			case !shown && restarts < maxLLMRestarts:
 				// Nothing of this round was shown or spoken: ask again
 				// (the restarted model, or the next in the chain).
 				restarts++
 				r.s.log.Warn("llm stream failed before anything was said, asking again", "response_id", r.id, "error", te.err)
+				if down && !r.waitFor(ctx, sttRecoverBackoff<<restarts) {
+					return err
+				}
 				r.resetText(start)
 				split = SentenceSplitter{}
 				round--
@@ -183,6 +191,18 @@ func (r *response) generateRound(ctx context.Context, req sdk.GenerateRequest, f
 			}
 			calls = append(calls, tc)
 		}
+	}
+}
+
+// waitFor waits d on the session's clock; false if ctx ended first.
+func (r *response) waitFor(ctx context.Context, d time.Duration) bool {
+	ch, stop := r.s.m.clock.At(r.s.m.clock.Now().Add(d))
+	defer stop()
+	select {
+	case <-ch:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 

@@ -141,7 +141,9 @@ func TestEveryErrorCodeIsProduced(t *testing.T) {
 				h.stt.Fail = func(int) error { return down() }
 			}, func(c *client) { c.utterance(600 * time.Millisecond) })
 		},
-		"llm_failed": func(t *testing.T) event { return errorOf(t, reply(nil, down()), nil, text) },
+		"llm_failed": func(t *testing.T) event {
+			return errorOf(t, reply(nil, &sdk.Error{Code: sdk.CodeInternal, Message: "upstream said: 10.0.0.1:443 exploded"}), nil, text)
+		},
 		"llm_interrupted": func(t *testing.T) event {
 			return errorOf(t, reply([]sdk.GenerateEvent{{TextDelta: "One. "}, {TextDelta: "Two"}}, down()), nil, text)
 		},
