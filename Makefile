@@ -63,6 +63,18 @@ test: deps-test build ## run the whole suite with the race detector (unit, plugi
 test-short: ## quick unit tests only
 	$(GO) test -short ./...
 
+SOAK_MINUTES  ?= 10
+SOAK_SESSIONS ?= 20
+FUZZTIME      ?= 30s
+
+.PHONY: soak
+soak: deps-test ## soak: SOAK_SESSIONS sessions come and go at random for SOAK_MINUTES (not in make test)
+	PARLEY_SOAK_MINUTES=$(SOAK_MINUTES) PARLEY_SOAK_SESSIONS=$(SOAK_SESSIONS) $(GO) test -run '^TestSoak$$' -v -count=1 -timeout $$(( $(SOAK_MINUTES) + 10 ))m ./server/e2e/
+
+.PHONY: fuzz
+fuzz: deps-run ## run every fuzz target for FUZZTIME each (crashers land in testdata/fuzz)
+	FUZZTIME=$(FUZZTIME) GO=$(GO) .ci/fuzz
+
 .PHONY: bench
 bench: deps-run ## run the Go benchmarks (figures go to server/BENCHMARKS.md)
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -115,25 +115,41 @@ type pluginState struct {
 	Name    string `json:"name"`
 	State   string `json:"state"`
 	Breaker string `json:"breaker"`
+	PID     int    `json:"pid"`
 }
 
 func pluginStatus(t *testing.T, addr string) map[string]pluginState {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+addr+"/v1/plugins", nil)
+	st, err := fetchPluginStatus(t.Context(), addr)
 	require.NoError(t, err)
+	return st
+}
+
+// fetchPluginStatus reads GET /v1/plugins by plugin name.
+func fetchPluginStatus(ctx context.Context, addr string) (map[string]pluginState, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/v1/plugins", nil)
+	if err != nil {
+		return nil, err
+	}
 	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
+	if err != nil {
+		return nil, err
+	}
 	defer resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET /v1/plugins: %s", resp.Status)
+	}
 	var body struct {
 		Plugins []pluginState `json:"plugins"`
 	}
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return nil, err
+	}
 	out := map[string]pluginState{}
 	for _, p := range body.Plugins {
 		out[p.Name] = p
 	}
-	return out
+	return out, nil
 }
 
 // readTurn reads events until the turn's metrics event.

@@ -60,6 +60,7 @@ func (b *builds) get(t *testing.T) string {
 			"plugins/stt-openai":       "./plugins/stt-openai",
 			"plugins/tts-elevenlabs":   "./plugins/tts-elevenlabs",
 			"plugins/tts-openai":       "./plugins/tts-openai",
+			"plugins/simplugin":        "./server/e2e/testdata/simplugin",
 		}
 		for out, pkg := range targets {
 			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, out), pkg)
@@ -81,6 +82,9 @@ type server struct {
 	logs *logTail
 	// exited is closed when the process's log pipe is drained (it exited).
 	exited chan struct{}
+	// stop sends SIGTERM (SIGKILL after stopLimit) and waits for the exit;
+	// later calls only wait. It returns the process's exit error.
+	stop func() error
 }
 
 // dummySecrets are provider keys every e2e server gets in its environment
@@ -212,14 +216,22 @@ func startServerLayers(t *testing.T, binDir string, layers []string, extraEnv ..
 			}
 		}
 	}()
+	var stopOnce sync.Once
+	var waitErr error
+	s.stop = func() error {
+		stopOnce.Do(func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-exited:
+			case <-time.After(stopLimit):
+				_ = cmd.Process.Kill()
+			}
+			waitErr = cmd.Wait()
+		})
+		return waitErr
+	}
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(stopLimit):
-			_ = cmd.Process.Kill()
-		}
-		_ = cmd.Wait()
+		_ = s.stop()
 		// Every log line of every e2e server, debug included, is scanned.
 		assertNoSecrets(t, s.logs, secretValues(cmd.Env))
 		if t.Failed() {

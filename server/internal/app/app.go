@@ -79,7 +79,8 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	}
 	mgr, err := session.NewManager(cfg.Session, cfg.VAD, cfg.Tools,
 		session.Plugins{STT: host.STT(), LLM: host.LLM(), TTS: host.TTS()}, guard, reg, a.logger,
-		session.WithHTTPClient(webhookClient()))
+		session.WithHTTPClient(webhookClient()),
+		session.WithRecovery(cfg.Resilience.STTRecoverTimeout, cfg.Resilience.TTSRecoverTimeout))
 	if err != nil {
 		return fmt.Errorf("sessions: %w", err)
 	}

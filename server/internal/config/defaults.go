@@ -62,6 +62,11 @@ const (
 	defaultRetryInitial    = 100 * time.Millisecond
 	defaultRetryMax        = 2 * time.Second
 	defaultRetryMultiplier = 2.0
+	defaultFirstOutputSTT  = 5 * time.Second
+	defaultFirstOutputLLM  = 10 * time.Second
+	defaultFirstOutputTTS  = 5 * time.Second
+	defaultSTTRecover      = 2 * time.Second
+	defaultTTSRecover      = 2 * time.Second
 
 	defaultRequestsPerMinute = 600
 	defaultBurst             = 60
@@ -146,6 +151,9 @@ func Default() Config {
 				MaxBackoff:     defaultRetryMax,
 				Multiplier:     defaultRetryMultiplier,
 			},
+			FirstOutput:       FirstOutput{STT: defaultFirstOutputSTT, LLM: defaultFirstOutputLLM, TTS: defaultFirstOutputTTS},
+			STTRecoverTimeout: defaultSTTRecover,
+			TTSRecoverTimeout: defaultTTSRecover,
 		},
 		Tools: Tools{
 			Builtin:  []string{"get_current_time", "end_session", "calculator"},

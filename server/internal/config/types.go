@@ -265,6 +265,26 @@ type Retry struct {
 type Resilience struct {
 	Breaker Breaker `koanf:"breaker"`
 	Retry   Retry   `koanf:"retry"`
+	// FirstOutput cuts off a plugin call that was accepted but gives no
+	// output in time; the cut is handled like any failure (retry, fallback).
+	FirstOutput FirstOutput `koanf:"first_output"`
+	// STTRecoverTimeout bounds how long an utterance whose recognizer failed
+	// mid-stream waits for a restarted or fallback recognizer to take over
+	// its audio before the turn fails.
+	STTRecoverTimeout time.Duration `koanf:"stt_recover_timeout"`
+	// TTSRecoverTimeout is the same bound for a reply whose synthesizer
+	// failed mid-stream.
+	TTSRecoverTimeout time.Duration `koanf:"tts_recover_timeout"`
+}
+
+// FirstOutput is the longest wait for a plugin call's first output, per
+// plugin kind; zero waits for ever. STT counts from the end of the
+// utterance's audio (a recognizer may hold partials back until then), LLM
+// from the request, TTS from the first text sent.
+type FirstOutput struct {
+	STT time.Duration `koanf:"stt"`
+	LLM time.Duration `koanf:"llm"`
+	TTS time.Duration `koanf:"tts"`
 }
 
 // WebhookTool is an HTTP tool the LLM may call: Parley POSTs the JSON

@@ -334,6 +334,11 @@ func (c *Config) validatePlugins(v *validator) {
 	if r.Retry.Multiplier < 1 {
 		v.fail("resilience.retry.multiplier", r.Retry.Multiplier, "must be >= 1")
 	}
+	v.nonNegative("resilience.first_output.stt", r.FirstOutput.STT)
+	v.nonNegative("resilience.first_output.llm", r.FirstOutput.LLM)
+	v.nonNegative("resilience.first_output.tts", r.FirstOutput.TTS)
+	v.nonNegative("resilience.stt_recover_timeout", r.STTRecoverTimeout)
+	v.nonNegative("resilience.tts_recover_timeout", r.TTSRecoverTimeout)
 }
 
 func validateRestart(v *validator, key string, r Restart) {

@@ -49,11 +49,17 @@ type innerStream[O any] interface {
 // bidiOpen opens a plugin stream on a running instance.
 type bidiOpen[O any] func(ctx context.Context, gen *generation) (innerStream[O], error)
 
-// attempt is a plugin stream with its cancel func.
+// attempt is a plugin stream with its cancel func and its first-output
+// watch.
 type attempt[O any] struct {
 	s      innerStream[O]
 	cancel context.CancelFunc
+	watch  *firstOutputWatch
 }
+
+// armsFn says whether an input starts the wait for the first output (STT:
+// the end of the audio or a flush; TTS: text).
+type armsFn func(x input) bool
 
 // bidi is a resilient bidirectional stream over a chain. Until the first
 // output arrives it keeps the input (bounded) and, when the plugin stream
@@ -65,6 +71,7 @@ type bidi[O any] struct {
 	cur    *cursor
 	openFn bidiOpen[O]
 	maxBuf int
+	arms   armsFn
 
 	mu       sync.Mutex
 	att      attempt[O]
@@ -78,8 +85,8 @@ type bidi[O any] struct {
 	failed   error
 }
 
-func newBidi[O any](ctx context.Context, c *chain, maxBuf int, openFn bidiOpen[O]) (*bidi[O], error) {
-	b := &bidi[O]{ctx: ctx, chain: c, cur: c.newCursor(), openFn: openFn, maxBuf: maxBuf}
+func newBidi[O any](ctx context.Context, c *chain, maxBuf int, arms armsFn, openFn bidiOpen[O]) (*bidi[O], error) {
+	b := &bidi[O]{ctx: ctx, chain: c, cur: c.newCursor(), openFn: openFn, maxBuf: maxBuf, arms: arms}
 	o, err := open(ctx, c, b.cur, nil, b.try)
 	if err != nil {
 		return nil, err
@@ -97,17 +104,22 @@ func (b *bidi[O]) try(ctx context.Context, _ *instance, gen *generation) (attemp
 		cancel()
 		return attempt[O]{}, err
 	}
+	watch := &firstOutputWatch{}
 	for _, x := range b.buf {
+		if b.arms(x) {
+			watch.arm(b.chain.firstOutput, cancel)
+		}
 		if err := s.send(x); err != nil {
 			// The stream's status, if it has one, says more than the send error.
 			if _, rerr := s.Recv(); rerr != nil && !errors.Is(rerr, io.EOF) {
 				err = rerr
 			}
+			watch.stop()
 			cancel()
 			return attempt[O]{}, err
 		}
 	}
-	return attempt[O]{s: s, cancel: cancel}, nil
+	return attempt[O]{s: s, cancel: cancel, watch: watch}, nil
 }
 
 func (b *bidi[O]) adopt(o opened[attempt[O]]) {
@@ -127,6 +139,9 @@ func (b *bidi[O]) send(x input) error {
 	defer b.mu.Unlock()
 	if b.failed != nil {
 		return b.failed
+	}
+	if b.arms(x) {
+		b.att.watch.arm(b.chain.firstOutput, b.att.cancel)
 	}
 	if !b.overflow {
 		if b.bufBytes+x.size() > b.maxBuf {
@@ -156,15 +171,15 @@ func (b *bidi[O]) recv() (O, error) {
 			b.mu.Unlock()
 			return zero, err
 		}
-		s, in, gen := b.att.s, b.in, b.gen
+		s, in, gen, watch := b.att.s, b.in, b.gen, b.att.watch
 		b.mu.Unlock()
 
 		v, err := s.Recv()
-		if err == nil {
+		if err == nil && !watch.timedOut.Load() {
 			b.markEmitted()
 			return v, nil
 		}
-		err = in.classify(b.ctx, gen, err)
+		err = watch.check(in, b.chain.firstOutput, in.classify(b.ctx, gen, err))
 		if errors.Is(err, io.EOF) {
 			b.finish(nil, io.EOF)
 			return zero, io.EOF
@@ -179,6 +194,7 @@ func (b *bidi[O]) recv() (O, error) {
 		}
 		b.done(in.outcome(b.ctx, gen, err))
 		b.done = nil
+		b.att.watch.stop()
 		b.att.cancel()
 		o, oerr := open(b.ctx, b.chain, b.cur, err, b.try)
 		if oerr != nil {
@@ -200,6 +216,7 @@ func (b *bidi[O]) markEmitted() {
 		return
 	}
 	b.emitted = true
+	b.att.watch.stop()
 	b.buf, b.bufBytes = nil, 0
 	done := b.done
 	b.done = nil
@@ -216,6 +233,7 @@ func (b *bidi[O]) finish(outcome, err error) {
 	done := b.done
 	b.done = nil
 	b.failed = err
+	b.att.watch.stop()
 	b.att.cancel()
 	b.mu.Unlock()
 	if done != nil {
@@ -230,7 +248,7 @@ var _ sdk.STT = (*sttChain)(nil)
 
 // Transcribe implements sdk.STT; see bidi for retry and replay.
 func (c *sttChain) Transcribe(ctx context.Context, cfg sdk.STTConfig) (sdk.STTStream, error) {
-	b, err := newBidi(ctx, c.chain, maxReplayAudioBytes, func(ctx context.Context, gen *generation) (innerStream[sdk.TranscriptEvent], error) {
+	b, err := newBidi(ctx, c.chain, maxReplayAudioBytes, sttArms, func(ctx context.Context, gen *generation) (innerStream[sdk.TranscriptEvent], error) {
 		s, err := gen.stt.Transcribe(ctx, cfg)
 		if err != nil {
 			return nil, err
@@ -242,6 +260,13 @@ func (c *sttChain) Transcribe(ctx context.Context, cfg sdk.STTConfig) (sdk.STTSt
 	}
 	return &sttStream{b}, nil
 }
+
+// sttArms: a recognizer owes output once the audio ended or was flushed
+// (it may hold partials back until then).
+func sttArms(x input) bool { return x.kind != inputData }
+
+// ttsArms: a synthesizer owes audio once it has text.
+func ttsArms(x input) bool { return x.kind == inputData && x.text != "" }
 
 type sttInner struct{ s sdk.STTStream }
 
@@ -284,7 +309,7 @@ var _ sdk.TTS = (*ttsChain)(nil)
 
 // Synthesize implements sdk.TTS; see bidi for retry and replay.
 func (c *ttsChain) Synthesize(ctx context.Context, cfg sdk.TTSConfig) (sdk.TTSStream, error) {
-	b, err := newBidi(ctx, c.chain, maxReplayTextBytes, func(ctx context.Context, gen *generation) (innerStream[sdk.AudioChunk], error) {
+	b, err := newBidi(ctx, c.chain, maxReplayTextBytes, ttsArms, func(ctx context.Context, gen *generation) (innerStream[sdk.AudioChunk], error) {
 		s, err := gen.tts.Synthesize(ctx, cfg)
 		if err != nil {
 			return nil, err

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/parleyhq/parley/sdk"
 	"github.com/parleyhq/parley/server/internal/config"
@@ -18,7 +20,64 @@ type chain struct {
 	kind    config.PluginKind
 	members []*instance
 	retry   config.Retry
-	logger  *slog.Logger
+	// firstOutput bounds the wait for a call's first output (0: none).
+	firstOutput time.Duration
+	logger      *slog.Logger
+}
+
+// firstOutputOf is the first-output bound of kind.
+func firstOutputOf(f config.FirstOutput, kind config.PluginKind) time.Duration {
+	switch kind {
+	case config.KindSTT:
+		return f.STT
+	case config.KindLLM:
+		return f.LLM
+	case config.KindTTS:
+		return f.TTS
+	}
+	return 0
+}
+
+// firstOutputWatch cuts a call off when its first output is late: armed,
+// it cancels the call after the chain's bound unless stopped first.
+type firstOutputWatch struct {
+	timer    *time.Timer
+	timedOut atomic.Bool
+}
+
+// arm starts the watch on a call; a zero bound or a second arm does nothing.
+func (w *firstOutputWatch) arm(d time.Duration, cancel context.CancelFunc) {
+	if d <= 0 || w.timer != nil {
+		return
+	}
+	w.timer = time.AfterFunc(d, func() {
+		w.timedOut.Store(true)
+		cancel()
+	})
+}
+
+// stop ends the watch (the first output came, or the call ended).
+func (w *firstOutputWatch) stop() {
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+}
+
+// check returns the first-output error in place of err when the watch cut
+// the call off (even if an output raced the cut), counting it; otherwise
+// err.
+func (w *firstOutputWatch) check(in *instance, d time.Duration, err error) error {
+	if !w.timedOut.Load() {
+		return err
+	}
+	in.metrics.firstOutputTimeouts.WithLabelValues(in.name).Inc()
+	in.logger.Warn("plugin gave no first output in time", "timeout", d.String())
+	return &sdk.Error{
+		Code:    sdk.CodeDeadlineExceeded,
+		Message: fmt.Sprintf("plugin %s gave no output within %s", in.name, d),
+		Details: map[string]string{"plugin": in.name},
+		Err:     ErrFirstOutputTimeout,
+	}
 }
 
 // cursor is where one logical call stands in its chain: which member it is
@@ -61,7 +120,8 @@ func open[T any](ctx context.Context, c *chain, cur *cursor, prevErr error, try 
 				return zero, err
 			}
 			retryNow := false
-			if !resilience.IsBreakerRejection(err) {
+			// A hung instance is not retried: the next one is tried.
+			if !resilience.IsBreakerRejection(err) && !errors.Is(err, ErrFirstOutputTimeout) {
 				d, gerr := cur.backoff.Next(err)
 				if gerr == nil {
 					if werr := resilience.Wait(ctx, d); werr != nil {

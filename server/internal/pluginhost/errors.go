@@ -29,3 +29,9 @@ var ErrInvalidConfig = errors.New("invalid plugin configuration")
 // ErrNotStarted is returned when a Host is used before Start succeeded or
 // started twice.
 var ErrNotStarted = errors.New("plugin host not started")
+
+// ErrFirstOutputTimeout is wrapped (in an sdk.Error with code
+// deadline_exceeded, naming the plugin) when a call was accepted but gave
+// no output within resilience.first_output for its kind. The call is not
+// retried on the same instance — it is likely hung — but falls back.
+var ErrFirstOutputTimeout = errors.New("plugin gave no output in time")

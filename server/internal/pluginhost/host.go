@@ -4,8 +4,11 @@
 // after a crash, Pdeathsig so none outlives Parley) and hands the session
 // layer resilient sdk.STT, sdk.LLM and sdk.TTS values: each is the
 // pipeline's chain of instances with a circuit breaker per instance, retry
-// of failures that happen before any output, and fallback to the next
-// instance when one is unavailable or its breaker is open.
+// of failures that happen before any output, fallback to the next
+// instance when one is unavailable or its breaker is open, and a
+// first-output timeout per kind that cuts off a call that was accepted but
+// says nothing (then falls back). Failures after the first output pass
+// through; the session recovers from those (replay, resume).
 //
 // A Host is immutable after Start: a new configuration means a new Host.
 package pluginhost
@@ -62,7 +65,7 @@ func New(cfg config.Plugins, res config.Resilience, pipeline config.Pipeline, re
 		h.instances = append(h.instances, in)
 	}
 	build := func(kind config.PluginKind, names []string) (*chain, error) {
-		c := &chain{kind: kind, retry: res.Retry, logger: logger}
+		c := &chain{kind: kind, retry: res.Retry, firstOutput: firstOutputOf(res.FirstOutput, kind), logger: logger}
 		for _, name := range names {
 			in, ok := byName[name]
 			if !ok {

@@ -832,3 +832,40 @@ func TestCloseLogsPluginStoppedAtInfo(t *testing.T) {
 	}
 	assert.Equal(t, 2, stopped, "one \"plugin stopped\" per plugin:\n%s", out.String())
 }
+
+// TestFirstOutputTimeoutFallsBack: a plugin that accepts a call and then
+// never answers is cut off after resilience.first_output for its kind,
+// counted, not retried, and the call falls back (with its input replayed)
+// to the next plugin in the chain.
+func TestFirstOutputTimeoutFallsBack(t *testing.T) {
+	res := testRes()
+	cut := 100 * time.Millisecond
+	res.FirstOutput = config.FirstOutput{STT: cut, LLM: cut, TTS: cut}
+	hung := map[string]any{"hang": true}
+	ok := map[string]any{"label": "ok:"}
+	f := start(t, []config.Instance{
+		inst("stt-hung", config.KindSTT, hung), inst("stt-ok", config.KindSTT, ok),
+		inst("llm-hung", config.KindLLM, hung), inst("llm-ok", config.KindLLM, ok),
+		inst("tts-hung", config.KindTTS, hung), inst("tts-ok", config.KindTTS, ok),
+	}, config.Pipeline{STT: []string{"stt-hung", "stt-ok"}, LLM: []string{"llm-hung", "llm-ok"}, TTS: []string{"tts-hung", "tts-ok"}}, res)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+
+	text, err := transcribe(ctx, f.h.STT(), 3)
+	require.NoError(t, err)
+	assert.Equal(t, "ok:final:1920", text, "the fallback got the whole replayed input")
+
+	reply, err := generate(ctx, f.h.LLM(), "hello there")
+	require.NoError(t, err)
+	assert.Equal(t, "ok:hello ok:there", reply)
+
+	n, err := synthesize(ctx, f.h.TTS(), "hi")
+	require.NoError(t, err)
+	assert.Equal(t, 4, n)
+
+	for _, name := range []string{"stt-hung", "llm-hung", "tts-hung"} {
+		assert.InDelta(t, 1, testutil.ToFloat64(f.h.instances[0].metrics.firstOutputTimeouts.WithLabelValues(name)), 0,
+			"%s: one timeout counted (not retried on the hung instance)", name)
+		assert.Equal(t, StateRunning, f.status(name).State, "a hung call is not a dead plugin")
+	}
+}

@@ -25,14 +25,19 @@ type llmFirst struct {
 // event is retried and falls back along the chain; once an event arrived,
 // errors pass through (a crash shows as Unavailable).
 func (c *llmChain) Generate(ctx context.Context, req sdk.GenerateRequest) (sdk.LLMStream, error) {
-	o, err := open(ctx, c.chain, c.newCursor(), nil, func(ctx context.Context, _ *instance, gen *generation) (*llmFirst, error) {
+	o, err := open(ctx, c.chain, c.newCursor(), nil, func(ctx context.Context, in *instance, gen *generation) (*llmFirst, error) {
 		sctx, cancel := context.WithCancel(ctx)
+		var watch firstOutputWatch
+		watch.arm(c.firstOutput, cancel)
+		defer watch.stop()
 		s, err := gen.llm.Generate(sctx, req)
 		if err != nil {
 			cancel()
-			return nil, err
+			return nil, watch.check(in, c.firstOutput, err)
 		}
 		ev, err := s.Recv()
+		watch.stop()
+		err = watch.check(in, c.firstOutput, err)
 		if errors.Is(err, io.EOF) {
 			return &llmFirst{s: s, eof: true, cancel: cancel}, nil
 		}

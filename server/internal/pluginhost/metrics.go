@@ -20,6 +20,8 @@ type metrics struct {
 	restarts   *prometheus.CounterVec
 	breaker    *prometheus.GaugeVec
 	callErrors *prometheus.CounterVec
+	// firstOutputTimeouts counts calls cut off for giving no output in time.
+	firstOutputTimeouts *prometheus.CounterVec
 }
 
 // newMetrics creates the collectors and registers them on reg. A second
@@ -43,6 +45,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "parley_plugin_call_errors_total",
 			Help: "Failed plugin calls by sdk error code.",
 		}, []string{labelPlugin, labelCode}),
+		firstOutputTimeouts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_plugin_first_output_timeouts_total",
+			Help: "Plugin calls cut off because their first output did not come within resilience.first_output.",
+		}, []string{labelPlugin}),
 	}
 	if reg == nil {
 		return m, nil
@@ -61,6 +67,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return nil, err
 	}
 	m.callErrors, err = register(reg, m.callErrors)
+	if err != nil {
+		return nil, err
+	}
+	m.firstOutputTimeouts, err = register(reg, m.firstOutputTimeouts)
 	if err != nil {
 		return nil, err
 	}

@@ -61,6 +61,9 @@ const (
 	CodeSTTFailed ErrorCode = "stt_failed"
 	CodeLLMFailed ErrorCode = "llm_failed"
 	CodeTTSFailed ErrorCode = "tts_failed"
+	// CodeLLMInterrupted: the model failed after part of its answer was
+	// spoken; the reply ends at what was said.
+	CodeLLMInterrupted ErrorCode = "llm_interrupted"
 	// CodeToolFailed: a tool call failed (the model is told why).
 	CodeToolFailed ErrorCode = "tool_failed"
 	// CodeToolTimeout: a client tool did not answer in time.
@@ -75,6 +78,22 @@ const (
 	// CodeInternal: an unexpected server error.
 	CodeInternal ErrorCode = "internal"
 )
+
+// clientMessage is the short, fixed message of an error code whose cause
+// is internal (a plugin failure): the cause itself is only logged.
+func clientMessage(code ErrorCode) string {
+	switch code {
+	case CodeSTTFailed:
+		return "speech recognition failed; please say that again"
+	case CodeLLMFailed:
+		return "the assistant could not answer"
+	case CodeLLMInterrupted:
+		return "the answer was cut short"
+	case CodeTTSFailed:
+		return "speech synthesis failed"
+	}
+	return "internal server error"
+}
 
 // EndReason is why a session ended. Each wire protocol maps it to its own
 // close codes (parley.v1: WebSocket close codes).

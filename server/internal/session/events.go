@@ -150,6 +150,9 @@ type Error struct {
 	// Details are stable machine-readable facts (field names, limits);
 	// never nil in events the session sends.
 	Details map[string]string
+	// Retryable: the same request may succeed if tried again (a plugin
+	// that was down or rate limited).
+	Retryable bool
 }
 
 // Pong answers a Ping.

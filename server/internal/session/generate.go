@@ -8,6 +8,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/parleyhq/parley/sdk"
 	"github.com/parleyhq/parley/server/internal/audio"
@@ -20,13 +21,9 @@ const ttsQueue = 16
 // This file is a response's pipeline, on the response goroutine: LLM
 // rounds → sentences → one TTS stream → resampling → the pacer (output.go).
 
-// ttsPipe is the response's TTS stream with its receiver and pacer.
-type ttsPipe struct {
-	stream   sdk.TTSStream
-	recvDone chan error
-	paceDone chan error
-	sent     int
-}
+// maxLLMRestarts bounds how often one response's LLM round is started
+// again after the model failed before any of the round was shown.
+const maxLLMRestarts = 3
 
 func (r *response) generate(ctx context.Context, fail context.CancelCauseFunc) error {
 	var tts *ttsPipe
@@ -43,12 +40,25 @@ func (r *response) generate(ctx context.Context, fail context.CancelCauseFunc) e
 			tts = p
 			r.setTime(func(t *turnTimes) { t.ttsFirstText = r.s.m.clock.Now() })
 		}
-		if err := tts.stream.SendText(text); err != nil {
-			return &turnError{code: CodeTTSFailed, err: err}
-		}
+		tts.sendText(text)
 		tts.sent += len(text)
 		return nil
 	}
+	// finish ends the reply's audio: what the TTS has is played out.
+	finish := func() error {
+		if tts == nil {
+			return nil
+		}
+		tts.closeSend()
+		if err := <-tts.recvDone; err != nil {
+			return err
+		}
+		if err := <-tts.paceDone; err != nil {
+			return fmt.Errorf("session: pacing: %w", err)
+		}
+		return nil
+	}
+	restarts := 0
 	msgs := r.messages
 	maxRounds := r.s.m.cfg.MaxToolRounds
 	for round := 0; ; round++ {
@@ -63,7 +73,34 @@ func (r *response) generate(ctx context.Context, fail context.CancelCauseFunc) e
 			r.setTime(func(t *turnTimes) { t.llmStart = r.s.m.clock.Now() })
 		}
 		start := len(r.fullText())
-		calls, err := r.generateRound(ctx, req, round == 0, &split, speak)
+		calls, shown, err := r.generateRound(ctx, req, round == 0, &split, speak)
+		var te *turnError
+		// The plugin host retried and fell back before the first event; a
+		// model that died after it, or whose every instance is down right
+		// now (restarting), is asked again while nothing was shown.
+		down := err != nil && errors.As(err, &te) && !te.midStream && te.code == CodeLLMFailed && sdk.CodeOf(te.err) == sdk.CodeUnavailable
+		if err != nil && errors.As(err, &te) && (te.midStream || down) && ctx.Err() == nil {
+			switch {
+			case !shown && restarts < maxLLMRestarts:
+				// Nothing of this round was shown or spoken: ask again
+				// (the restarted model, or the next in the chain).
+				restarts++
+				r.s.log.Warn("llm stream failed before anything was said, asking again", "response_id", r.id, "error", te.err)
+				if down && !r.waitFor(ctx, sttRecoverBackoff<<restarts) {
+					return err
+				}
+				r.resetText(start)
+				split = SentenceSplitter{}
+				round--
+				continue
+			case tts != nil:
+				// Part was spoken: end the reply at what was said.
+				if ferr := finish(); ferr != nil {
+					return ferr
+				}
+				return &turnError{code: CodeLLMInterrupted, err: te.err}
+			}
+		}
 		if err != nil {
 			return err
 		}
@@ -91,39 +128,39 @@ func (r *response) generate(ctx context.Context, fail context.CancelCauseFunc) e
 		msgs = append(msgs[:len(msgs):len(msgs)], sdk.Message{Role: sdk.RoleAssistant, Content: text, ToolCalls: calls})
 		msgs = append(msgs, results...)
 	}
-	if tts == nil {
-		return nil
-	}
-	if err := tts.stream.CloseSend(); err != nil {
-		return &turnError{code: CodeTTSFailed, err: err}
-	}
-	if err := <-tts.recvDone; err != nil {
-		return err
-	}
-	if err := <-tts.paceDone; err != nil {
-		return fmt.Errorf("session: pacing: %w", err)
-	}
-	return nil
+	return finish()
 }
 
 // generateRound streams one LLM call: text goes to the client and, sentence
-// by sentence, to speak; tool calls are returned.
+// by sentence, to speak; tool calls are returned. The round's text deltas
+// are held back until its first sentence is spoken (which is when the
+// listener could first hear anything) or the round ends, so that a model
+// failing before that can be asked again without the client having seen
+// a false start; shown reports whether any of the round reached the
+// client.
 func (r *response) generateRound(ctx context.Context, req sdk.GenerateRequest, first bool,
 	split *SentenceSplitter, speak func(string) error,
-) ([]sdk.ToolCall, error) {
+) (calls []sdk.ToolCall, shown bool, err error) {
 	stream, err := r.s.m.plugins.LLM.Generate(ctx, req)
 	if err != nil {
-		return nil, &turnError{code: CodeLLMFailed, err: err}
+		return nil, false, &turnError{code: CodeLLMFailed, err: err}
 	}
-	var calls []sdk.ToolCall
+	var held []string
+	show := func() {
+		for _, d := range held {
+			r.out.emit(TextDelta{ResponseID: r.id, Delta: d})
+		}
+		held, shown = nil, true
+	}
 	seen := false
 	for {
 		ev, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
-			return calls, nil
+			show()
+			return calls, true, nil
 		}
 		if err != nil {
-			return nil, &turnError{code: CodeLLMFailed, err: err}
+			return nil, shown, &turnError{code: CodeLLMFailed, err: err, midStream: true}
 		}
 		if first && !seen {
 			seen = true
@@ -133,10 +170,14 @@ func (r *response) generateRound(ctx context.Context, req sdk.GenerateRequest, f
 			r.mu.Lock()
 			r.text.WriteString(ev.TextDelta)
 			r.mu.Unlock()
-			r.out.emit(TextDelta{ResponseID: r.id, Delta: ev.TextDelta})
+			held = append(held, ev.TextDelta)
+			if shown {
+				show()
+			}
 			for _, sentence := range split.Push(ev.TextDelta) {
+				show()
 				if err := speak(sentence); err != nil {
-					return nil, err
+					return nil, true, err
 				}
 			}
 		}
@@ -153,20 +194,36 @@ func (r *response) generateRound(ctx context.Context, req sdk.GenerateRequest, f
 	}
 }
 
+// waitFor waits d on the session's clock; false if ctx ended first.
+func (r *response) waitFor(ctx context.Context, d time.Duration) bool {
+	ch, stop := r.s.m.clock.At(r.s.m.clock.Now().Add(d))
+	defer stop()
+	select {
+	case <-ch:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
 // openTTS opens the response's TTS stream and starts its receiver and pacer.
 func (r *response) openTTS(ctx context.Context, fail context.CancelCauseFunc) (*ttsPipe, error) {
-	stream, err := r.s.m.plugins.TTS.Synthesize(ctx, sdk.TTSConfig{
-		Voice: r.voice, SampleRate: r.outRate, Encoding: sdk.EncodingPCM16LE,
-	})
+	p := &ttsPipe{
+		cfg:      sdk.TTSConfig{Voice: r.voice, SampleRate: r.outRate, Encoding: sdk.EncodingPCM16LE},
+		recvDone: make(chan error, 1), paceDone: make(chan error, 1),
+	}
+	p.mu.Lock()
+	err := p.reopen(ctx, r.s.m.plugins.TTS, 0)
+	p.mu.Unlock()
 	if err != nil {
 		return nil, &turnError{code: CodeTTSFailed, err: err}
 	}
-	p := &ttsPipe{stream: stream, recvDone: make(chan error, 1), paceDone: make(chan error, 1)}
 	ch := make(chan pacedAudio, ttsQueue)
 	r.s.wg.Add(2)
 	go func() {
 		defer r.s.wg.Done()
-		err := r.receiveAudio(ctx, stream, ch)
+		err := r.receiveAudio(ctx, p, ch)
+		p.stop()
 		if err != nil {
 			fail(err)
 		}
@@ -180,14 +237,24 @@ func (r *response) openTTS(ctx context.Context, fail context.CancelCauseFunc) (*
 }
 
 // receiveAudio converts TTS chunks to the output rate and hands them to the
-// pacer; it closes ch when the stream ends.
-func (r *response) receiveAudio(ctx context.Context, stream sdk.TTSStream, ch chan<- pacedAudio) error {
+// pacer; it closes ch when the stream ends. A stream failing mid-reply is
+// resumed (ttsPipe) at the span whose audio was arriving, skipping the
+// audio of it already received (resumePoint).
+func (r *response) receiveAudio(ctx context.Context, p *ttsPipe, ch chan<- pacedAudio) error {
 	defer close(ch)
 	var rs *audio.Resampler
 	rsFrom := 0
 	var samples, conv []int16
+	var at resumePoint
 	for {
+		stream, base := p.current()
 		c, err := stream.Recv()
+		if err != nil && !errors.Is(err, io.EOF) && ctx.Err() == nil {
+			if rerr := r.resume(ctx, p, at.from(), err); rerr != nil {
+				return &turnError{code: CodeTTSFailed, err: rerr}
+			}
+			continue
+		}
 		if errors.Is(err, io.EOF) {
 			if rs == nil {
 				return nil
@@ -203,7 +270,10 @@ func (r *response) receiveAudio(ctx context.Context, stream sdk.TTSStream, ch ch
 		if err != nil {
 			return &turnError{code: CodeTTSFailed, err: err}
 		}
-		if len(c.PCM) == 0 {
+		if c.TextEnd > c.TextStart {
+			c.TextStart, c.TextEnd = base+c.TextStart, base+c.TextEnd
+		}
+		if c.PCM = at.take(c); len(c.PCM) == 0 {
 			continue
 		}
 		r.mu.Lock()

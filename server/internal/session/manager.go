@@ -28,6 +28,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -75,6 +76,24 @@ func WithClock(c clock.Clock) Option { return func(m *Manager) { m.clock = c } }
 // WithHTTPClient sets the client used for webhook tools.
 func WithHTTPClient(c *http.Client) Option { return func(m *Manager) { m.httpClient = c } }
 
+// WithRecovery sets how long an utterance (STT) or a reply (TTS) whose
+// plugin failed mid-stream waits for a restarted or fallback plugin to take
+// over before the turn fails (config.Resilience; default 2 s each, 0 keeps
+// the default).
+func WithRecovery(stt, tts time.Duration) Option {
+	return func(m *Manager) {
+		if stt > 0 {
+			m.sttRecover = stt
+		}
+		if tts > 0 {
+			m.ttsRecover = tts
+		}
+	}
+}
+
+// defaultRecover is the recovery bound when WithRecovery is not given.
+const defaultRecover = 2 * time.Second
+
 // Manager admits sessions (global cap, per-IP cap, memory guard), keeps the
 // registry of running sessions and drains them on shutdown.
 type Manager struct {
@@ -87,6 +106,8 @@ type Manager struct {
 	clock      clock.Clock
 	httpClient *http.Client
 	tools      *tools.Registry
+	// sttRecover and ttsRecover: see WithRecovery.
+	sttRecover, ttsRecover time.Duration
 	// filters shares resampling filters between sessions.
 	filters audio.FilterCache
 
@@ -114,6 +135,7 @@ func NewManager(cfg config.Session, vad config.VAD, toolCfg config.Tools, p Plug
 	m := &Manager{
 		cfg: cfg, vad: vad, plugins: p, guard: guard, log: logger,
 		clock: clock.System{}, httpClient: http.DefaultClient,
+		sttRecover: defaultRecover, ttsRecover: defaultRecover,
 		sessions: map[SessionID]*Session{}, perIP: map[string]int{},
 	}
 	for _, o := range opts {

@@ -30,6 +30,7 @@ type metrics struct {
 	active       prometheus.Gauge
 	refused      *prometheus.CounterVec
 	interrupts   *prometheus.CounterVec
+	recoveries   *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -52,11 +53,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		interrupts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: metricsNamespace, Subsystem: "turn", Name: "interruptions_total", Help: "Responses cut off, by reason.",
 		}, []string{"reason"}),
+		recoveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: metricsNamespace, Subsystem: "turn", Name: "plugin_recoveries_total",
+			Help: "Plugin streams that failed mid-turn, by kind and whether a restarted or fallback plugin took over.",
+		}, []string{"kind", "outcome"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.sttFinal, m.llmTTFT, m.ttsTTFA, m.voiceToVoice, m.active, m.refused, m.interrupts} {
+	for _, c := range []prometheus.Collector{m.sttFinal, m.llmTTFT, m.ttsTTFA, m.voiceToVoice, m.active, m.refused, m.interrupts, m.recoveries} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("session: register metrics: %w", err)
 		}

@@ -15,6 +15,9 @@ import (
 type turnError struct {
 	code ErrorCode
 	err  error
+	// midStream: the plugin failed after its stream had started (where
+	// the plugin host no longer retries).
+	midStream bool
 }
 
 func (e *turnError) Error() string { return string(e.code) + ": " + e.err.Error() }
@@ -186,6 +189,15 @@ func (r *response) fullText() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.text.String()
+}
+
+// resetText drops the response text from byte n on (a round asked again).
+func (r *response) resetText(n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t := r.text.String()[:n]
+	r.text.Reset()
+	r.text.WriteString(t)
 }
 
 func (r *response) setTime(f func(t *turnTimes)) {

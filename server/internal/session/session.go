@@ -12,6 +12,7 @@ import (
 
 	"github.com/parleyhq/parley/sdk"
 	"github.com/parleyhq/parley/server/internal/audio"
+	"github.com/parleyhq/parley/server/internal/resilience"
 	"github.com/parleyhq/parley/server/internal/tools"
 )
 
@@ -357,17 +358,19 @@ func (s *Session) sendEstablished() {
 	s.send(Established{SessionID: s.id, InputRate: s.st.inputRate, OutputRate: s.st.outputRate, AwaitingUpdate: !s.ready})
 }
 
-// pluginError sends the error event for a failed plugin call.
+// pluginError sends the error event for a failed plugin call: the stable
+// code, a fixed short message, the sdk code and whether trying again may
+// help. The plugin's own error text — which can hold socket paths,
+// addresses, provider bodies — goes to the log only.
 func (s *Session) pluginError(code ErrorCode, err error) {
-	details := map[string]string{"plugin_code": string(sdk.CodeOf(err))}
-	msg := err.Error()
+	pc := sdk.CodeOf(err)
+	details := map[string]string{"plugin_code": string(pc)}
 	var pe *sdk.Error
-	if errors.As(err, &pe) {
-		msg = pe.Message
-		if pe.RetryAfter > 0 {
-			details["retry_after_ms"] = strconv.FormatInt(pe.RetryAfter.Milliseconds(), 10)
-		}
+	if errors.As(err, &pe) && pe.RetryAfter > 0 {
+		details["retry_after_ms"] = strconv.FormatInt(pe.RetryAfter.Milliseconds(), 10)
 	}
-	s.log.Warn("plugin call failed", "code", string(code), "error", err)
-	s.sendError(code, msg, details)
+	s.log.Warn("plugin call failed", "code", string(code), "plugin_code", string(pc), "error", err)
+	ev := NewError(code, clientMessage(code), details)
+	ev.Retryable = resilience.IsTransient(err)
+	s.send(ev)
 }

@@ -27,6 +27,9 @@ type utterance struct {
 	finals    []string
 	lastFinal time.Time
 	speechEnd time.Time
+	// attempt is the STT stream whose events count: a stream that failed
+	// mid-utterance is replaced and its finals forgotten (see sttFeed).
+	attempt int
 }
 
 // startUtterance opens a new utterance at speech start, pre-roll first.
@@ -44,7 +47,7 @@ func (s *Session) startUtterance(ctx context.Context, preRoll []audio.Frame) {
 		}
 	}
 	uctx, cancel := context.WithCancel(ctx)
-	u := &utterance{audio: make(chan []byte, sttQueueFrames), cancel: cancel}
+	u := &utterance{audio: make(chan []byte, sttQueueFrames), cancel: cancel, attempt: 1}
 	s.utt = u
 	for i := range preRoll {
 		if !s.sttSend(&preRoll[i]) {
@@ -78,55 +81,19 @@ func (s *Session) sttSend(f *audio.Frame) bool {
 	}
 }
 
-// runUtterance opens the STT stream and feeds it, off the session
-// goroutine, so a slow recognizer never delays VAD or barge-in. Errors go
-// back to the session goroutine through onTranscript.
+// runUtterance runs the utterance's STT off the session goroutine, so a
+// slow recognizer never delays VAD or barge-in; see sttFeed. Results and
+// errors go back to the session goroutine through onTranscript.
 func (s *Session) runUtterance(ctx context.Context, u *utterance, cfg sdk.STTConfig) {
 	defer s.wg.Done()
-	fail := func(err error) {
-		s.postAsync(func(ctx context.Context) { s.onTranscript(ctx, u, sdk.TranscriptEvent{}, err) })
-	}
-	stream, err := s.m.plugins.STT.Transcribe(ctx, cfg)
-	if err != nil {
-		fail(err)
-		return
-	}
-	s.wg.Add(1)
-	go s.recvTranscripts(u, stream)
-	for {
-		select {
-		case b, ok := <-u.audio:
-			if !ok {
-				if err := stream.CloseSend(); err != nil {
-					fail(err)
-				}
-				return
-			}
-			if err := stream.SendAudio(b); err != nil {
-				fail(err)
-				return
-			}
-		case <-ctx.Done():
-			return
-		}
-	}
-}
-
-func (s *Session) recvTranscripts(u *utterance, stream sdk.STTStream) {
-	defer s.wg.Done()
-	for {
-		ev, err := stream.Recv()
-		s.postAsync(func(ctx context.Context) { s.onTranscript(ctx, u, ev, err) })
-		if err != nil {
-			return
-		}
-	}
+	f := &sttFeed{s: s, u: u, cfg: cfg, in: u.audio}
+	f.run(ctx)
 }
 
 // onTranscript handles one recognizer event (or its end) on the session
 // goroutine; the utterance's final text starts the response.
-func (s *Session) onTranscript(ctx context.Context, u *utterance, ev sdk.TranscriptEvent, err error) {
-	if s.utt != u && s.finishing != u {
+func (s *Session) onTranscript(ctx context.Context, u *utterance, attempt int, ev sdk.TranscriptEvent, err error) {
+	if (s.utt != u && s.finishing != u) || attempt != u.attempt {
 		return
 	}
 	switch {

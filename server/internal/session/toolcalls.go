@@ -52,7 +52,10 @@ func (r *response) runTool(ctx context.Context, c sdk.ToolCall) (content string,
 		r.out.emit(NewError(CodeToolTimeout, "client tool did not answer in time", map[string]string{"call_id": c.ID, "name": c.Name}))
 		return "the client did not answer in time", true, nil
 	case terr != nil:
-		r.out.emit(NewError(CodeToolFailed, terr.Error(), map[string]string{"name": c.Name, "call_id": c.ID}))
+		// A webhook's error can name internal hosts: only the log and the
+		// model (which needs the reason) see it, not the client.
+		r.s.log.Warn("tool call failed", "tool", c.Name, "call_id", c.ID, "error", terr)
+		r.out.emit(NewError(CodeToolFailed, "the tool "+c.Name+" failed", map[string]string{"name": c.Name, "call_id": c.ID}))
 		return terr.Error(), true, nil
 	}
 	if res.EndsSession {

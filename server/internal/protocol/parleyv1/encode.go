@@ -121,6 +121,8 @@ type errorEvent struct {
 	Code    session.ErrorCode `json:"code"`
 	Message string            `json:"message"`
 	Details map[string]string `json:"details"`
+	// Retryable is present (true) when trying again may succeed.
+	Retryable bool `json:"retryable,omitempty"`
 }
 
 type pong struct {
@@ -193,7 +195,7 @@ func encodable(ev session.Event) any {
 		if details == nil {
 			details = map[string]string{}
 		}
-		return errorEvent{Type: TypeError, Code: e.Code, Message: e.Message, Details: details}
+		return errorEvent{Type: TypeError, Code: e.Code, Message: e.Message, Details: details, Retryable: e.Retryable}
 	case session.Pong:
 		return pong{Type: TypePong, ID: e.ID}
 	}

@@ -28,11 +28,19 @@ type STT struct {
 	// Fail, if set, is asked for each stream (1-based); a non-nil error is
 	// returned by that stream's Recv once audio arrived (a crash mid-stream).
 	Fail func(stream int) error
+	// FailAfter is how much audio a failing stream takes (after its
+	// partial, if that comes first) before it fails; default: at once.
+	FailAfter time.Duration
+	// Refuse, if set, is asked for each Transcribe call (1-based, refused
+	// calls included); a non-nil error is returned at once, as by a plugin
+	// that is down. Refused calls open no stream.
+	Refuse func(call int) error
 	// FinalGate, if set, holds back every final transcript after
 	// CloseSend until it is closed (a slow recognizer).
 	FinalGate <-chan struct{}
 
 	mu      sync.Mutex
+	calls   int
 	streams int
 	audio   []int
 	configs []sdk.STTConfig
@@ -76,6 +84,12 @@ func (s *STT) Transcribe(ctx context.Context, cfg sdk.STTConfig) (sdk.STTStream,
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.calls++
+	if s.Refuse != nil {
+		if err := s.Refuse(s.calls); err != nil {
+			return nil, err
+		}
+	}
 	s.streams++
 	s.configs = append(s.configs, cfg)
 	text := ""
@@ -121,13 +135,13 @@ func (st *sttStream) SendAudio(pcm []byte) error {
 	st.owner.mu.Lock()
 	st.owner.audio[st.idx] = st.bytes
 	st.owner.mu.Unlock()
-	if st.fail != nil {
-		st.q.end(st.fail)
-		return nil
-	}
-	if !st.partial && st.text != "" && st.dur() >= orDefault(st.owner.PartialAfter, defaultFakeAudio) {
+	if !st.partial && st.text != "" && st.dur() >= orDefault(st.owner.PartialAfter, defaultFakeAudio) &&
+		(st.fail == nil || st.owner.FailAfter > 0) {
 		st.partial = true
 		st.q.push(sdk.TranscriptEvent{Text: strings.Fields(st.text)[0], End: st.dur()})
+	}
+	if st.fail != nil && st.dur() >= st.owner.FailAfter {
+		st.q.end(st.fail)
 	}
 	return nil
 }
@@ -334,7 +348,9 @@ func (st *ttsStream) SendText(text string) error {
 		st.q.push(sdk.AudioChunk{PCM: pcm, SampleRate: st.rate, TextStart: st.offset + start, TextEnd: st.offset + i})
 		st.chunks++
 		if st.fail != nil && st.chunks == 1 {
+			// Crashed: nothing more comes from this stream.
 			st.q.end(st.fail)
+			break
 		}
 	}
 	st.offset += len(text)

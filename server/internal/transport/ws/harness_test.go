@@ -44,6 +44,8 @@ type setup struct {
 	ws      config.WebSocket
 	tools   config.Tools
 	auth    config.Auth
+	// guard is the memory guard (nil: never overloaded).
+	guard session.MemoryGuard
 }
 
 type harness struct {
@@ -91,7 +93,7 @@ func newHarness(t testing.TB, llm *sessiontest.LLM, tune func(*setup)) *harness 
 	}
 	logger := slog.New(slog.DiscardHandler)
 	mgr, err := session.NewManager(s.session, s.vad, s.tools, session.Plugins{STT: h.stt, LLM: h.llm, TTS: h.tts},
-		nil, h.reg, logger, session.WithClock(h.clock))
+		s.guard, h.reg, logger, session.WithClock(h.clock))
 	require.NoError(t, err)
 	h.mgr = mgr
 	h.srv = httptest.NewServer(ws.New(s.ws, s.auth, mgr, logger))

@@ -6,7 +6,9 @@
 //     fails), "fail_while_exists" + "fail_code" (opening a stream fails with
 //     that code while the file exists), "fail_on_input_code" (a stream fails
 //     with that code when its first input arrives, before any output),
-//     "label" (prefixed to every output so tests see who answered);
+//     "label" (prefixed to every output so tests see who answered),
+//     "hang" (accept every call and its input, never answer until
+//     cancelled);
 //   - through magic input — STT audio or TTS text starting with, or an LLM
 //     user message equal to: CRASH (os.Exit mid-stream), HANG (never answer
 //     until cancelled), STALL (answer once, then never again), ERR:<code>
@@ -81,6 +83,7 @@ type settings struct {
 	FailCode        sdk.Code `json:"fail_code"`
 	FailOnInputCode sdk.Code `json:"fail_on_input_code"`
 	Label           string   `json:"label"`
+	Hang            bool     `json:"hang"`
 }
 
 // fault is what all three kinds share.
@@ -159,6 +162,9 @@ func (p *sttFault) Transcribe(ctx context.Context, cfg sdk.STTConfig) (sdk.STTSt
 		total := 0
 		first := true
 		for msg := range in {
+			if s.Hang {
+				continue
+			}
 			if first && s.FailOnInputCode != "" {
 				return sdk.Errorf(s.FailOnInputCode, "told to fail on first input")
 			}
@@ -190,8 +196,17 @@ func (p *sttFault) Transcribe(ctx context.Context, cfg sdk.STTConfig) (sdk.STTSt
 				return ctx.Err()
 			}
 		}
-		return nil
+		return hang(ctx, s.Hang)
 	}), nil
+}
+
+// hang blocks until ctx is done if on (the "hang" setting).
+func hang(ctx context.Context, on bool) error {
+	if !on {
+		return nil
+	}
+	<-ctx.Done()
+	return ctx.Err()
 }
 
 // envNames returns the sorted names of the process's environment.
@@ -219,6 +234,9 @@ func (p *llmFault) Generate(ctx context.Context, req sdk.GenerateRequest) (sdk.L
 		}
 	}
 	return sdk.NewLLMStream(ctx, func(ctx context.Context, emit func(sdk.GenerateEvent) error) error {
+		if s.Hang {
+			return hang(ctx, true)
+		}
 		if s.FailOnInputCode != "" {
 			return sdk.Errorf(s.FailOnInputCode, "told to fail before output")
 		}
@@ -253,6 +271,9 @@ func (p *ttsFault) Synthesize(ctx context.Context, cfg sdk.TTSConfig) (sdk.TTSSt
 		offset := 0
 		first := true
 		for msg := range in {
+			if s.Hang {
+				continue
+			}
 			if first && s.FailOnInputCode != "" {
 				return sdk.Errorf(s.FailOnInputCode, "told to fail on first input")
 			}
@@ -275,6 +296,6 @@ func (p *ttsFault) Synthesize(ctx context.Context, cfg sdk.TTSConfig) (sdk.TTSSt
 				return ctx.Err()
 			}
 		}
-		return nil
+		return hang(ctx, s.Hang)
 	}), nil
 }

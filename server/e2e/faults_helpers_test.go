@@ -1,0 +1,324 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/parleyhq/parley/server/internal/audio"
+)
+
+// faultEvent is a server event with the fields the suite reads.
+type faultEvent struct {
+	Type      string            `json:"type"`
+	Text      string            `json:"text"`
+	Delta     string            `json:"delta"`
+	Code      string            `json:"code"`
+	Message   string            `json:"message"`
+	Status    string            `json:"status"`
+	Details   map[string]string `json:"details"`
+	Retryable bool              `json:"retryable"`
+}
+
+// faultTurn is what one turn produced.
+type faultTurn struct {
+	finals []string
+	done   faultEvent
+	errors []faultEvent
+	frames int
+}
+
+// talker is one client session of the suite.
+type talker struct {
+	c       *websocket.Conn
+	events  chan faultEvent
+	frames  chan struct{}
+	readErr chan error
+}
+
+func dialTalker(ctx context.Context, addr string) (*talker, error) {
+	c, _, err := websocket.Dial(ctx, "ws://"+addr+"/ws/voice", &websocket.DialOptions{Subprotocols: []string{"parley.v1"}})
+	if err != nil {
+		return nil, err
+	}
+	c.SetReadLimit(1 << 20)
+	tk := &talker{c: c, events: make(chan faultEvent, 4096), frames: make(chan struct{}, 1<<16), readErr: make(chan error, 1)}
+	go func() {
+		for {
+			typ, data, err := c.Read(ctx)
+			if err != nil {
+				tk.readErr <- err
+				return
+			}
+			if typ == websocket.MessageBinary {
+				tk.frames <- struct{}{}
+				continue
+			}
+			var e faultEvent
+			if err := json.Unmarshal(data, &e); err != nil {
+				tk.readErr <- fmt.Errorf("bad event %s: %w", data, err)
+				return
+			}
+			tk.events <- e
+		}
+	}()
+	if err := c.Write(ctx, websocket.MessageText, []byte(`{"type":"session.update","input_sample_rate":16000,"output_sample_rate":16000}`)); err != nil {
+		return nil, err
+	}
+	return tk, nil
+}
+
+// turn speaks samples at real time and keeps the line alive with silence
+// until the turn's metrics event; it never calls t.FailNow (it runs on its
+// own goroutine).
+func (tk *talker) turn(ctx context.Context, samples []int16) (faultTurn, error) {
+	ctx, cancel := context.WithTimeout(ctx, turnLimit)
+	defer cancel()
+	var tr faultTurn
+	silence := make([]int16, audio.FrameSamples)
+	frames := (len(samples) + audio.FrameSamples - 1) / audio.FrameSamples
+	tick := time.NewTicker(audio.FrameDuration)
+	defer tick.Stop()
+	buf := make([]byte, 0, audio.FrameBytes)
+	for i := 0; ; i++ {
+		chunk := silence
+		if i < frames {
+			chunk = samples[i*audio.FrameSamples : min((i+1)*audio.FrameSamples, len(samples))]
+		}
+		buf = audio.EncodePCM16LE(buf[:0], chunk)
+		if err := tk.c.Write(ctx, websocket.MessageBinary, buf); err != nil {
+			return tr, fmt.Errorf("write: %w", err)
+		}
+	drain:
+		for {
+			select {
+			case <-tk.frames:
+				tr.frames++
+			case e := <-tk.events:
+				switch e.Type {
+				case "transcript.final":
+					tr.finals = append(tr.finals, e.Text)
+				case "error":
+					tr.errors = append(tr.errors, e)
+				case "response.done", "response.interrupted":
+					tr.done = e
+				case "metrics":
+					return tr, nil
+				}
+			case err := <-tk.readErr:
+				return tr, fmt.Errorf("read: %w", err)
+			default:
+				break drain
+			}
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return tr, fmt.Errorf("turn: %w (so far %+v)", ctx.Err(), tr)
+		}
+	}
+}
+
+// sessionRun is what one client session saw.
+type sessionRun struct {
+	turns []faultTurn
+	err   error
+}
+
+// runTalkers runs n sessions of turns each, staggered, and returns what
+// each saw.
+func runTalkers(ctx context.Context, addr string, n, turns int, samples []int16) []sessionRun {
+	runs := make([]sessionRun, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case <-time.After(time.Duration(i) * faultStagger):
+			case <-ctx.Done():
+				return
+			}
+			tk, err := dialTalker(ctx, addr)
+			if err != nil {
+				runs[i].err = err
+				return
+			}
+			defer func() { _ = tk.c.CloseNow() }()
+			for range turns {
+				tr, err := tk.turn(ctx, samples)
+				runs[i].turns = append(runs[i].turns, tr)
+				if err != nil {
+					runs[i].err = err
+					return
+				}
+			}
+			runs[i].err = tk.c.Close(websocket.StatusNormalClosure, "done")
+		}()
+	}
+	wg.Wait()
+	return runs
+}
+
+// logRecord is one JSON log line of the server.
+type logRecord struct {
+	Time   time.Time `json:"time"`
+	Msg    string    `json:"msg"`
+	Plugin string    `json:"plugin"`
+	Took   string    `json:"took"`
+}
+
+func serverLog(s *server) []logRecord {
+	var out []logRecord
+	for _, line := range strings.Split(s.logs.String(), "\n") {
+		var r logRecord
+		if json.Unmarshal([]byte(line), &r) == nil && r.Msg != "" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// percentile returns the p-th percentile (nearest rank) of ds.
+func percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := int(float64(len(s))*p+0.999) - 1
+	return s[max(0, min(i, len(s)-1))]
+}
+
+// framesHeard parses the sim STT's final "heard N frames".
+func framesHeard(final string) (int, bool) {
+	var n int
+	if _, err := fmt.Sscanf(final, "heard %d frames", &n); err != nil {
+		return 0, false
+	}
+	return n, true
+}
+
+// checkRuns asserts what every fault test promises of the sessions' turns:
+// none dropped, each recognised exactly once and whole, each reply whole —
+// or, only after an LLM died mid-reply, ended at what was said — no turn
+// lost, and clean errors. It returns the counts.
+func checkRuns(t *testing.T, runs []sessionRun, turnsEach int) (turns, completed, interrupted int) {
+	t.Helper()
+	var medians []int
+	turns, completed, interrupted = 0, 0, 0
+	var errs []faultEvent
+	for i, r := range runs {
+		require.NoError(t, r.err, "session %d dropped after %d turns", i, len(r.turns))
+		require.Len(t, r.turns, turnsEach, "session %d", i)
+		for _, tr := range r.turns {
+			turns++
+			errs = append(errs, tr.errors...)
+			if len(tr.finals) == 1 {
+				if n, ok := framesHeard(tr.finals[0]); ok {
+					medians = append(medians, n)
+				}
+			}
+		}
+	}
+	slices.Sort(medians)
+	require.NotEmpty(t, medians)
+	median := medians[len(medians)/2]
+	for i, r := range runs {
+		for j, tr := range r.turns {
+			require.Len(t, tr.finals, 1, "session %d turn %d: recognised exactly once: %+v", i, j, tr)
+			n, ok := framesHeard(tr.finals[0])
+			require.True(t, ok, "final %q", tr.finals[0])
+			assert.InDelta(t, median, n, finalTolerance, "session %d turn %d: the whole utterance was recognised (replayed after a crash)", i, j)
+			want := "You said " + tr.finals[0] + ". This reply has a second sentence. And it ends with a third one."
+			switch tr.done.Status {
+			case "completed":
+				completed++
+				assert.Equal(t, want, tr.done.Text, "session %d turn %d: whole reply", i, j)
+			case "failed":
+				// Only an LLM that died after part was spoken may end a
+				// reply early, at what was said.
+				interrupted++
+				require.Len(t, tr.errors, 1, "session %d turn %d", i, j)
+				assert.Equal(t, "llm_interrupted", tr.errors[0].Code, "session %d turn %d: %+v", i, j, tr.errors)
+				assert.True(t, strings.HasPrefix(want, tr.done.Text), "said %q is a prefix of %q", tr.done.Text, want)
+			default:
+				t.Errorf("session %d turn %d: no response.done: %+v", i, j, tr)
+			}
+			for _, e := range tr.errors {
+				assert.NotContains(t, []string{"stt_failed", "tts_failed", "llm_failed"}, e.Code, "session %d turn %d: turn lost: %+v", i, j, e)
+			}
+		}
+	}
+	assertCleanErrors(t, errs)
+
+	// Nothing said twice, nothing left out: a completed reply's audio is as
+	// long as the same reply's audio in any other turn (flite is
+	// deterministic), give or take the resampler's and pacer's last frame.
+	byText := map[string][]int{}
+	for _, r := range runs {
+		for _, tr := range r.turns {
+			if tr.done.Status == "completed" {
+				byText[tr.done.Text] = append(byText[tr.done.Text], tr.frames)
+			}
+		}
+	}
+	for text, fs := range byText {
+		slices.Sort(fs)
+		for _, f := range fs {
+			assert.InDelta(t, fs[len(fs)/2], f, audioTolerance, "reply %q: %d frames, median %d", text, f, fs[len(fs)/2])
+		}
+	}
+
+	return turns, completed, interrupted
+}
+
+// assertCleanErrors fails on any client-visible error that carries a
+// path, an address, a stack trace or raw provider text.
+func assertCleanErrors(t *testing.T, errs []faultEvent) {
+	t.Helper()
+	for _, e := range errs {
+		assert.NotEmpty(t, e.Code)
+		assert.NotEmpty(t, e.Message)
+		assert.False(t, leakPatterns.MatchString(e.Message), "error message leaks internals: %+v", e)
+		for k, v := range e.Details {
+			assert.False(t, leakPatterns.MatchString(v), "error detail %s leaks internals: %+v", k, e)
+		}
+	}
+}
+
+// assertNoPluginLeft checks that no plugin process seen during the test is
+// alive.
+func assertNoPluginLeft(t *testing.T, pids map[int]bool) {
+	t.Helper()
+	keys := make([]int, 0, len(pids))
+	for p := range pids {
+		keys = append(keys, p)
+	}
+	sort.Ints(keys)
+	for _, pid := range keys {
+		err := syscall.Kill(pid, 0)
+		assert.True(t, errors.Is(err, syscall.ESRCH), "plugin pid %d still exists after the server exited", pid)
+	}
+}
+
+// pluginStatusNoFail is pluginStatus for goroutines: nil on any error.
+func pluginStatusNoFail(ctx context.Context, addr string) map[string]pluginState {
+	st, err := fetchPluginStatus(ctx, addr)
+	if err != nil {
+		return nil
+	}
+	return st
+}

@@ -1,0 +1,149 @@
+package session_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/parleyhq/parley/sdk"
+	"github.com/parleyhq/parley/server/internal/audio"
+	"github.com/parleyhq/parley/server/internal/session"
+	"github.com/parleyhq/parley/server/internal/session/sessiontest"
+)
+
+func crashed() error {
+	return &sdk.Error{Code: sdk.CodeUnavailable, Message: "error reading from server: read unix @->/tmp/plugin123: connection reset by peer"}
+}
+
+func count[T session.Event](seen []any) int {
+	n := 0
+	for _, v := range seen {
+		if _, ok := v.(T); ok {
+			n++
+		}
+	}
+	return n
+}
+
+// TestSTTCrashMidUtteranceIsReplayed: a recognizer that fails after it
+// sent a partial (where the plugin host no longer replays) is replaced; the
+// whole utterance is replayed into the new stream, recognised once and
+// answered, with no error for the client.
+func TestSTTCrashMidUtteranceIsReplayed(t *testing.T) {
+	stt := &sessiontest.STT{
+		Transcripts: []string{"what is the weather", "what is the weather"},
+		FailAfter:   300 * time.Millisecond,
+		Fail: func(n int) error {
+			if n == 1 {
+				return crashed()
+			}
+			return nil
+		},
+	}
+	llm := &sessiontest.LLM{Reply: func(sdk.GenerateRequest) ([]sdk.GenerateEvent, error) {
+		return sessiontest.Text("Sunny."), nil
+	}}
+	tc := newTyped(t, llm, stt, session.StartParams{})
+	until[session.Established](tc, false, nil)
+	tc.audio(sessiontest.Silence(400*time.Millisecond, audio.SampleRate))
+	tc.audio(sessiontest.Speech(900*time.Millisecond, audio.SampleRate))
+	tc.audio(sessiontest.Silence(500*time.Millisecond, audio.SampleRate))
+	seen, done := until[session.ResponseDone](tc, true, nil)
+
+	assert.Equal(t, session.StatusCompleted, done.Status)
+	assert.Equal(t, "Sunny.", done.Text)
+	assert.Zero(t, count[session.Error](seen), "no error reaches the client: %v", kinds(seen))
+	assert.Equal(t, 1, count[session.TranscriptFinal](seen), "recognised once")
+	for _, v := range seen {
+		if f, ok := v.(session.TranscriptFinal); ok {
+			assert.Equal(t, "what is the weather", f.Text)
+		}
+	}
+	require.Equal(t, 2, stt.Streams())
+	b := stt.AudioBytes()
+	assert.Greater(t, b[1], b[0], "the new stream got the whole utterance, from its start")
+	hist := tc.sess.History(t.Context())
+	require.NotEmpty(t, hist)
+	assert.Equal(t, "what is the weather", hist[0].Content)
+}
+
+// TestSTTRecoveryGivesUp: when no recognizer comes back within the
+// recovery bound, or replacements keep failing, the turn fails with a
+// clean stt_failed error (no socket path, marked retryable) and the
+// session goes on.
+func TestSTTRecoveryGivesUp(t *testing.T) {
+	tests := []struct {
+		name   string
+		refuse func(call int) error
+		fail   func(n int) error
+	}{
+		{
+			name:   "recognizer stays down",
+			refuse: func(call int) error { return refuseAfterFirst(call) },
+			fail:   func(n int) error { return firstOnly(n) },
+		},
+		{
+			name: "replacements keep failing",
+			fail: func(int) error { return crashed() },
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stt := &sessiontest.STT{Transcripts: []string{"hello there"}, FailAfter: 300 * time.Millisecond, Fail: tt.fail, Refuse: tt.refuse}
+			llm := &sessiontest.LLM{Reply: func(sdk.GenerateRequest) ([]sdk.GenerateEvent, error) {
+				return sessiontest.Text("Hi."), nil
+			}}
+			tc := newTyped(t, llm, stt, session.StartParams{})
+			until[session.Established](tc, false, nil)
+			tc.audio(sessiontest.Silence(400*time.Millisecond, audio.SampleRate))
+			tc.audio(sessiontest.Speech(900*time.Millisecond, audio.SampleRate))
+			seen, e := silenceUntilError(tc)
+			assert.Equal(t, session.CodeSTTFailed, e.Code)
+			assert.True(t, e.Retryable)
+			assert.Equal(t, "unavailable", e.Details["plugin_code"])
+			assert.NotContains(t, e.Message, "unix")
+			assert.NotContains(t, strings.ToLower(e.Message), "plugin")
+			assert.Zero(t, count[session.ResponseStarted](seen))
+		})
+	}
+}
+
+func refuseAfterFirst(call int) error {
+	if call > 1 {
+		return &sdk.Error{Code: sdk.CodeUnavailable, Message: "plugin stt-x is restarting"}
+	}
+	return nil
+}
+
+func firstOnly(n int) error {
+	if n == 1 {
+		return crashed()
+	}
+	return nil
+}
+
+// silenceUntilError sends silence, a frame of clock each, until an Error
+// event arrives: the recovery bound passes in audio time.
+func silenceUntilError(tc *typed) ([]any, session.Error) {
+	tc.t.Helper()
+	var seen []any
+	deadline := time.After(waitFor)
+	frame := sessiontest.Silence(audio.FrameDuration, audio.SampleRate)
+	for {
+		select {
+		case v := <-tc.sink.out:
+			seen = append(seen, v)
+			if e, ok := v.(session.Error); ok {
+				return seen, e
+			}
+		case <-deadline:
+			tc.t.Fatalf("no error within %s; saw %v", waitFor, seen)
+			return seen, session.Error{}
+		default:
+			tc.audio(frame)
+		}
+	}
+}
