@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parleyhq/parley/sdk"
 	"github.com/parleyhq/parley/server/internal/tools"
 )
 
@@ -80,14 +81,27 @@ type DTMF struct {
 // Ping asks for a Pong carrying the same id.
 type Ping struct{ ID string }
 
-func (Update) isCommand()     {}
-func (InputText) isCommand()  {}
-func (Cancel) isCommand()     {}
-func (ToolResult) isCommand() {}
-func (Played) isCommand()     {}
-func (Truncate) isCommand()   {}
-func (DTMF) isCommand()       {}
-func (Ping) isCommand()       {}
+// AddUserText adds a user message to the history without answering it
+// (the OpenAI Realtime conversation.item.create): a later Respond, typed
+// input or spoken turn sees it.
+type AddUserText struct{ Text string }
+
+// Respond starts a response to the history as it is, without a new user
+// turn (the OpenAI Realtime response.create). It interrupts a current
+// response (ReasonNewInput). A non-empty Instructions replaces the system
+// prompt for this response only.
+type Respond struct{ Instructions string }
+
+func (Update) isCommand()      {}
+func (InputText) isCommand()   {}
+func (Cancel) isCommand()      {}
+func (ToolResult) isCommand()  {}
+func (Played) isCommand()      {}
+func (Truncate) isCommand()    {}
+func (DTMF) isCommand()        {}
+func (Ping) isCommand()        {}
+func (AddUserText) isCommand() {}
+func (Respond) isCommand()     {}
 
 // dtmfText is what the LLM is told for keypad input.
 const dtmfText = "The caller pressed %s."
@@ -128,6 +142,15 @@ func (s *Session) onCommand(ctx context.Context, cmd Command) {
 		s.startResponse(ctx, strings.Replace(format, "%s", c.Digits, 1), turnTimes{})
 	case Ping:
 		s.send(Pong(c))
+	case AddUserText:
+		s.hist.append(sdk.Message{Role: sdk.RoleUser, Content: c.Text})
+	case Respond:
+		s.interrupt(ReasonNewInput)
+		prompt := s.st.systemPrompt
+		if c.Instructions != "" {
+			prompt = c.Instructions
+		}
+		s.respond(ctx, prompt, turnTimes{})
 	}
 }
 

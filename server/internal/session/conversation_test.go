@@ -306,3 +306,34 @@ func TestTypedConversation(t *testing.T) {
 	}
 	<-tc.sess.Done()
 }
+
+// TestAddUserTextThenRespond: user text added to the history is not
+// answered until Respond, which may replace the system prompt for that
+// response only.
+func TestAddUserTextThenRespond(t *testing.T) {
+	llm := &sessiontest.LLM{Reply: func(req sdk.GenerateRequest) ([]sdk.GenerateEvent, error) {
+		return sessiontest.Text("Hi " + req.Messages[len(req.Messages)-1].Content + "."), nil
+	}}
+	tc := newTyped(t, llm, &sessiontest.STT{}, session.StartParams{Transport: "typed-test"})
+	until[session.Established](tc, false, nil)
+
+	tc.do(session.AddUserText{Text: "Ada"})
+	tc.do(session.Ping{ID: "after-add"})
+	seen, _ := until[session.Pong](tc, false, nil)
+	assert.Equal(t, []string{"Pong"}, kinds(seen), "adding text starts no response")
+	assert.Equal(t, []sdk.Message{{Role: sdk.RoleUser, Content: "Ada"}}, tc.sess.History(context.Background()))
+
+	tc.do(session.Respond{Instructions: "Greet by name."})
+	seen, done := until[session.ResponseDone](tc, true, nil)
+	assert.Equal(t, "ResponseStarted", kinds(seen)[0])
+	assert.Equal(t, "Hi Ada.", done.Text)
+	reqs := llm.Requests()
+	require.Len(t, reqs, 1)
+	assert.Equal(t, []sdk.Message{{Role: sdk.RoleSystem, Content: "Greet by name."}, {Role: sdk.RoleUser, Content: "Ada"}}, reqs[0].Messages)
+
+	tc.do(session.Respond{})
+	until[session.ResponseDone](tc, true, nil)
+	reqs = llm.Requests()
+	require.Len(t, reqs, 2)
+	assert.Equal(t, sdk.Message{Role: sdk.RoleSystem, Content: "You are a test agent."}, reqs[1].Messages[0], "the session prompt again")
+}

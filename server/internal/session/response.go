@@ -49,11 +49,16 @@ type response struct {
 // startResponse records the user's turn and starts the agent's answer.
 func (s *Session) startResponse(ctx context.Context, userText string, times turnTimes) {
 	s.hist.append(sdk.Message{Role: sdk.RoleUser, Content: userText})
+	s.respond(ctx, s.st.systemPrompt, times)
+}
+
+// respond starts the agent's answer to the history, with systemPrompt.
+func (s *Session) respond(ctx context.Context, systemPrompt string, times turnTimes) {
 	s.nextResp++
 	id := "resp_" + strconv.Itoa(s.nextResp)
 	msgs := make([]sdk.Message, 0, len(s.hist.msgs)+1)
-	if s.st.systemPrompt != "" {
-		msgs = append(msgs, sdk.Message{Role: sdk.RoleSystem, Content: s.st.systemPrompt})
+	if systemPrompt != "" {
+		msgs = append(msgs, sdk.Message{Role: sdk.RoleSystem, Content: systemPrompt})
 	}
 	msgs = append(msgs, s.hist.msgs...)
 	set := tools.Set{s.m.tools, s.client}
