@@ -16,8 +16,15 @@ import (
 // headers on a WebSocket.
 const TokenQueryParam = "token"
 
-// APIKeys requires one of keys as `Authorization: Bearer <key>` or the
-// token query parameter. With no keys configured it lets everything in.
+// SubprotocolKeyPrefix marks the API key offered as a WebSocket
+// subprotocol ("openai-insecure-api-key.<key>"): the form the official
+// OpenAI SDK's browser client uses for /v1/realtime, as browsers cannot set
+// headers on a WebSocket.
+const SubprotocolKeyPrefix = "openai-insecure-api-key."
+
+// APIKeys requires one of keys as `Authorization: Bearer <key>`, the
+// token query parameter or a SubprotocolKeyPrefix subprotocol. With no
+// keys configured it lets everything in.
 func APIKeys(keys []string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		if len(keys) == 0 {
@@ -27,6 +34,9 @@ func APIKeys(keys []string) func(http.Handler) http.Handler {
 			got := bearer(r.Header.Get("Authorization"))
 			if got == "" {
 				got = r.URL.Query().Get(TokenQueryParam)
+			}
+			if got == "" {
+				got = subprotocolKey(r)
 			}
 			if got == "" {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="parley"`)
@@ -41,6 +51,18 @@ func APIKeys(keys []string) func(http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// subprotocolKey is the key of a SubprotocolKeyPrefix subprotocol ("").
+func subprotocolKey(r *http.Request) string {
+	for _, h := range r.Header.Values("Sec-WebSocket-Protocol") {
+		for p := range strings.SplitSeq(h, ",") {
+			if k, ok := strings.CutPrefix(strings.TrimSpace(p), SubprotocolKeyPrefix); ok {
+				return k
+			}
+		}
+	}
+	return ""
 }
 
 func bearer(h string) string {
