@@ -156,6 +156,13 @@ func startServer(t *testing.T, binDir string, extraEnv ...string) *server {
 // "./bin/plugins/" in it points at the test's builds.
 func startServerWith(t *testing.T, binDir, cfgYAML string, extraEnv ...string) *server {
 	t.Helper()
+	return startServerProbe(t, binDir, cfgYAML, "http", http.DefaultClient, extraEnv...)
+}
+
+// startServerProbe is startServerWith probing /readyz with scheme and
+// client (https and a client trusting the test's CA for a TLS server).
+func startServerProbe(t *testing.T, binDir, cfgYAML, scheme string, client *http.Client, extraEnv ...string) *server {
+	t.Helper()
 	root := repoRoot(t)
 	cfg := strings.ReplaceAll(cfgYAML, "./bin/plugins/", filepath.Join(binDir, "plugins")+"/")
 	cfgPath := filepath.Join(t.TempDir(), "parley.yaml")
@@ -217,11 +224,11 @@ func startServerWith(t *testing.T, binDir, cfgYAML string, extraEnv ...string) *
 		t.Fatalf("parley did not listen:\n%s", s.logs)
 	}
 	require.Eventually(t, func() bool {
-		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+s.addr+"/readyz", nil)
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, scheme+"://"+s.addr+"/readyz", nil)
 		if err != nil {
 			return false
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := client.Do(req)
 		if err != nil {
 			return false
 		}
