@@ -114,7 +114,12 @@ func (rs *realtimeServer) run(t *testing.T, scenario string, files ...string) []
 	t.Helper()
 	root := repoRoot(t)
 	ctx := t.Context()
-	args := append([]string{filepath.Join(root, "server", "e2e", "testdata", "realtime_client.cjs"), scenario}, files...)
+	var args []string
+	if scenario == "browser" {
+		args = append(args, "--experimental-websocket", "--no-warnings")
+	}
+	args = append(args, filepath.Join(root, "server", "e2e", "testdata", "realtime_client.cjs"), scenario)
+	args = append(args, files...)
 	cmd := exec.CommandContext(ctx, rs.bin, args...)
 	cmd.Env = []string{
 		"PATH=" + os.Getenv("PATH"),
@@ -231,6 +236,16 @@ func TestRealtimeSDK(t *testing.T) {
 			"response.output_audio.done", "response.output_audio_transcript.done", "response.content_part.done",
 			"response.output_item.done", "conversation.item.done", "response.done",
 		}, order[len(order)-6:])
+	})
+
+	t.Run("browser client with the key in the subprotocol", func(t *testing.T) {
+		evs := rs.run(t, "browser")
+		require.Equal(t, "client.opened", evs[0].Type)
+		assert.Equal(t, "realtime", evs[0].Message, "the subprotocol Parley selected")
+		resp := responsesOf(evs)
+		require.Len(t, resp, 1)
+		assert.Equal(t, "completed", resp[0].Status)
+		assert.NotEmpty(t, resp[0].Output[0].Content[0].Transcript)
 	})
 
 	t.Run("audio turn with server VAD", func(t *testing.T) {

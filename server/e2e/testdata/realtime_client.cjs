@@ -4,14 +4,20 @@
 // and exits non-zero on an SDK error or a timeout.
 //
 // usage: node realtime_client.cjs <scenario> [pcm24k-file...]
+// Scenario "browser" is the text turn through the SDK's browser client
+// (OpenAIRealtimeWebSocket: the API key goes in the
+// openai-insecure-api-key.<key> subprotocol); on Node 20 it needs
+// --experimental-websocket for a global WebSocket.
 // env: PARLEY_BASE_URL (https://127.0.0.1:port/v1), OPENAI_API_KEY,
 //      NODE_EXTRA_CA_CERTS (the test's throwaway CA).
 'use strict';
 const fs = require('node:fs');
 const { OpenAI } = require('openai');
 const { OpenAIRealtimeWS } = require('openai/realtime/ws');
+const { OpenAIRealtimeWebSocket } = require('openai/realtime/websocket');
 
-const scenario = process.argv[2];
+const browser = process.argv[2] === 'browser';
+const scenario = browser ? 'text' : process.argv[2];
 const files = process.argv.slice(3);
 const CHUNK_MS = 100;
 const BYTES_PER_MS = 48; // 24 kHz × 2 bytes
@@ -54,10 +60,16 @@ function userText(text) {
 }
 
 async function main() {
-  rt = await OpenAIRealtimeWS.create(client, { model: 'gpt-realtime' });
+  if (browser) {
+    rt = await OpenAIRealtimeWebSocket.create(client, { model: 'gpt-realtime', dangerouslyAllowBrowser: true });
+    rt.socket.addEventListener('open', () => log({ type: 'client.opened', message: rt.socket.protocol }));
+    rt.socket.addEventListener('close', (ev) => log({ type: 'client.closed', code: ev.code }));
+  } else {
+    rt = await OpenAIRealtimeWS.create(client, { model: 'gpt-realtime' });
+    rt.socket.on('close', (code) => log({ type: 'client.closed', code }));
+  }
   setTimeout(() => { log({ type: 'client.timeout' }); finish(2); }, TIMEOUT_MS).unref();
   rt.on('error', (err) => { log({ type: 'client.sdk_error', message: String(err && err.message), error: err && err.error }); });
-  rt.socket.on('close', (code) => log({ type: 'client.closed', code }));
   const responses = [];
   let audioBytes = 0;
   let bargedIn = false;
