@@ -23,6 +23,11 @@ type Update struct {
 	// Tools replaces the client's tools when not nil (empty: none).
 	Tools []tools.Definition
 	VAD   *VADUpdate
+	// ManualTurns, when true, ends turns only on CommitInput (push to
+	// talk): the VAD neither ends turns nor barges in, and a committed
+	// utterance's transcript goes into the history without an answer
+	// until Respond.
+	ManualTurns *bool
 }
 
 // VADUpdate narrows voice activity detection within the server's limits.
@@ -101,6 +106,8 @@ func (Truncate) isCommand()    {}
 func (DTMF) isCommand()        {}
 func (Ping) isCommand()        {}
 func (AddUserText) isCommand() {}
+func (CommitInput) isCommand() {}
+func (ClearInput) isCommand()  {}
 func (Respond) isCommand()     {}
 
 // dtmfText is what the LLM is told for keypad input.
@@ -142,9 +149,17 @@ func (s *Session) onCommand(ctx context.Context, cmd Command) {
 		s.startResponse(ctx, strings.Replace(format, "%s", c.Digits, 1), turnTimes{})
 	case Ping:
 		s.send(Pong(c))
+	case CommitInput:
+		s.commitInput()
+	case ClearInput:
+		s.clearInput()
 	case AddUserText:
 		s.hist.append(sdk.Message{Role: sdk.RoleUser, Content: c.Text})
 	case Respond:
+		if s.awaitingCommit() {
+			s.respondAfter = &c
+			return
+		}
 		s.interrupt(ReasonNewInput)
 		prompt := s.st.systemPrompt
 		if c.Instructions != "" {
@@ -202,6 +217,9 @@ func (s *Session) applyUpdate(u Update) {
 	}
 	if next.minSpeech != s.st.minSpeech {
 		s.in.seg.SetMinSpeech(next.minSpeech)
+	}
+	if u.ManualTurns != nil {
+		next.manualTurns = *u.ManualTurns
 	}
 	if next.threshold != s.st.threshold {
 		s.in.energy.SetThreshold(next.threshold)

@@ -337,3 +337,45 @@ func TestAddUserTextThenRespond(t *testing.T) {
 	require.Len(t, reqs, 2)
 	assert.Equal(t, sdk.Message{Role: sdk.RoleSystem, Content: "You are a test agent."}, reqs[1].Messages[0], "the session prompt again")
 }
+
+// TestManualTurns: with ManualTurns the VAD ends no turn; CommitInput
+// does, its transcript joins the history unanswered, and a Respond sent
+// before the transcript arrived waits for it. ClearInput drops the audio.
+func TestManualTurns(t *testing.T) {
+	llm := &sessiontest.LLM{Reply: func(req sdk.GenerateRequest) ([]sdk.GenerateEvent, error) {
+		return sessiontest.Text("You said " + req.Messages[len(req.Messages)-1].Content + "."), nil
+	}}
+	stt := &sessiontest.STT{Transcripts: []string{"hello there"}}
+	tc := newTyped(t, llm, stt, session.StartParams{Transport: "typed-test"})
+	until[session.Established](tc, false, nil)
+	rate := 16000
+	manual := true
+	tc.do(session.Update{InputRate: &rate, ManualTurns: &manual})
+	until[session.Updated](tc, false, nil)
+
+	tc.do(session.CommitInput{})
+	_, e := until[session.Error](tc, false, nil)
+	assert.Equal(t, session.CodeInvalidField, e.Code, "nothing to commit yet")
+
+	tc.audio(sessiontest.Speech(600*time.Millisecond, rate))
+	tc.audio(sessiontest.Silence(800*time.Millisecond, rate))
+	tc.do(session.Ping{ID: "no-turn"})
+	seen, _ := until[session.Pong](tc, false, nil)
+	for _, k := range kinds(seen) {
+		assert.NotContains(t, []string{"SpeechStarted", "SpeechStopped", "ResponseStarted"}, k, "the VAD decides nothing")
+	}
+	tc.do(session.CommitInput{})
+	tc.do(session.Respond{})
+	seen, fin := until[session.TranscriptFinal](tc, false, nil)
+	assert.Equal(t, "hello there", fin.Text)
+	assert.NotContains(t, kinds(seen), "ResponseStarted", "the response waits for the transcript")
+	_, done := until[session.ResponseDone](tc, true, nil)
+	assert.Equal(t, "You said hello there.", done.Text)
+
+	tc.audio(sessiontest.Speech(300*time.Millisecond, rate))
+	tc.do(session.ClearInput{})
+	tc.do(session.CommitInput{})
+	_, e = until[session.Error](tc, false, nil)
+	assert.Equal(t, session.CodeInvalidField, e.Code, "cleared: nothing to commit")
+	assert.Len(t, llm.Requests(), 1)
+}

@@ -149,6 +149,9 @@ func (s *Session) onTranscript(ctx context.Context, u *utterance, ev sdk.Transcr
 	if !errors.Is(err, io.EOF) {
 		s.pluginError(CodeSTTFailed, err)
 		s.settle()
+		if s.st.manualTurns && u.closing {
+			s.manualFinal(ctx, "") // a waiting Respond answers what there is
+		}
 		return
 	}
 	if !u.closing {
@@ -156,6 +159,10 @@ func (s *Session) onTranscript(ctx context.Context, u *utterance, ev sdk.Transcr
 	}
 	text := strings.Join(u.finals, " ")
 	s.send(TranscriptFinal{Text: text})
+	if s.st.manualTurns {
+		s.manualFinal(ctx, text)
+		return
+	}
 	if text == "" {
 		s.settle()
 		return
