@@ -279,6 +279,21 @@ func TestRealtimeSDK(t *testing.T) {
 		assert.Contains(t, resp[0].Output[0].Content[0].Transcript, "42", "the calculator server tool ran")
 	})
 
+	t.Run("push to talk: turn_detection null, commit, response.create", func(t *testing.T) {
+		evs := rs.run(t, "ptt", pcm24k(t, "what is seven times six"))
+		order := typesOf(evs)
+		assert.NotContains(t, order, "input_audio_buffer.speech_started", "no VAD turns")
+		committed := slices.Index(order, "input_audio_buffer.committed")
+		require.GreaterOrEqual(t, committed, 0, "%v", order)
+		assert.Less(t, committed, slices.Index(order, "conversation.item.input_audio_transcription.completed"))
+		assert.Less(t, slices.Index(order, "conversation.item.input_audio_transcription.completed"), slices.Index(order, "response.created"),
+			"the response waits for the committed transcript")
+		resp := responsesOf(evs)
+		require.Len(t, resp, 1)
+		assert.Equal(t, "completed", resp[0].Status)
+		assert.Contains(t, resp[0].Output[0].Content[0].Transcript, "42")
+	})
+
 	t.Run("function call round trip", func(t *testing.T) {
 		evs := rs.run(t, "function")
 		resp := responsesOf(evs)

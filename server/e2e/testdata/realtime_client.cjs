@@ -90,7 +90,7 @@ async function main() {
               input: {
                 format: { type: 'audio/pcm', rate: 24000 },
                 transcription: { model: 'whisper-1' },
-                turn_detection: { type: 'server_vad', threshold: 0.5, silence_duration_ms: 700 },
+                turn_detection: scenario === 'ptt' ? null : { type: 'server_vad', threshold: 0.5, silence_duration_ms: 700 },
               },
               output: { format: { type: 'audio/pcm', rate: 24000 } },
             },
@@ -106,6 +106,12 @@ async function main() {
         if (scenario === 'text') { userText('hello'); rt.send({ type: 'response.create' }); }
         if (scenario === 'function') { userText('what time is it'); rt.send({ type: 'response.create' }); }
         if (scenario === 'audio') { stream(fs.readFileSync(files[0]), 1500); }
+        if (scenario === 'ptt') {
+          stream(fs.readFileSync(files[0]), 300).then(() => {
+            rt.send({ type: 'input_audio_buffer.commit' });
+            rt.send({ type: 'response.create' });
+          });
+        }
         if (scenario === 'bargein') { userText('what can you do'); rt.send({ type: 'response.create' }); }
         break;
       case 'response.output_item.added':
@@ -135,7 +141,7 @@ async function main() {
         break;
       case 'response.done':
         responses.push(ev.response);
-        if (scenario === 'text' || scenario === 'audio') finish(0);
+        if (scenario === 'text' || scenario === 'audio' || scenario === 'ptt') finish(0);
         if (scenario === 'function' && responses.length === 2) finish(0);
         if (scenario === 'bargein' && responses.length === 2) finish(0);
         break;

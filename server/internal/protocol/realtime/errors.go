@@ -33,6 +33,8 @@ const (
 	CodeActiveResponse Code = "conversation_already_has_active_response"
 	// CodeNoActiveResponse: response.cancel with no such active response.
 	CodeNoActiveResponse Code = "response_cancel_not_active"
+	// CodeCommitEmpty: input_audio_buffer.commit with no audio appended.
+	CodeCommitEmpty Code = "input_audio_buffer_commit_empty"
 	// CodeBinary: a binary WebSocket message (the protocol is JSON text).
 	CodeBinary Code = "binary_message"
 	// CodeMessageTooLarge: a message over the size limit.

@@ -48,9 +48,19 @@ func (c *Conn) handle(ev *clientEvent) (Inbound, *refusal) {
 		if err != nil {
 			return Inbound{}, err
 		}
+		if len(pcm) > 0 {
+			c.appended = true
+		}
 		return Inbound{Audio: pcm}, nil
-	case "input_audio_buffer.commit", "input_audio_buffer.clear":
-		return Inbound{}, refuse(CodeUnsupported, "", ev.Type+" is not supported: Parley's server VAD ends turns (turn_detection null is not supported)")
+	case "input_audio_buffer.commit":
+		return c.commit()
+	case "input_audio_buffer.clear":
+		if !c.manual() {
+			return Inbound{}, refuse(CodeUnsupported, "", "input_audio_buffer.clear needs turn_detection null: under server VAD the VAD owns the buffer")
+		}
+		c.appended = false
+		_ = c.send(bufferEvent{Type: "input_audio_buffer.cleared", EventID: c.eventID()})
+		return Inbound{Commands: []session.Command{session.ClearInput{}}}, nil
 	case "output_audio_buffer.clear":
 		return Inbound{}, refuse(CodeUnsupported, "", "output_audio_buffer.clear is WebRTC/SIP only; use response.cancel")
 	case "conversation.item.create":
@@ -173,8 +183,11 @@ func (c *Conn) updateInput(in *audioInput, next *settings, u *session.Update) *r
 		return nil
 	}
 	if string(in.TurnDetection) == "null" {
-		return refuse(CodeUnsupported, "session.audio.input.turn_detection", "turn_detection null (push to talk) is not supported: use server_vad")
+		next.turn = turnDetection{}
+		u.ManualTurns = ptr(true)
+		return nil
 	}
+	u.ManualTurns = ptr(false)
 	var td turnDetection
 	if err := json.Unmarshal(in.TurnDetection, &td); err != nil {
 		return refuse(CodeInvalidValue, "session.audio.input.turn_detection", "turn_detection must be an object")
@@ -221,6 +234,23 @@ func (c *Conn) updateInput(in *audioInput, next *settings, u *session.Update) *r
 	next.turn = out
 	u.VAD = &vad
 	return nil
+}
+
+// commit ends the user's turn under turn_detection null: the user item is
+// committed now, its transcript follows.
+func (c *Conn) commit() (Inbound, *refusal) {
+	if !c.manual() {
+		return Inbound{}, refuse(CodeUnsupported, "", "input_audio_buffer.commit needs turn_detection null: under server VAD the VAD ends turns")
+	}
+	if !c.appended {
+		return Inbound{}, refuse(CodeCommitEmpty, "", "the input audio buffer is empty")
+	}
+	c.appended = false
+	id := c.itemID()
+	_ = c.send(bufferEvent{Type: "input_audio_buffer.committed", EventID: c.eventID(), ItemID: id, PreviousItemID: c.lastItemID()})
+	c.addItem(item{ID: id, Object: objectItem, Type: itemMessage, Status: statusCompleted, Role: roleUser, Content: []contentPart{{Type: partInputAudio}}})
+	c.committed = append(c.committed, id)
+	return Inbound{Commands: []session.Command{session.CommitInput{}}}, nil
 }
 
 func checkFormat(f audioFormat, param string) *refusal {

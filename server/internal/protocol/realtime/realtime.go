@@ -138,8 +138,16 @@ type Conn struct {
 	absorb int
 	// pendingCalls are client tool calls not yet answered.
 	pendingCalls map[string]bool
-	scratch      []byte
+	// appended: audio arrived since the last commit or clear; committed
+	// are the user items whose transcripts are to come (turn_detection
+	// null).
+	appended  bool
+	committed []string
+	scratch   []byte
 }
+
+// manual reports turn_detection null.
+func (c *Conn) manual() bool { return c.cfg.turn.Type == "" }
 
 var _ session.Sink = (*Conn)(nil)
 
@@ -265,6 +273,9 @@ func ptr[T any](v T) *T { return &v }
 func (c *Conn) sessionObject() sessionConfig {
 	s := c.cfg
 	td, _ := json.Marshal(s.turn)
+	if c.manual() {
+		td = []byte("null")
+	}
 	voice, _ := json.Marshal(s.voice)
 	tr := s.transcribe
 	if tr == nil {

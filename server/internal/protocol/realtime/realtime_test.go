@@ -315,6 +315,39 @@ func TestBargeInThenTruncate(t *testing.T) {
 	assert.Equal(t, itemID, str(evs[0], "item_id"))
 }
 
+// TestPushToTalk: with turn_detection null, commit and clear drive the
+// turn; the committed item gets its transcript when the session has it.
+func TestPushToTalk(t *testing.T) {
+	h := newHarness(t)
+	in := h.client(`{"type":"session.update","session":{"audio":{"input":{"turn_detection":null,"transcription":{"model":"x"}}}}}`)
+	require.Len(t, in.Commands, 1)
+	assert.True(t, *in.Commands[0].(session.Update).ManualTurns)
+	h.event(session.Updated{})
+	evs := h.take()
+	assert.Nil(t, evs[0]["session"].(map[string]any)["audio"].(map[string]any)["input"].(map[string]any)["turn_detection"])
+
+	h.client(`{"type":"input_audio_buffer.commit","event_id":"c1"}`)
+	assert.Equal(t, "input_audio_buffer_commit_empty", str(h.take()[0], "error", "code"))
+	h.client(`{"type":"input_audio_buffer.append","audio":"AAAAAA=="}`)
+	in = h.client(`{"type":"input_audio_buffer.clear"}`)
+	assert.Equal(t, []session.Command{session.ClearInput{}}, in.Commands)
+	assert.Equal(t, []string{"input_audio_buffer.cleared"}, types(h.take()))
+
+	h.client(`{"type":"input_audio_buffer.append","audio":"AAAAAA=="}`)
+	in = h.client(`{"type":"input_audio_buffer.commit"}`)
+	assert.Equal(t, []session.Command{session.CommitInput{}}, in.Commands)
+	evs = h.take()
+	require.Equal(t, []string{"input_audio_buffer.committed", "conversation.item.added"}, types(evs))
+	id := str(evs[0], "item_id")
+	in = h.client(`{"type":"response.create"}`)
+	assert.Equal(t, []session.Command{session.Respond{}}, in.Commands, "the session waits for the transcript")
+	h.event(session.TranscriptFinal{Text: "hello"})
+	evs = h.take()
+	require.Equal(t, []string{"conversation.item.input_audio_transcription.completed", "conversation.item.done"}, types(evs))
+	assert.Equal(t, id, str(evs[0], "item_id"))
+	assert.Equal(t, "hello", str(evs[1], "item", "content", "0", "transcript"))
+}
+
 // TestRefusals: every refused client event gets an OpenAI-shaped error
 // naming the client's event_id, and nothing reaches the session.
 func TestRefusals(t *testing.T) {
@@ -325,12 +358,12 @@ func TestRefusals(t *testing.T) {
 		{"not json", `{"type":`, "invalid_json", ""},
 		{"wrong type", `{"type":5}`, "invalid_value", "type"},
 		{"unknown", `{"type":"dance","event_id":"e1"}`, "invalid_event_type", "type"},
-		{"push to talk", `{"type":"session.update","event_id":"e1","session":{"audio":{"input":{"turn_detection":null}}}}`, "unsupported_feature", "session.audio.input.turn_detection"},
+		{"idle timeout", `{"type":"session.update","event_id":"e1","session":{"audio":{"input":{"turn_detection":{"type":"server_vad","idle_timeout_ms":5000}}}}}`, "unsupported_feature", "session.audio.input.turn_detection.idle_timeout_ms"},
 		{"pcm rate", `{"type":"session.update","event_id":"e1","session":{"audio":{"input":{"format":{"type":"audio/pcm","rate":16000}}}}}`, "invalid_value", "session.audio.input.format.rate"},
 		{"transcription session", `{"type":"session.update","event_id":"e1","session":{"type":"transcription"}}`, "unsupported_feature", "session.type"},
 		{"tool choice", `{"type":"session.update","event_id":"e1","session":{"tool_choice":"required"}}`, "unsupported_feature", "session.tool_choice"},
-		{"commit", `{"type":"input_audio_buffer.commit","event_id":"e1"}`, "unsupported_feature", ""},
-		{"clear", `{"type":"input_audio_buffer.clear","event_id":"e1"}`, "unsupported_feature", ""},
+		{"commit under server VAD", `{"type":"input_audio_buffer.commit","event_id":"e1"}`, "unsupported_feature", ""},
+		{"clear under server VAD", `{"type":"input_audio_buffer.clear","event_id":"e1"}`, "unsupported_feature", ""},
 		{"bad base64", `{"type":"input_audio_buffer.append","event_id":"e1","audio":"@@"}`, "invalid_value", "audio"},
 		{"odd pcm", `{"type":"input_audio_buffer.append","event_id":"e1","audio":"AAAA"}`, "invalid_value", "audio"},
 		{"assistant item", `{"type":"conversation.item.create","event_id":"e1","item":{"type":"message","role":"assistant","content":[]}}`, "unsupported_feature", "item.role"},

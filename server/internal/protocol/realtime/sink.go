@@ -94,6 +94,9 @@ func (c *Conn) Close(reason session.EndReason, detail string) {
 // applied takes the settings the session reports as in force.
 func (c *Conn) applied(u session.Updated) {
 	c.cfg.voice = u.Voice
+	if c.manual() {
+		return
+	}
 	if c.cfg.turn.Type == vadServer {
 		c.cfg.turn.SilenceDurationMs = ptr(int(u.MinSilence.Milliseconds()))
 		c.cfg.turn.Threshold = ptr(u.ThresholdDB / dbPerThreshold)
@@ -128,10 +131,14 @@ func (c *Conn) partialTranscript(text string) error {
 
 func (c *Conn) finalTranscript(text string) error {
 	id := c.userItem
+	if c.manual() && len(c.committed) > 0 {
+		id, c.committed = c.committed[0], c.committed[1:]
+	} else {
+		c.userItem = ""
+	}
 	if id == "" {
 		return nil
 	}
-	c.userItem = ""
 	if _, ok := c.findItem(id); !ok {
 		return nil // speech that never stopped as a turn
 	}
