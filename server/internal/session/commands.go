@@ -94,7 +94,8 @@ type AddUserText struct{ Text string }
 // Respond starts a response to the history as it is, without a new user
 // turn (the OpenAI Realtime response.create). It interrupts a current
 // response (ReasonNewInput). A non-empty Instructions replaces the system
-// prompt for this response only.
+// prompt for this response only. Under manual turns it waits for the
+// transcript of a committed utterance.
 type Respond struct{ Instructions string }
 
 func (Update) isCommand()      {}
