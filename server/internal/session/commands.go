@@ -96,7 +96,12 @@ type AddUserText struct{ Text string }
 // response (ReasonNewInput). A non-empty Instructions replaces the system
 // prompt for this response only. Under manual turns it waits for the
 // transcript of a committed utterance.
-type Respond struct{ Instructions string }
+type Respond struct {
+	Instructions string
+	// OutOfBand: the response sees the history but leaves nothing in it
+	// (the Realtime response.create with conversation "none").
+	OutOfBand bool
+}
 
 func (Update) isCommand()      {}
 func (InputText) isCommand()   {}
@@ -166,7 +171,7 @@ func (s *Session) onCommand(ctx context.Context, cmd Command) {
 		if c.Instructions != "" {
 			prompt = c.Instructions
 		}
-		s.respond(ctx, prompt, turnTimes{})
+		s.respond(ctx, prompt, turnTimes{}, c.OutOfBand)
 	}
 }
 

@@ -336,6 +336,17 @@ func TestAddUserTextThenRespond(t *testing.T) {
 	reqs = llm.Requests()
 	require.Len(t, reqs, 2)
 	assert.Equal(t, sdk.Message{Role: sdk.RoleSystem, Content: "You are a test agent."}, reqs[1].Messages[0], "the session prompt again")
+
+	// Out of band: the reply sees the history and leaves nothing in it.
+	before := tc.sess.History(context.Background())
+	tc.do(session.Respond{OutOfBand: true})
+	_, started := until[session.ResponseStarted](tc, false, nil)
+	assert.True(t, started.OutOfBand)
+	_, first := until[session.ResponseDone](tc, true, nil)
+	assert.Equal(t, before, tc.sess.History(context.Background()))
+	tc.do(session.Respond{OutOfBand: true})
+	_, second := until[session.ResponseDone](tc, true, nil)
+	assert.Equal(t, first.Text, second.Text, "the second saw the same history")
 }
 
 // TestManualTurns: with ManualTurns the VAD ends no turn; CommitInput

@@ -64,7 +64,11 @@ type TranscriptFinal struct{ Text string }
 
 // ResponseStarted: the agent started working on a reply (before any text
 // or audio).
-type ResponseStarted struct{ ResponseID string }
+type ResponseStarted struct {
+	ResponseID string
+	// OutOfBand: the response will leave nothing in the history.
+	OutOfBand bool
+}
 
 // TextDelta is a piece of the reply's text as the LLM produces it.
 type TextDelta struct{ ResponseID, Delta string }

@@ -38,6 +38,8 @@ type response struct {
 	done     chan struct{}
 	// hist is where its messages went in the history (set once committed).
 	hist committed
+	// outOfBand responses leave nothing in the history.
+	outOfBand bool
 
 	mu         sync.Mutex
 	text       strings.Builder
@@ -49,11 +51,12 @@ type response struct {
 // startResponse records the user's turn and starts the agent's answer.
 func (s *Session) startResponse(ctx context.Context, userText string, times turnTimes) {
 	s.hist.append(sdk.Message{Role: sdk.RoleUser, Content: userText})
-	s.respond(ctx, s.st.systemPrompt, times)
+	s.respond(ctx, s.st.systemPrompt, times, false)
 }
 
-// respond starts the agent's answer to the history, with systemPrompt.
-func (s *Session) respond(ctx context.Context, systemPrompt string, times turnTimes) {
+// respond starts the agent's answer to the history, with systemPrompt;
+// an out-of-band answer is not committed to the history.
+func (s *Session) respond(ctx context.Context, systemPrompt string, times turnTimes, outOfBand bool) {
 	s.nextResp++
 	id := "resp_" + strconv.Itoa(s.nextResp)
 	msgs := make([]sdk.Message, 0, len(s.hist.msgs)+1)
@@ -66,7 +69,7 @@ func (s *Session) respond(ctx context.Context, systemPrompt string, times turnTi
 	r := &response{
 		id: id, s: s, cancel: cancel, messages: msgs, tools: set, toolDefs: set.Tools(),
 		voice: s.st.voice, outRate: s.st.outputRate, language: s.st.language, times: times,
-		done: make(chan struct{}),
+		done: make(chan struct{}), outOfBand: outOfBand,
 	}
 	r.out = newOutput(s.m.clock, s.sink, s.m.cfg.OutputLookahead, s.st.outputRate, id, s.onSendErr)
 	r.out.reported = s.reportsPlayback
@@ -79,7 +82,7 @@ func (s *Session) respond(ctx context.Context, systemPrompt string, times turnTi
 	}
 	s.resp = r
 	s.setTurn(turnThinking)
-	s.send(ResponseStarted{ResponseID: id})
+	s.send(ResponseStarted{ResponseID: id, OutOfBand: outOfBand})
 	s.wg.Add(1)
 	go r.run(rctx)
 }
@@ -178,6 +181,9 @@ func (s *Session) sendMetrics(r *response) {
 // text cut at byte cut of the response text; the response becomes the last
 // one (the one Truncate can still cut).
 func (s *Session) commit(r *response, cut int, complete bool) {
+	if r.outOfBand {
+		return
+	}
 	r.mu.Lock()
 	full := r.text.String()
 	rounds := append([]roundRec(nil), r.rounds...)
