@@ -349,9 +349,16 @@ func (c *Conn) itemTruncate(ev *clientEvent) (Inbound, *refusal) {
 
 func (c *Conn) responseCreate(ev *clientEvent) (Inbound, *refusal) {
 	var instr string
+	oob := false
 	if p := ev.Response; p != nil {
-		if p.Conversation != nil && *p.Conversation == conversationNone {
-			return Inbound{}, refuse(CodeUnsupported, "response.conversation", "out-of-band responses (conversation: none) are not supported")
+		if p.Conversation != nil {
+			switch *p.Conversation {
+			case conversationNone:
+				oob = true
+			case "auto", "":
+			default:
+				return Inbound{}, refuse(CodeInvalidValue, "response.conversation", `conversation must be "auto" or "none"`)
+			}
 		}
 		if len(p.Input) > 0 && string(p.Input) != "null" {
 			return Inbound{}, refuse(CodeUnsupported, "response.input", "response.input is not supported")
@@ -368,5 +375,5 @@ func (c *Conn) responseCreate(ev *clientEvent) (Inbound, *refusal) {
 	if c.sessResp != "" {
 		return Inbound{}, refuse(CodeActiveResponse, "", "a response is in progress; cancel it first")
 	}
-	return Inbound{Commands: []session.Command{session.Respond{Instructions: instr}}}, nil
+	return Inbound{Commands: []session.Command{session.Respond{Instructions: instr, OutOfBand: oob}}}, nil
 }

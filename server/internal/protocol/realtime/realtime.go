@@ -130,6 +130,8 @@ type Conn struct {
 	sessResp string
 	// sessAudio is how much audio of sessResp was sent.
 	sessAudio time.Duration
+	// sessOOB: sessResp is out of band (its items join no conversation).
+	sessOOB bool
 	// waiting: sessResp stopped at a client tool call; its next output
 	// opens a new Realtime response.
 	waiting bool

@@ -208,6 +208,26 @@ func TestTextTurnOrder(t *testing.T) {
 	assert.Equal(t, "completed", str(evs[0], "item", "status"))
 }
 
+// TestOutOfBand: conversation "none" is an out-of-band response: its
+// items are in the response, not in the conversation.
+func TestOutOfBand(t *testing.T) {
+	h := newHarness(t)
+	in := h.client(`{"type":"response.create","response":{"conversation":"none","instructions":"Classify."}}`)
+	assert.Equal(t, []session.Command{session.Respond{Instructions: "Classify.", OutOfBand: true}}, in.Commands)
+	h.event(session.ResponseStarted{ResponseID: "r1", OutOfBand: true})
+	h.event(session.TextDelta{ResponseID: "r1", Delta: "positive"})
+	h.event(session.ResponseDone{ResponseID: "r1", Status: session.StatusCompleted})
+	evs := h.take()
+	order := types(evs)
+	assert.NotContains(t, order, "conversation.item.added")
+	assert.NotContains(t, order, "conversation.item.done")
+	done := evs[len(evs)-1]["response"].(map[string]any)
+	assert.Nil(t, done["conversation_id"])
+	itemID := str(done, "output", "0", "id")
+	h.client(`{"type":"conversation.item.retrieve","item_id":"` + itemID + `"}`)
+	assert.Equal(t, "item_not_found", str(h.take()[0], "error", "code"))
+}
+
 // TestSpokenTurn: VAD events, the committed user item with its transcript.
 func TestSpokenTurn(t *testing.T) {
 	h := newHarness(t)
@@ -371,7 +391,7 @@ func TestRefusals(t *testing.T) {
 		{"delete", `{"type":"conversation.item.delete","event_id":"e1","item_id":"item_1"}`, "unsupported_feature", "item_id"},
 		{"retrieve unknown", `{"type":"conversation.item.retrieve","event_id":"e1","item_id":"nope"}`, "item_not_found", "item_id"},
 		{"truncate unknown", `{"type":"conversation.item.truncate","event_id":"e1","item_id":"nope","content_index":0,"audio_end_ms":5}`, "item_not_found", "item_id"},
-		{"out of band", `{"type":"response.create","event_id":"e1","response":{"conversation":"none"}}`, "unsupported_feature", "response.conversation"},
+		{"other conversation", `{"type":"response.create","event_id":"e1","response":{"conversation":"conv_9"}}`, "invalid_value", "response.conversation"},
 		{"cancel idle", `{"type":"response.cancel","event_id":"e1"}`, "response_cancel_not_active", "response_id"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -31,7 +31,7 @@ func (c *Conn) Event(ev session.Event) error {
 	case session.TranscriptFinal:
 		return c.finalTranscript(e.Text)
 	case session.ResponseStarted:
-		c.sessResp, c.sessAudio, c.waiting = e.ResponseID, 0, false
+		c.sessResp, c.sessAudio, c.waiting, c.sessOOB = e.ResponseID, 0, false, e.OutOfBand
 		c.openResponse()
 	case session.TextDelta:
 		if e.ResponseID != c.sessResp {
@@ -170,6 +170,9 @@ func (c *Conn) responseObject(status string, details *statusDetails) response {
 		Object: objectResponse, Status: status, StatusDetails: details, Output: out, ConversationID: conversationID,
 		OutputModalities: c.cfg.modalities,
 	}
+	if c.sessOOB {
+		r.ConversationID = "" // out of band: in no conversation
+	}
 	if c.resp != nil {
 		r.ID = c.resp.id
 	}
@@ -200,9 +203,11 @@ func (c *Conn) openMessage() {
 	r.msg = &r.output[r.msgIndex]
 	r.text.Reset()
 	r.audioBase = c.sessAudio
-	c.assistant[it.ID] = assistantItem{sessResp: c.sessResp, audioBase: r.audioBase}
 	_ = c.send(outputItemEvent{Type: "response.output_item.added", EventID: c.eventID(), ResponseID: r.id, OutputIndex: r.msgIndex, Item: it})
-	c.addItem(it)
+	if !c.sessOOB {
+		c.assistant[it.ID] = assistantItem{sessResp: c.sessResp, audioBase: r.audioBase}
+		c.addItem(it)
+	}
 	part := contentPart{Type: partAudio, Transcript: ptr("")}
 	if !c.audioOut() {
 		part = contentPart{Type: partText, Text: ptr("")}
@@ -242,7 +247,9 @@ func (c *Conn) closeMessage(status string) {
 	r.msg.Status = status
 	it := *r.msg
 	_ = c.send(outputItemEvent{Type: "response.output_item.done", EventID: c.eventID(), ResponseID: r.id, OutputIndex: r.msgIndex, Item: it})
-	c.doneItem(it)
+	if !c.sessOOB {
+		c.doneItem(it)
+	}
 	r.msg = nil
 }
 
@@ -261,7 +268,9 @@ func (c *Conn) functionCall(e session.ToolCall) {
 	idx := len(r.output)
 	r.output = append(r.output, it)
 	_ = c.send(outputItemEvent{Type: "response.output_item.added", EventID: c.eventID(), ResponseID: r.id, OutputIndex: idx, Item: it})
-	c.addItem(it)
+	if !c.sessOOB {
+		c.addItem(it)
+	}
 	base := contentEvent{ResponseID: r.id, ItemID: it.ID, OutputIndex: idx, CallID: e.CallID}
 	delta := base
 	delta.Type, delta.EventID, delta.Delta = "response.function_call_arguments.delta", c.eventID(), &args
@@ -272,7 +281,9 @@ func (c *Conn) functionCall(e session.ToolCall) {
 	it.Status, it.Arguments = statusCompleted, &args
 	r.output[idx] = it
 	_ = c.send(outputItemEvent{Type: "response.output_item.done", EventID: c.eventID(), ResponseID: r.id, OutputIndex: idx, Item: it})
-	c.doneItem(it)
+	if !c.sessOOB {
+		c.doneItem(it)
+	}
 	c.pendingCalls[e.CallID] = true
 	_ = c.send(responseEvent{Type: "response.done", EventID: c.eventID(), Response: c.responseObject(statusCompleted, nil)})
 	c.resp, c.waiting = nil, true
