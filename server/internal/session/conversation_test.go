@@ -2,6 +2,7 @@ package session_test
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"reflect"
 	"slices"
@@ -389,4 +390,23 @@ func TestManualTurns(t *testing.T) {
 	_, e = until[session.Error](tc, false, nil)
 	assert.Equal(t, session.CodeInvalidField, e.Code, "cleared: nothing to commit")
 	assert.Len(t, llm.Requests(), 1)
+}
+
+// TestResponseUsage: the token counts the LLM plugin reports are summed
+// over the rounds of a response.
+func TestResponseUsage(t *testing.T) {
+	llm := &sessiontest.LLM{Reply: func(req sdk.GenerateRequest) ([]sdk.GenerateEvent, error) {
+		if req.Messages[len(req.Messages)-1].Role == sdk.RoleTool {
+			return []sdk.GenerateEvent{{TextDelta: "Done."}, {Done: &sdk.Done{StopReason: sdk.StopEndTurn, Usage: sdk.Usage{InputTokens: 5, OutputTokens: 6}}}}, nil
+		}
+		return []sdk.GenerateEvent{
+			{ToolCall: &sdk.ToolCall{ID: "t1", Name: tools.ToolGetCurrentTime, Arguments: json.RawMessage(`{}`)}},
+			{Done: &sdk.Done{StopReason: sdk.StopToolUse, Usage: sdk.Usage{InputTokens: 3, OutputTokens: 4}}},
+		}, nil
+	}}
+	tc := newTyped(t, llm, &sessiontest.STT{}, session.StartParams{Transport: "typed-test"})
+	until[session.Established](tc, false, nil)
+	tc.do(session.InputText{Text: "what time is it"})
+	_, done := until[session.ResponseDone](tc, true, nil)
+	assert.Equal(t, sdk.Usage{InputTokens: 8, OutputTokens: 10}, done.Usage)
 }

@@ -46,6 +46,8 @@ type response struct {
 	rounds     []roundRec
 	times      turnTimes
 	endSession bool
+	// usage sums the LLM rounds' token counts.
+	usage sdk.Usage
 }
 
 // startResponse records the user's turn and starts the agent's answer.
@@ -101,7 +103,7 @@ func (s *Session) interrupt(reason InterruptReason) {
 	spoken := r.out.textPlayed(r.fullText(), played)
 	s.commit(r, len(spoken), false)
 	s.log.Info("response interrupted", "response_id", r.id, "reason", string(reason), "played", played.String())
-	s.send(ResponseInterrupted{ResponseID: r.id, Reason: reason, Played: played, TextPlayed: spoken})
+	s.send(ResponseInterrupted{ResponseID: r.id, Reason: reason, Played: played, TextPlayed: spoken, Usage: r.usageNow()})
 	s.sendMetrics(r)
 	s.m.metrics.interrupts.WithLabelValues(string(reason)).Inc()
 	s.setTurn(turnListening)
@@ -135,7 +137,7 @@ func (s *Session) finishResponse(r *response, err error) {
 		s.commit(r, len(full), true)
 		spoken = strings.TrimSpace(full)
 	}
-	s.send(ResponseDone{ResponseID: r.id, Status: status, Text: spoken})
+	s.send(ResponseDone{ResponseID: r.id, Status: status, Text: spoken, Usage: r.usageNow()})
 	s.sendMetrics(r)
 	s.setTurn(turnListening)
 	r.mu.Lock()
@@ -202,6 +204,19 @@ func (r *response) setTime(f func(t *turnTimes)) {
 	r.mu.Lock()
 	f(&r.times)
 	r.mu.Unlock()
+}
+
+func (r *response) addUsage(u sdk.Usage) {
+	r.mu.Lock()
+	r.usage.InputTokens += u.InputTokens
+	r.usage.OutputTokens += u.OutputTokens
+	r.mu.Unlock()
+}
+
+func (r *response) usageNow() sdk.Usage {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.usage
 }
 
 func (r *response) addRound(rd roundRec) {
