@@ -59,6 +59,10 @@ type rtResponse struct {
 	Status        string            `json:"status"`
 	StatusDetails map[string]string `json:"status_details"`
 	Output        []rtItem          `json:"output"`
+	Usage         *struct {
+		TotalTokens  int `json:"total_tokens"`
+		OutputTokens int `json:"output_tokens"`
+	} `json:"usage"`
 }
 
 type rtItem struct {
@@ -229,6 +233,8 @@ func TestRealtimeSDK(t *testing.T) {
 		assert.Equal(t, "output_audio", msg.Content[0].Type)
 		assert.NotEmpty(t, msg.Content[0].Transcript, "llm-rules greets")
 		assert.Positive(t, audioBytes(evs, resp[0].ID), "flite audio as output_audio.delta")
+		require.NotNil(t, resp[0].Usage, "llm-rules reports tokens (words)")
+		assert.Equal(t, len(strings.Fields(msg.Content[0].Transcript)), resp[0].Usage.OutputTokens)
 		assert.Equal(t, []string{
 			"response.created", "response.output_item.added", "conversation.item.added", "response.content_part.added",
 		}, order[4:8])

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/parleyhq/parley/sdk"
 	"github.com/parleyhq/parley/server/internal/protocol/realtime"
 	"github.com/parleyhq/parley/server/internal/protocol/wsclose"
 	"github.com/parleyhq/parley/server/internal/session"
@@ -172,7 +173,7 @@ func TestTextTurnOrder(t *testing.T) {
 	h.event(session.TextDelta{ResponseID: "r1", Delta: " there."})
 	require.NoError(t, h.c.Audio(make([]byte, 960)))
 	h.event(session.AudioMark{ResponseID: "r1", End: 40 * time.Millisecond})
-	h.event(session.ResponseDone{ResponseID: "r1", Status: session.StatusCompleted, Text: "Hi there."})
+	h.event(session.ResponseDone{ResponseID: "r1", Status: session.StatusCompleted, Text: "Hi there.", Usage: sdk.Usage{InputTokens: 7, OutputTokens: 2}})
 	evs = h.take()
 	assert.Equal(t, []string{
 		"response.created", "response.output_item.added", "conversation.item.added", "response.content_part.added",
@@ -200,6 +201,11 @@ func TestTextTurnOrder(t *testing.T) {
 	assert.Equal(t, respID, done["id"])
 	assert.Equal(t, "Hi there.", str(done, "output", "0", "content", "0", "transcript"))
 	assert.Equal(t, "output_audio", str(done, "output", "0", "content", "0", "type"))
+	assert.Equal(t, map[string]any{
+		"total_tokens": 9.0, "input_tokens": 7.0, "output_tokens": 2.0,
+		"input_token_details":  map[string]any{"text_tokens": 7.0, "audio_tokens": 0.0},
+		"output_token_details": map[string]any{"text_tokens": 2.0, "audio_tokens": 0.0},
+	}, done["usage"], "as the plugin reported")
 
 	// The items can be retrieved.
 	h.client(`{"type":"conversation.item.retrieve","item_id":"` + itemID + `"}`)

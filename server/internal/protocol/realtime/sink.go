@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/parleyhq/parley/sdk"
 	"github.com/parleyhq/parley/server/internal/protocol/wsclose"
 	"github.com/parleyhq/parley/server/internal/session"
 	"github.com/parleyhq/parley/server/internal/tools"
@@ -57,15 +58,15 @@ func (c *Conn) Event(ev session.Event) error {
 		if e.Reason == session.ReasonClientCancel {
 			reason = "client_cancelled"
 		}
-		c.endResponse(statusCancelled, &statusDetails{Type: statusCancelled, Reason: reason})
+		c.endResponse(statusCancelled, &statusDetails{Type: statusCancelled, Reason: reason}, e.Usage)
 	case session.ResponseDone:
 		if e.ResponseID != c.sessResp {
 			return nil
 		}
 		if e.Status == session.StatusFailed {
-			c.endResponse(statusFailed, &statusDetails{Type: statusFailed, Error: &statusError{Type: string(TypeServer), Code: "response_failed"}})
+			c.endResponse(statusFailed, &statusDetails{Type: statusFailed, Error: &statusError{Type: string(TypeServer), Code: "response_failed"}}, e.Usage)
 		} else {
-			c.endResponse(statusCompleted, nil)
+			c.endResponse(statusCompleted, nil, e.Usage)
 		}
 	case session.Error:
 		return c.sessionError(e)
@@ -289,15 +290,24 @@ func (c *Conn) functionCall(e session.ToolCall) {
 	c.resp, c.waiting = nil, true
 }
 
-// endResponse ends the session response's Realtime response.
-func (c *Conn) endResponse(status string, details *statusDetails) {
+// endResponse ends the session response's Realtime response; u (if
+// reported) is the whole session response's, given to its last Realtime
+// response.
+func (c *Conn) endResponse(status string, details *statusDetails, u sdk.Usage) {
 	c.ensureResponse()
 	itemStatus := statusCompleted
 	if status != statusCompleted {
 		itemStatus = statusIncomplete
 	}
 	c.closeMessage(itemStatus)
-	_ = c.send(responseEvent{Type: "response.done", EventID: c.eventID(), Response: c.responseObject(status, details)})
+	obj := c.responseObject(status, details)
+	if u.InputTokens > 0 || u.OutputTokens > 0 {
+		obj.Usage = &responseUsage{
+			TotalTokens: u.InputTokens + u.OutputTokens, InputTokens: u.InputTokens, OutputTokens: u.OutputTokens,
+			InputTokenDetails: tokenDetails{TextTokens: u.InputTokens}, OutputTokenDetails: tokenDetails{TextTokens: u.OutputTokens},
+		}
+	}
+	_ = c.send(responseEvent{Type: "response.done", EventID: c.eventID(), Response: obj})
 	c.resp, c.sessResp, c.waiting, c.absorb = nil, "", false, 0
 	clear(c.pendingCalls)
 }

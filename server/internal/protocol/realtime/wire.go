@@ -161,7 +161,22 @@ type response struct {
 	ConversationID   string         `json:"conversation_id,omitempty"`
 	OutputModalities []string       `json:"output_modalities"`
 	Audio            *responseAudio `json:"audio,omitempty"`
-	Usage            *usage         `json:"usage"`
+	Usage            *responseUsage `json:"usage"`
+}
+
+// responseUsage counts tokens as the LLM plugin reports them (all text:
+// Parley's LLMs see transcripts, not audio).
+type responseUsage struct {
+	TotalTokens        int          `json:"total_tokens"`
+	InputTokens        int          `json:"input_tokens"`
+	OutputTokens       int          `json:"output_tokens"`
+	InputTokenDetails  tokenDetails `json:"input_token_details"`
+	OutputTokenDetails tokenDetails `json:"output_token_details"`
+}
+
+type tokenDetails struct {
+	TextTokens  int `json:"text_tokens"`
+	AudioTokens int `json:"audio_tokens"`
 }
 
 type statusDetails struct {
