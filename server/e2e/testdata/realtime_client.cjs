@@ -92,7 +92,8 @@ async function main() {
                 transcription: { model: 'whisper-1' },
                 turn_detection: scenario === 'ptt' ? null : { type: 'server_vad', threshold: 0.5, silence_duration_ms: 700 },
               },
-              output: { format: { type: 'audio/pcm', rate: 24000 } },
+              // An OpenAI voice name, as an unchanged app sends it.
+              output: { format: { type: 'audio/pcm', rate: 24000 }, voice: 'alloy' },
             },
             tools: scenario === 'function' ? [{
               type: 'function', name: 'get_current_time', description: 'The current time',

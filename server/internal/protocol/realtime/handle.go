@@ -148,8 +148,13 @@ func (c *Conn) sessionUpdate(ev *clientEvent) (Inbound, *refusal) {
 			default:
 				return Inbound{}, refuse(CodeInvalidValue, "session.audio.output.voice", "voice must be a name or {\"id\": …}")
 			}
-			next.voice = name
-			u.Voice = &next.voice
+			// OpenAI's own voice names mean nothing to Parley's TTS plugins:
+			// the session keeps its configured voice (session.updated says
+			// which), so apps that name one run unchanged.
+			if !openAIVoice(name) {
+				next.voice = name
+				u.Voice = &next.voice
+			}
 		}
 		if a.Output.Speed != nil && *a.Output.Speed != 1 {
 			return Inbound{}, refuse(CodeUnsupported, "session.audio.output.speed", "speed other than 1 is not supported")
@@ -251,6 +256,15 @@ func (c *Conn) commit() (Inbound, *refusal) {
 	c.addItem(item{ID: id, Object: objectItem, Type: itemMessage, Status: statusCompleted, Role: roleUser, Content: []contentPart{{Type: partInputAudio}}})
 	c.committed = append(c.committed, id)
 	return Inbound{Commands: []session.Command{session.CommitInput{}}}, nil
+}
+
+// openAIVoice reports whether name is one of OpenAI's built-in voices.
+func openAIVoice(name string) bool {
+	switch name {
+	case "alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar":
+		return true
+	}
+	return false
 }
 
 func checkFormat(f audioFormat, param string) *refusal {

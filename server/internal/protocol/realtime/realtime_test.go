@@ -132,6 +132,8 @@ func TestSessionCreatedAndUpdated(t *testing.T) {
 	assert.Empty(t, h.take(), "session.updated waits for the session")
 
 	h.event(session.Updated{InputRate: 8000, OutputRate: 8000, Voice: "slt", MinSilence: 500 * time.Millisecond, ThresholdDB: 12})
+	in = h.client(`{"type":"session.update","session":{"audio":{"output":{"voice":"alloy"}}}}`)
+	assert.Nil(t, in.Commands[0].(session.Update).Voice, "an OpenAI voice name keeps the session's voice")
 	evs := h.take()
 	require.Equal(t, []string{"session.updated"}, types(evs))
 	s := evs[0]["session"].(map[string]any)
