@@ -74,7 +74,7 @@ $(NODE_STAMP):
 
 .PHONY: test
 test: deps-test build node-deps ## run the whole suite with the race detector (unit, plugin integration, end-to-end)
-	PARLEY_E2E_REQUIRE_NODE=1 $(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+	E2E_REQUIRE_OPENAI_SDK=1 $(GO) test -race -timeout $(TEST_TIMEOUT) ./...
 
 .PHONY: test-short
 test-short: ## quick unit tests only

@@ -27,7 +27,7 @@ const (
 	nodeModulesDir = "bin/node/node_modules"
 	// requireNodeEnv makes a missing SDK a failure (make test sets it)
 	// instead of a skip.
-	requireNodeEnv = "PARLEY_E2E_REQUIRE_NODE"
+	requireNodeEnv = "E2E_REQUIRE_OPENAI_SDK"
 	realtimeAPIKey = "e2e-realtime-client-key-5d1e"
 	// realtimeLimit bounds one SDK scenario; a failure guard.
 	realtimeLimit = 2 * time.Minute
