@@ -91,6 +91,11 @@ type Ping struct{ ID string }
 // input or spoken turn sees it.
 type AddUserText struct{ Text string }
 
+// AddAssistantText adds an assistant message to the history (a Realtime
+// client's conversation.item.create of an assistant message: a scripted
+// greeting, restored context); nothing is spoken.
+type AddAssistantText struct{ Text string }
+
 // Respond starts a response to the history as it is, without a new user
 // turn (the OpenAI Realtime response.create). It interrupts a current
 // response (ReasonNewInput). A non-empty Instructions replaces the system
@@ -103,18 +108,19 @@ type Respond struct {
 	OutOfBand bool
 }
 
-func (Update) isCommand()      {}
-func (InputText) isCommand()   {}
-func (Cancel) isCommand()      {}
-func (ToolResult) isCommand()  {}
-func (Played) isCommand()      {}
-func (Truncate) isCommand()    {}
-func (DTMF) isCommand()        {}
-func (Ping) isCommand()        {}
-func (AddUserText) isCommand() {}
-func (CommitInput) isCommand() {}
-func (ClearInput) isCommand()  {}
-func (Respond) isCommand()     {}
+func (Update) isCommand()           {}
+func (InputText) isCommand()        {}
+func (Cancel) isCommand()           {}
+func (ToolResult) isCommand()       {}
+func (Played) isCommand()           {}
+func (Truncate) isCommand()         {}
+func (DTMF) isCommand()             {}
+func (Ping) isCommand()             {}
+func (AddUserText) isCommand()      {}
+func (AddAssistantText) isCommand() {}
+func (CommitInput) isCommand()      {}
+func (ClearInput) isCommand()       {}
+func (Respond) isCommand()          {}
 
 // dtmfText is what the LLM is told for keypad input.
 const dtmfText = "The caller pressed %s."
@@ -161,6 +167,8 @@ func (s *Session) onCommand(ctx context.Context, cmd Command) {
 		s.clearInput()
 	case AddUserText:
 		s.hist.append(sdk.Message{Role: sdk.RoleUser, Content: c.Text})
+	case AddAssistantText:
+		s.hist.append(sdk.Message{Role: sdk.RoleAssistant, Content: c.Text})
 	case Respond:
 		if s.awaitingCommit() {
 			s.respondAfter = &c

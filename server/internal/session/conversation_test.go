@@ -318,11 +318,12 @@ func TestAddUserTextThenRespond(t *testing.T) {
 	tc := newTyped(t, llm, &sessiontest.STT{}, session.StartParams{Transport: "typed-test"})
 	until[session.Established](tc, false, nil)
 
+	tc.do(session.AddAssistantText{Text: "Your name?"})
 	tc.do(session.AddUserText{Text: "Ada"})
 	tc.do(session.Ping{ID: "after-add"})
 	seen, _ := until[session.Pong](tc, false, nil)
 	assert.Equal(t, []string{"Pong"}, kinds(seen), "adding text starts no response")
-	assert.Equal(t, []sdk.Message{{Role: sdk.RoleUser, Content: "Ada"}}, tc.sess.History(context.Background()))
+	assert.Equal(t, []sdk.Message{{Role: sdk.RoleAssistant, Content: "Your name?"}, {Role: sdk.RoleUser, Content: "Ada"}}, tc.sess.History(context.Background()))
 
 	tc.do(session.Respond{Instructions: "Greet by name."})
 	seen, done := until[session.ResponseDone](tc, true, nil)
@@ -330,7 +331,9 @@ func TestAddUserTextThenRespond(t *testing.T) {
 	assert.Equal(t, "Hi Ada.", done.Text)
 	reqs := llm.Requests()
 	require.Len(t, reqs, 1)
-	assert.Equal(t, []sdk.Message{{Role: sdk.RoleSystem, Content: "Greet by name."}, {Role: sdk.RoleUser, Content: "Ada"}}, reqs[0].Messages)
+	assert.Equal(t, []sdk.Message{
+		{Role: sdk.RoleSystem, Content: "Greet by name."}, {Role: sdk.RoleAssistant, Content: "Your name?"}, {Role: sdk.RoleUser, Content: "Ada"},
+	}, reqs[0].Messages)
 
 	tc.do(session.Respond{})
 	until[session.ResponseDone](tc, true, nil)

@@ -306,13 +306,15 @@ func (c *Conn) itemCreate(ev *clientEvent) (Inbound, *refusal) {
 	var cmd session.Command
 	switch it.Type {
 	case itemMessage:
-		if it.Role != roleUser {
-			return Inbound{}, refuse(CodeUnsupported, "item.role", "only user messages can be created (not "+it.Role+")")
+		want := map[string]string{roleUser: partInputText, roleAssistant: partOutputText}[it.Role]
+		if want == "" {
+			return Inbound{}, refuse(CodeUnsupported, "item.role", "only user and assistant messages can be created (not "+it.Role+")")
 		}
 		var text string
 		for i, p := range it.Content {
-			if p.Type != partInputText || p.Text == nil {
-				return Inbound{}, refuse(CodeUnsupported, "item.content["+strconv.Itoa(i)+"].type", "only input_text content is supported (no input_audio or images)")
+			if p.Type != want || p.Text == nil {
+				return Inbound{}, refuse(CodeUnsupported, "item.content["+strconv.Itoa(i)+"].type",
+					"only "+want+" content is supported in "+it.Role+" messages (no audio or images)")
 			}
 			if text != "" {
 				text += "\n"
@@ -320,9 +322,13 @@ func (c *Conn) itemCreate(ev *clientEvent) (Inbound, *refusal) {
 			text += *p.Text
 		}
 		if text == "" {
-			return Inbound{}, refuse(CodeInvalidValue, "item.content", "a user message needs text")
+			return Inbound{}, refuse(CodeInvalidValue, "item.content", "a message needs text")
 		}
-		cmd = session.AddUserText{Text: text}
+		if it.Role == roleAssistant {
+			cmd = session.AddAssistantText{Text: text}
+		} else {
+			cmd = session.AddUserText{Text: text}
+		}
 	case itemFunctionCallOutput:
 		if it.CallID == "" || it.Output == nil {
 			return Inbound{}, refuse(CodeInvalidValue, "item.call_id", "function_call_output needs call_id and output")

@@ -165,6 +165,12 @@ func TestTextTurnOrder(t *testing.T) {
 	assert.NotEmpty(t, userID)
 	assert.Nil(t, evs[0]["previous_item_id"])
 
+	in = h.client(`{"type":"conversation.item.create","item":{"type":"message","role":"assistant","content":[{"type":"output_text","text":"Hi!"}]}}`)
+	assert.Equal(t, []session.Command{session.AddAssistantText{Text: "Hi!"}}, in.Commands)
+	evs = h.take()
+	assert.Equal(t, userID, str(evs[0], "previous_item_id"))
+	userID = str(evs[0], "item", "id") // the reply follows this one now
+
 	in = h.client(`{"type":"response.create","response":{"instructions":"Greet."}}`)
 	assert.Equal(t, []session.Command{session.Respond{Instructions: "Greet."}}, in.Commands)
 
@@ -186,7 +192,7 @@ func TestTextTurnOrder(t *testing.T) {
 	respID := str(evs[0], "response", "id")
 	itemID := str(evs[1], "item", "id")
 	assert.NotEqual(t, userID, itemID)
-	assert.Equal(t, userID, str(evs[2], "previous_item_id"), "the reply follows the user's message")
+	assert.Equal(t, userID, str(evs[2], "previous_item_id"), "the reply follows the last item")
 	for _, e := range evs[1:13] {
 		if e["response_id"] != nil {
 			assert.Equal(t, respID, e["response_id"], e["type"])
@@ -394,7 +400,8 @@ func TestRefusals(t *testing.T) {
 		{"clear under server VAD", `{"type":"input_audio_buffer.clear","event_id":"e1"}`, "unsupported_feature", ""},
 		{"bad base64", `{"type":"input_audio_buffer.append","event_id":"e1","audio":"@@"}`, "invalid_value", "audio"},
 		{"odd pcm", `{"type":"input_audio_buffer.append","event_id":"e1","audio":"AAAA"}`, "invalid_value", "audio"},
-		{"assistant item", `{"type":"conversation.item.create","event_id":"e1","item":{"type":"message","role":"assistant","content":[]}}`, "unsupported_feature", "item.role"},
+		{"system item", `{"type":"conversation.item.create","event_id":"e1","item":{"type":"message","role":"system","content":[{"type":"input_text","text":"x"}]}}`, "unsupported_feature", "item.role"},
+		{"assistant audio item", `{"type":"conversation.item.create","event_id":"e1","item":{"type":"message","role":"assistant","content":[{"type":"output_audio","transcript":"x"}]}}`, "unsupported_feature", "item.content[0].type"},
 		{"user audio item", `{"type":"conversation.item.create","event_id":"e1","item":{"type":"message","role":"user","content":[{"type":"input_audio","audio":""}]}}`, "unsupported_feature", "item.content[0].type"},
 		{"delete", `{"type":"conversation.item.delete","event_id":"e1","item_id":"item_1"}`, "unsupported_feature", "item_id"},
 		{"retrieve unknown", `{"type":"conversation.item.retrieve","event_id":"e1","item_id":"nope"}`, "item_not_found", "item_id"},
