@@ -48,9 +48,7 @@ func (c *Conn) handle(ev *clientEvent) (Inbound, *refusal) {
 		if err != nil {
 			return Inbound{}, err
 		}
-		if len(pcm) > 0 {
-			c.appended = true
-		}
+		c.appended += time.Duration(len(pcm)/bytesPerSample) * time.Second / time.Duration(rateOf(c.cfg.inFmt))
 		return Inbound{Audio: pcm}, nil
 	case "input_audio_buffer.commit":
 		return c.commit()
@@ -58,7 +56,7 @@ func (c *Conn) handle(ev *clientEvent) (Inbound, *refusal) {
 		if !c.manual() {
 			return Inbound{}, refuse(CodeUnsupported, "", "input_audio_buffer.clear needs turn_detection null: under server VAD the VAD owns the buffer")
 		}
-		c.appended = false
+		c.appended = 0
 		_ = c.send(bufferEvent{Type: "input_audio_buffer.cleared", EventID: c.eventID()})
 		return Inbound{Commands: []session.Command{session.ClearInput{}}}, nil
 	case "output_audio_buffer.clear":
@@ -247,14 +245,15 @@ func (c *Conn) commit() (Inbound, *refusal) {
 	if !c.manual() {
 		return Inbound{}, refuse(CodeUnsupported, "", "input_audio_buffer.commit needs turn_detection null: under server VAD the VAD ends turns")
 	}
-	if !c.appended {
+	if c.appended == 0 {
 		return Inbound{}, refuse(CodeCommitEmpty, "", "the input audio buffer is empty")
 	}
-	c.appended = false
+	heard := c.appended
+	c.appended = 0
 	id := c.itemID()
 	_ = c.send(bufferEvent{Type: "input_audio_buffer.committed", EventID: c.eventID(), ItemID: id, PreviousItemID: c.lastItemID()})
 	c.addItem(item{ID: id, Object: objectItem, Type: itemMessage, Status: statusCompleted, Role: roleUser, Content: []contentPart{{Type: partInputAudio}}})
-	c.committed = append(c.committed, id)
+	c.committed = append(c.committed, pendingUser{id: id, audio: heard})
 	return Inbound{Commands: []session.Command{session.CommitInput{}}}, nil
 }
 

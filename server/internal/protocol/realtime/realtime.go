@@ -140,12 +140,20 @@ type Conn struct {
 	absorb int
 	// pendingCalls are client tool calls not yet answered.
 	pendingCalls map[string]bool
-	// appended: audio arrived since the last commit or clear; committed
+	// appended is the audio since the last commit or clear; committed
 	// are the user items whose transcripts are to come (turn_detection
 	// null).
-	appended  bool
-	committed []string
-	scratch   []byte
+	appended  time.Duration
+	committed []pendingUser
+	// speechStart and userAudio time the current spoken user item.
+	speechStart, userAudio time.Duration
+	scratch                []byte
+}
+
+// pendingUser is a committed user item awaiting its transcript.
+type pendingUser struct {
+	id    string
+	audio time.Duration
 }
 
 // manual reports turn_detection null.

@@ -270,6 +270,7 @@ func TestSpokenTurn(t *testing.T) {
 	}
 	assert.Equal(t, id, str(evs[5], "item", "id"))
 	assert.Equal(t, "what time is it", str(evs[6], "transcript"))
+	assert.Equal(t, map[string]any{"type": "duration", "seconds": 1.1}, evs[6]["usage"], "speech start to stop")
 	assert.Equal(t, "what time is it", str(evs[7], "item", "content", "0", "transcript"))
 }
 
@@ -379,6 +380,7 @@ func TestPushToTalk(t *testing.T) {
 	evs = h.take()
 	require.Equal(t, []string{"conversation.item.input_audio_transcription.completed", "conversation.item.done"}, types(evs))
 	assert.Equal(t, id, str(evs[0], "item_id"))
+	assert.InDelta(t, 2.0/24000, evs[0]["usage"].(map[string]any)["seconds"], 1e-9, "the committed audio: 2 samples")
 	assert.Equal(t, "hello", str(evs[1], "item", "content", "0", "transcript"))
 }
 

@@ -23,7 +23,7 @@ func (c *Conn) Event(ev session.Event) error {
 		c.applied(e)
 		return c.send(sessionEvent{Type: "session.updated", EventID: c.eventID(), Session: c.sessionObject()})
 	case session.SpeechStarted:
-		c.userItem, c.partial = c.itemID(), ""
+		c.userItem, c.partial, c.speechStart = c.itemID(), "", e.Audio
 		return c.send(bufferEvent{Type: "input_audio_buffer.speech_started", EventID: c.eventID(), ItemID: c.userItem, AudioStartMs: ms(e.Audio)})
 	case session.SpeechStopped:
 		return c.speechStopped(e)
@@ -110,6 +110,7 @@ func (c *Conn) speechStopped(e session.SpeechStopped) error {
 		return nil
 	}
 	id := c.userItem
+	c.userAudio = e.Audio - c.speechStart
 	_ = c.send(bufferEvent{Type: "input_audio_buffer.speech_stopped", EventID: c.eventID(), ItemID: id, AudioEndMs: ms(e.Audio)})
 	_ = c.send(bufferEvent{Type: "input_audio_buffer.committed", EventID: c.eventID(), ItemID: id, PreviousItemID: c.lastItemID()})
 	c.addItem(item{
@@ -131,9 +132,10 @@ func (c *Conn) partialTranscript(text string) error {
 }
 
 func (c *Conn) finalTranscript(text string) error {
-	id := c.userItem
+	id, spoken := c.userItem, c.userAudio
 	if c.manual() && len(c.committed) > 0 {
-		id, c.committed = c.committed[0], c.committed[1:]
+		id, spoken = c.committed[0].id, c.committed[0].audio
+		c.committed = c.committed[1:]
 	} else {
 		c.userItem = ""
 	}
@@ -146,7 +148,7 @@ func (c *Conn) finalTranscript(text string) error {
 	if c.cfg.transcribe != nil {
 		_ = c.send(transcriptionEvent{
 			Type: "conversation.item.input_audio_transcription.completed", EventID: c.eventID(), ItemID: id, Transcript: &text,
-			Usage: &usage{Type: "duration"},
+			Usage: &usage{Type: "duration", Seconds: spoken.Seconds()},
 		})
 	}
 	c.doneItem(item{
