@@ -34,6 +34,15 @@ DEBS_TEST := $(DEBS_RUN) git protobuf-compiler sox espeak-ng chromium chromium-d
 
 TEST_TIMEOUT ?= 20m
 
+# The official OpenAI Node SDK for the /v1/realtime interoperability tests
+# (server/e2e/realtime_test.go), installed into ./bin/node (git-ignored).
+# openai 7.x needs Node 22; 6.49.0 is the newest 6.x and declares no engine:
+# its Realtime WebSocket client (OpenAIRealtimeWS, over `ws`) runs on Node 20.
+OPENAI_NODE_VERSION := 6.49.0
+WS_NODE_VERSION     := 8.18.3
+NODE_DIR            := $(BIN)/node
+NODE_STAMP          := $(NODE_DIR)/.openai-$(OPENAI_NODE_VERSION)-ws-$(WS_NODE_VERSION)
+
 .PHONY: help
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -55,9 +64,17 @@ build: deps-run ## build ./bin/parley and every plugin into ./bin/plugins
 run: build ## build and start Parley on the offline default config
 	$(BIN)/parley --config $(CONFIG)
 
+.PHONY: node-deps
+node-deps: $(NODE_STAMP) ## install the pinned openai npm package (Realtime SDK tests) into ./bin/node
+$(NODE_STAMP):
+	@command -v npm >/dev/null || { echo "node-deps: npm is needed (Node 20+)"; exit 1; }
+	@mkdir -p $(NODE_DIR)
+	npm install --prefix $(NODE_DIR) --no-audit --no-fund --no-package-lock --save-exact openai@$(OPENAI_NODE_VERSION) ws@$(WS_NODE_VERSION)
+	@touch $@
+
 .PHONY: test
-test: deps-test build ## run the whole suite with the race detector (unit, plugin integration, end-to-end)
-	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+test: deps-test build node-deps ## run the whole suite with the race detector (unit, plugin integration, end-to-end)
+	E2E_REQUIRE_OPENAI_SDK=1 $(GO) test -race -timeout $(TEST_TIMEOUT) ./...
 
 .PHONY: test-short
 test-short: ## quick unit tests only

@@ -165,12 +165,20 @@ func startServer(t *testing.T, binDir string, extraEnv ...string) *server {
 // "./bin/plugins/" in it points at the test's builds.
 func startServerWith(t *testing.T, binDir, cfgYAML string, extraEnv ...string) *server {
 	t.Helper()
-	return startServerLayers(t, binDir, []string{cfgYAML}, extraEnv...)
+	return startServerProbe(t, binDir, []string{cfgYAML}, "http", http.DefaultClient, extraEnv...)
 }
 
 // startServerLayers starts the server on several configuration files,
 // lowest first (--config repeated).
 func startServerLayers(t *testing.T, binDir string, layers []string, extraEnv ...string) *server {
+	t.Helper()
+	return startServerProbe(t, binDir, layers, "http", http.DefaultClient, extraEnv...)
+}
+
+// startServerProbe starts the server on configuration layers (lowest
+// first, --config repeated), probing /readyz with scheme and client
+// (https and a client trusting the test's CA for a TLS server).
+func startServerProbe(t *testing.T, binDir string, layers []string, scheme string, client *http.Client, extraEnv ...string) *server {
 	t.Helper()
 	root := repoRoot(t)
 	dir := t.TempDir()
@@ -246,11 +254,11 @@ func startServerLayers(t *testing.T, binDir string, layers []string, extraEnv ..
 		t.Fatalf("parley did not listen:\n%s", s.logs)
 	}
 	require.Eventually(t, func() bool {
-		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+s.addr+"/readyz", nil)
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, scheme+"://"+s.addr+"/readyz", nil)
 		if err != nil {
 			return false
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := client.Do(req)
 		if err != nil {
 			return false
 		}

@@ -27,6 +27,7 @@ import (
 	"github.com/parleyhq/parley/server/internal/session"
 	"github.com/parleyhq/parley/server/internal/telemetry"
 	"github.com/parleyhq/parley/server/internal/tlsconf"
+	rtransport "github.com/parleyhq/parley/server/internal/transport/realtime"
 	"github.com/parleyhq/parley/server/internal/transport/telephony"
 	"github.com/parleyhq/parley/server/internal/transport/webrtc"
 	"github.com/parleyhq/parley/server/internal/transport/ws"
@@ -85,6 +86,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("sessions: %w", err)
 	}
 	voiceWS := ws.New(cfg.WebSocket, cfg.Auth, mgr, a.logger)
+	realtimeWS := rtransport.New(cfg.WebSocket, cfg.Auth, mgr, a.logger)
 	var voiceRTC *webrtc.Handler
 	if cfg.WebRTC.Enabled {
 		if voiceRTC, err = webrtc.New(cfg.WebRTC, mgr, a.logger); err != nil {
@@ -141,6 +143,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		},
 		Voice: func(r chi.Router) {
 			r.Method(http.MethodGet, PathVoiceWS, voiceWS)
+			r.Method(http.MethodGet, rtransport.Path, realtimeWS)
 			if voiceRTC != nil {
 				voiceRTC.Routes(r)
 			}

@@ -23,11 +23,19 @@ type TokenVerifier interface {
 	Verify(raw string) (*auth.Claims, error)
 }
 
-// APIKeys requires one of keys as `Authorization: Bearer <key>` or the
-// token query parameter. With no keys configured it lets everything in.
+// SubprotocolKeyPrefix marks the API key offered as a WebSocket
+// subprotocol ("openai-insecure-api-key.<key>"): the form the official
+// OpenAI SDK's browser client uses for /v1/realtime, as browsers cannot set
+// headers on a WebSocket.
+const SubprotocolKeyPrefix = "openai-insecure-api-key."
+
+// APIKeys requires one of keys as `Authorization: Bearer <key>`, the
+// token query parameter or a SubprotocolKeyPrefix subprotocol. With no
+// keys configured it lets everything in.
 func APIKeys(keys []string) func(http.Handler) http.Handler { return Credentials(keys, nil) }
 
-// Credentials requires, as `Authorization: Bearer …` or ?token=…, one of
+// Credentials requires, as `Authorization: Bearer …`, ?token=… or a
+// SubprotocolKeyPrefix subprotocol, one of
 // keys or — when tokens is not nil — a valid client token, whose claims
 // the request's context then carries (auth.ClaimsFrom). With neither keys
 // nor tokens it lets everything in. Refusals are 401 with a code:
@@ -39,6 +47,9 @@ func Credentials(keys []string, tokens TokenVerifier) func(http.Handler) http.Ha
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			got := credential(r)
+			if got == "" {
+				got = subprotocolKey(r)
+			}
 			if got == "" {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="parley"`)
 				WriteError(w, http.StatusUnauthorized, CodeUnauthorized, "missing credential: send Authorization: Bearer <key or token> or ?token=…", nil)
@@ -108,6 +119,18 @@ func credential(r *http.Request) string {
 		return got
 	}
 	return r.URL.Query().Get(TokenQueryParam)
+}
+
+// subprotocolKey is the key of a SubprotocolKeyPrefix subprotocol ("").
+func subprotocolKey(r *http.Request) string {
+	for _, h := range r.Header.Values("Sec-WebSocket-Protocol") {
+		for p := range strings.SplitSeq(h, ",") {
+			if k, ok := strings.CutPrefix(strings.TrimSpace(p), SubprotocolKeyPrefix); ok {
+				return k
+			}
+		}
+	}
+	return ""
 }
 
 func bearer(h string) string {

@@ -105,6 +105,8 @@ func TestAccessControl(t *testing.T) {
 		{"wrong key", "/ws/voice", map[string]string{"Authorization": "Bearer nope"}, http.StatusUnauthorized, CodeUnauthorized},
 		{"bearer key", "/ws/voice", map[string]string{"Authorization": "Bearer k2"}, http.StatusOK, ""},
 		{"token query", "/ws/voice?token=k1", nil, http.StatusOK, ""},
+		{"subprotocol key", "/ws/voice", map[string]string{"Sec-WebSocket-Protocol": "realtime, openai-insecure-api-key.k1"}, http.StatusOK, ""},
+		{"wrong subprotocol key", "/ws/voice", map[string]string{"Sec-WebSocket-Protocol": "realtime, openai-insecure-api-key.k3"}, http.StatusUnauthorized, CodeUnauthorized},
 		{"foreign origin", "/ws/voice?token=k1", map[string]string{"Origin": "https://evil.example"}, http.StatusForbidden, CodeForbiddenOrigin},
 		{"allowed origin", "/ws/voice?token=k1", map[string]string{"Origin": "https://app.example.com"}, http.StatusOK, ""},
 		{"api behind keys too", "/v1/panic", nil, http.StatusUnauthorized, CodeUnauthorized},

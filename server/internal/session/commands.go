@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parleyhq/parley/sdk"
 	"github.com/parleyhq/parley/server/internal/tools"
 )
 
@@ -22,6 +23,11 @@ type Update struct {
 	// Tools replaces the client's tools when not nil (empty: none).
 	Tools []tools.Definition
 	VAD   *VADUpdate
+	// ManualTurns, when true, ends turns only on CommitInput (push to
+	// talk): the VAD neither ends turns nor barges in, and a committed
+	// utterance's transcript goes into the history without an answer
+	// until Respond.
+	ManualTurns *bool
 }
 
 // VADUpdate narrows voice activity detection within the server's limits.
@@ -80,14 +86,41 @@ type DTMF struct {
 // Ping asks for a Pong carrying the same id.
 type Ping struct{ ID string }
 
-func (Update) isCommand()     {}
-func (InputText) isCommand()  {}
-func (Cancel) isCommand()     {}
-func (ToolResult) isCommand() {}
-func (Played) isCommand()     {}
-func (Truncate) isCommand()   {}
-func (DTMF) isCommand()       {}
-func (Ping) isCommand()       {}
+// AddUserText adds a user message to the history without answering it
+// (the OpenAI Realtime conversation.item.create): a later Respond, typed
+// input or spoken turn sees it.
+type AddUserText struct{ Text string }
+
+// AddAssistantText adds an assistant message to the history (a Realtime
+// client's conversation.item.create of an assistant message: a scripted
+// greeting, restored context); nothing is spoken.
+type AddAssistantText struct{ Text string }
+
+// Respond starts a response to the history as it is, without a new user
+// turn (the OpenAI Realtime response.create). It interrupts a current
+// response (ReasonNewInput). A non-empty Instructions replaces the system
+// prompt for this response only. Under manual turns it waits for the
+// transcript of a committed utterance.
+type Respond struct {
+	Instructions string
+	// OutOfBand: the response sees the history but leaves nothing in it
+	// (the Realtime response.create with conversation "none").
+	OutOfBand bool
+}
+
+func (Update) isCommand()           {}
+func (InputText) isCommand()        {}
+func (Cancel) isCommand()           {}
+func (ToolResult) isCommand()       {}
+func (Played) isCommand()           {}
+func (Truncate) isCommand()         {}
+func (DTMF) isCommand()             {}
+func (Ping) isCommand()             {}
+func (AddUserText) isCommand()      {}
+func (AddAssistantText) isCommand() {}
+func (CommitInput) isCommand()      {}
+func (ClearInput) isCommand()       {}
+func (Respond) isCommand()          {}
 
 // dtmfText is what the LLM is told for keypad input.
 const dtmfText = "The caller pressed %s."
@@ -128,6 +161,25 @@ func (s *Session) onCommand(ctx context.Context, cmd Command) {
 		s.startResponse(ctx, strings.Replace(format, "%s", c.Digits, 1), turnTimes{})
 	case Ping:
 		s.send(Pong(c))
+	case CommitInput:
+		s.commitInput()
+	case ClearInput:
+		s.clearInput()
+	case AddUserText:
+		s.hist.append(sdk.Message{Role: sdk.RoleUser, Content: c.Text})
+	case AddAssistantText:
+		s.hist.append(sdk.Message{Role: sdk.RoleAssistant, Content: c.Text})
+	case Respond:
+		if s.awaitingCommit() {
+			s.respondAfter = &c
+			return
+		}
+		s.interrupt(ReasonNewInput)
+		prompt := s.st.systemPrompt
+		if c.Instructions != "" {
+			prompt = c.Instructions
+		}
+		s.respond(ctx, prompt, turnTimes{}, c.OutOfBand)
 	}
 }
 
@@ -183,6 +235,9 @@ func (s *Session) applyUpdate(u Update) {
 	}
 	if next.minSpeech != s.st.minSpeech {
 		s.in.seg.SetMinSpeech(next.minSpeech)
+	}
+	if u.ManualTurns != nil {
+		next.manualTurns = *u.ManualTurns
 	}
 	if next.threshold != s.st.threshold {
 		s.in.energy.SetThreshold(next.threshold)

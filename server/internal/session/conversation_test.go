@@ -2,6 +2,7 @@ package session_test
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"reflect"
 	"slices"
@@ -326,4 +327,110 @@ func TestServerToolsNarrowed(t *testing.T) {
 		offered = append(offered, tl.Name)
 	}
 	assert.Equal(t, []string{tools.ToolEndSession, "ask_user"}, offered)
+}
+
+// TestAddUserTextThenRespond: user text added to the history is not
+// answered until Respond, which may replace the system prompt for that
+// response only.
+func TestAddUserTextThenRespond(t *testing.T) {
+	llm := &sessiontest.LLM{Reply: func(req sdk.GenerateRequest) ([]sdk.GenerateEvent, error) {
+		return sessiontest.Text("Hi " + req.Messages[len(req.Messages)-1].Content + "."), nil
+	}}
+	tc := newTyped(t, llm, &sessiontest.STT{}, session.StartParams{Transport: "typed-test"})
+	until[session.Established](tc, false, nil)
+
+	tc.do(session.AddAssistantText{Text: "Your name?"})
+	tc.do(session.AddUserText{Text: "Ada"})
+	tc.do(session.Ping{ID: "after-add"})
+	seen, _ := until[session.Pong](tc, false, nil)
+	assert.Equal(t, []string{"Pong"}, kinds(seen), "adding text starts no response")
+	assert.Equal(t, []sdk.Message{{Role: sdk.RoleAssistant, Content: "Your name?"}, {Role: sdk.RoleUser, Content: "Ada"}}, tc.sess.History(context.Background()))
+
+	tc.do(session.Respond{Instructions: "Greet by name."})
+	seen, done := until[session.ResponseDone](tc, true, nil)
+	assert.Equal(t, "ResponseStarted", kinds(seen)[0])
+	assert.Equal(t, "Hi Ada.", done.Text)
+	reqs := llm.Requests()
+	require.Len(t, reqs, 1)
+	assert.Equal(t, []sdk.Message{
+		{Role: sdk.RoleSystem, Content: "Greet by name."}, {Role: sdk.RoleAssistant, Content: "Your name?"}, {Role: sdk.RoleUser, Content: "Ada"},
+	}, reqs[0].Messages)
+
+	tc.do(session.Respond{})
+	until[session.ResponseDone](tc, true, nil)
+	reqs = llm.Requests()
+	require.Len(t, reqs, 2)
+	assert.Equal(t, sdk.Message{Role: sdk.RoleSystem, Content: "You are a test agent."}, reqs[1].Messages[0], "the session prompt again")
+
+	// Out of band: the reply sees the history and leaves nothing in it.
+	before := tc.sess.History(context.Background())
+	tc.do(session.Respond{OutOfBand: true})
+	_, started := until[session.ResponseStarted](tc, false, nil)
+	assert.True(t, started.OutOfBand)
+	_, first := until[session.ResponseDone](tc, true, nil)
+	assert.Equal(t, before, tc.sess.History(context.Background()))
+	tc.do(session.Respond{OutOfBand: true})
+	_, second := until[session.ResponseDone](tc, true, nil)
+	assert.Equal(t, first.Text, second.Text, "the second saw the same history")
+}
+
+// TestManualTurns: with ManualTurns the VAD ends no turn; CommitInput
+// does, its transcript joins the history unanswered, and a Respond sent
+// before the transcript arrived waits for it. ClearInput drops the audio.
+func TestManualTurns(t *testing.T) {
+	llm := &sessiontest.LLM{Reply: func(req sdk.GenerateRequest) ([]sdk.GenerateEvent, error) {
+		return sessiontest.Text("You said " + req.Messages[len(req.Messages)-1].Content + "."), nil
+	}}
+	stt := &sessiontest.STT{Transcripts: []string{"hello there"}}
+	tc := newTyped(t, llm, stt, session.StartParams{Transport: "typed-test"})
+	until[session.Established](tc, false, nil)
+	rate := 16000
+	manual := true
+	tc.do(session.Update{InputRate: &rate, ManualTurns: &manual})
+	until[session.Updated](tc, false, nil)
+
+	tc.do(session.CommitInput{})
+	_, e := until[session.Error](tc, false, nil)
+	assert.Equal(t, session.CodeInvalidField, e.Code, "nothing to commit yet")
+
+	tc.audio(sessiontest.Speech(600*time.Millisecond, rate))
+	tc.audio(sessiontest.Silence(800*time.Millisecond, rate))
+	tc.do(session.Ping{ID: "no-turn"})
+	seen, _ := until[session.Pong](tc, false, nil)
+	for _, k := range kinds(seen) {
+		assert.NotContains(t, []string{"SpeechStarted", "SpeechStopped", "ResponseStarted"}, k, "the VAD decides nothing")
+	}
+	tc.do(session.CommitInput{})
+	tc.do(session.Respond{})
+	seen, fin := until[session.TranscriptFinal](tc, false, nil)
+	assert.Equal(t, "hello there", fin.Text)
+	assert.NotContains(t, kinds(seen), "ResponseStarted", "the response waits for the transcript")
+	_, done := until[session.ResponseDone](tc, true, nil)
+	assert.Equal(t, "You said hello there.", done.Text)
+
+	tc.audio(sessiontest.Speech(300*time.Millisecond, rate))
+	tc.do(session.ClearInput{})
+	tc.do(session.CommitInput{})
+	_, e = until[session.Error](tc, false, nil)
+	assert.Equal(t, session.CodeInvalidField, e.Code, "cleared: nothing to commit")
+	assert.Len(t, llm.Requests(), 1)
+}
+
+// TestResponseUsage: the token counts the LLM plugin reports are summed
+// over the rounds of a response.
+func TestResponseUsage(t *testing.T) {
+	llm := &sessiontest.LLM{Reply: func(req sdk.GenerateRequest) ([]sdk.GenerateEvent, error) {
+		if req.Messages[len(req.Messages)-1].Role == sdk.RoleTool {
+			return []sdk.GenerateEvent{{TextDelta: "Done."}, {Done: &sdk.Done{StopReason: sdk.StopEndTurn, Usage: sdk.Usage{InputTokens: 5, OutputTokens: 6}}}}, nil
+		}
+		return []sdk.GenerateEvent{
+			{ToolCall: &sdk.ToolCall{ID: "t1", Name: tools.ToolGetCurrentTime, Arguments: json.RawMessage(`{}`)}},
+			{Done: &sdk.Done{StopReason: sdk.StopToolUse, Usage: sdk.Usage{InputTokens: 3, OutputTokens: 4}}},
+		}, nil
+	}}
+	tc := newTyped(t, llm, &sessiontest.STT{}, session.StartParams{Transport: "typed-test"})
+	until[session.Established](tc, false, nil)
+	tc.do(session.InputText{Text: "what time is it"})
+	_, done := until[session.ResponseDone](tc, true, nil)
+	assert.Equal(t, sdk.Usage{InputTokens: 8, OutputTokens: 10}, done.Usage)
 }

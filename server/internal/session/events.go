@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/parleyhq/parley/sdk"
 	"github.com/parleyhq/parley/server/internal/tools"
 )
 
@@ -64,7 +65,11 @@ type TranscriptFinal struct{ Text string }
 
 // ResponseStarted: the agent started working on a reply (before any text
 // or audio).
-type ResponseStarted struct{ ResponseID string }
+type ResponseStarted struct {
+	ResponseID string
+	// OutOfBand: the response will leave nothing in the history.
+	OutOfBand bool
+}
 
 // TextDelta is a piece of the reply's text as the LLM produces it.
 type TextDelta struct{ ResponseID, Delta string }
@@ -103,6 +108,8 @@ type ResponseInterrupted struct {
 	Reason     InterruptReason
 	Played     time.Duration
 	TextPlayed string
+	// Usage is the LLM's token count so far, as plugins report it.
+	Usage sdk.Usage
 }
 
 // ResponseStatus is how a response that was not interrupted ended.
@@ -120,6 +127,9 @@ type ResponseDone struct {
 	ResponseID string
 	Status     ResponseStatus
 	Text       string
+	// Usage is the LLM's token count over all rounds, as plugins report it
+	// (zero when they do not).
+	Usage sdk.Usage
 }
 
 // ToolCall shows a tool call of the model. For LocationClient the client

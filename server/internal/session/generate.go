@@ -181,6 +181,9 @@ func (r *response) generateRound(ctx context.Context, req sdk.GenerateRequest, f
 				}
 			}
 		}
+		if ev.Done != nil {
+			r.addUsage(ev.Done.Usage)
+		}
 		if ev.ToolCall != nil {
 			tc := *ev.ToolCall
 			if tc.ID == "" {

@@ -90,6 +90,10 @@ func (s *Session) onAudio(ctx context.Context, pcm []byte) {
 func (s *Session) processFrame(ctx context.Context, f *audio.Frame) {
 	in := &s.in
 	in.pos += audio.FrameDuration
+	if s.st.manualTurns {
+		s.manualFrame(ctx, f)
+		return
+	}
 	res := in.seg.Process(f)
 	if in.det.last {
 		in.voicedEnd = in.pos

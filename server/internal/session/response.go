@@ -41,23 +41,33 @@ type response struct {
 	done     chan struct{}
 	// hist is where its messages went in the history (set once committed).
 	hist committed
+	// outOfBand responses leave nothing in the history.
+	outOfBand bool
 
 	mu         sync.Mutex
 	text       strings.Builder
 	rounds     []roundRec
 	times      turnTimes
 	endSession bool
+	// usage sums the LLM rounds' token counts.
+	usage sdk.Usage
 }
 
 // startResponse records the user's turn and starts the agent's answer.
 func (s *Session) startResponse(ctx context.Context, userText string, times turnTimes) {
 	s.hist.append(sdk.Message{Role: sdk.RoleUser, Content: userText})
+	s.respond(ctx, s.st.systemPrompt, times, false)
+}
+
+// respond starts the agent's answer to the history, with systemPrompt;
+// an out-of-band answer is not committed to the history.
+func (s *Session) respond(ctx context.Context, systemPrompt string, times turnTimes, outOfBand bool) {
 	s.nextResp++
 	s.turns.Add(1)
 	id := "resp_" + strconv.Itoa(s.nextResp)
 	msgs := make([]sdk.Message, 0, len(s.hist.msgs)+1)
-	if s.st.systemPrompt != "" {
-		msgs = append(msgs, sdk.Message{Role: sdk.RoleSystem, Content: s.st.systemPrompt})
+	if systemPrompt != "" {
+		msgs = append(msgs, sdk.Message{Role: sdk.RoleSystem, Content: systemPrompt})
 	}
 	msgs = append(msgs, s.hist.msgs...)
 	set := tools.Set{s.server, s.client}
@@ -65,7 +75,7 @@ func (s *Session) startResponse(ctx context.Context, userText string, times turn
 	r := &response{
 		id: id, s: s, cancel: cancel, messages: msgs, tools: set, toolDefs: set.Tools(),
 		voice: s.st.voice, outRate: s.st.outputRate, language: s.st.language, times: times,
-		done: make(chan struct{}),
+		done: make(chan struct{}), outOfBand: outOfBand,
 	}
 	r.out = newOutput(s.m.clock, s.sink, s.m.cfg.OutputLookahead, s.st.outputRate, id, s.onSendErr)
 	r.out.reported = s.reportsPlayback
@@ -78,7 +88,7 @@ func (s *Session) startResponse(ctx context.Context, userText string, times turn
 	}
 	s.resp = r
 	s.setTurn(turnThinking)
-	s.send(ResponseStarted{ResponseID: id})
+	s.send(ResponseStarted{ResponseID: id, OutOfBand: outOfBand})
 	s.wg.Add(1)
 	go r.run(rctx)
 }
@@ -97,7 +107,7 @@ func (s *Session) interrupt(reason InterruptReason) {
 	spoken := r.out.textPlayed(r.fullText(), played)
 	s.commit(r, len(spoken), false)
 	s.log.Info("response interrupted", "response_id", r.id, "reason", string(reason), "played", played.String())
-	s.send(ResponseInterrupted{ResponseID: r.id, Reason: reason, Played: played, TextPlayed: spoken})
+	s.send(ResponseInterrupted{ResponseID: r.id, Reason: reason, Played: played, TextPlayed: spoken, Usage: r.usageNow()})
 	s.sendMetrics(r)
 	s.m.metrics.interrupts.WithLabelValues(string(reason)).Inc()
 	s.setTurn(turnListening)
@@ -131,7 +141,7 @@ func (s *Session) finishResponse(r *response, err error) {
 		s.commit(r, len(full), true)
 		spoken = strings.TrimSpace(full)
 	}
-	s.send(ResponseDone{ResponseID: r.id, Status: status, Text: spoken})
+	s.send(ResponseDone{ResponseID: r.id, Status: status, Text: spoken, Usage: r.usageNow()})
 	s.sendMetrics(r)
 	s.setTurn(turnListening)
 	r.mu.Lock()
@@ -177,6 +187,9 @@ func (s *Session) sendMetrics(r *response) {
 // text cut at byte cut of the response text; the response becomes the last
 // one (the one Truncate can still cut).
 func (s *Session) commit(r *response, cut int, complete bool) {
+	if r.outOfBand {
+		return
+	}
 	r.mu.Lock()
 	full := r.text.String()
 	rounds := append([]roundRec(nil), r.rounds...)
@@ -204,6 +217,19 @@ func (r *response) setTime(f func(t *turnTimes)) {
 	r.mu.Lock()
 	f(&r.times)
 	r.mu.Unlock()
+}
+
+func (r *response) addUsage(u sdk.Usage) {
+	r.mu.Lock()
+	r.usage.InputTokens += u.InputTokens
+	r.usage.OutputTokens += u.OutputTokens
+	r.mu.Unlock()
+}
+
+func (r *response) usageNow() sdk.Usage {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.usage
 }
 
 func (r *response) addRound(rd roundRec) {

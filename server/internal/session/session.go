@@ -95,6 +95,8 @@ type settings struct {
 	minSilence, minSpeech         time.Duration
 	// threshold is the VAD entry threshold in dB above the noise floor.
 	threshold float64
+	// manualTurns: turns end on CommitInput only (manual.go).
+	manualTurns bool
 }
 
 // Session is one conversation. Its state is owned by one goroutine (run);
@@ -138,7 +140,10 @@ type Session struct {
 	// finishing is an utterance whose speech ended and whose final
 	// transcript is still awaited while the user speaks again.
 	finishing *utterance
-	resp      *response
+	// respondAfter is a Respond waiting for a committed utterance's
+	// transcript (manual turns).
+	respondAfter *Respond
+	resp         *response
 	// last is the most recent response that ended (for Truncate).
 	last     *response
 	nextResp int

@@ -116,6 +116,9 @@ func (s *Session) onTranscript(ctx context.Context, u *utterance, attempt int, e
 	if !errors.Is(err, io.EOF) {
 		s.pluginError(CodeSTTFailed, err)
 		s.settle()
+		if s.st.manualTurns && u.closing {
+			s.manualFinal(ctx, "") // a waiting Respond answers what there is
+		}
 		return
 	}
 	if !u.closing {
@@ -123,6 +126,10 @@ func (s *Session) onTranscript(ctx context.Context, u *utterance, attempt int, e
 	}
 	text := strings.Join(u.finals, " ")
 	s.send(TranscriptFinal{Text: text})
+	if s.st.manualTurns {
+		s.manualFinal(ctx, text)
+		return
+	}
 	if text == "" {
 		s.settle()
 		return
