@@ -10,15 +10,11 @@ package realtime
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/coder/websocket"
-	"golang.org/x/time/rate"
 
 	"github.com/parleyhq/parley/server/internal/config"
 	"github.com/parleyhq/parley/server/internal/protocol/realtime"
@@ -117,37 +113,24 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	pingDone := make(chan struct{})
 	go func() {
 		defer close(pingDone)
-		h.keepAlive(ctx, c, sess)
+		ws.KeepAlive(ctx, c, h.cfg.PingInterval, sess)
 	}()
-	h.readLoop(ctx, c, conn, sess, log)
+	limit := h.cfg.MaxMessageBytes
+	ws.ReadMessages(ctx, c, ws.Limits{MaxMessageBytes: limit, MaxMessagesPerSecond: h.cfg.MaxMessagesPerSecond}, h.mgr.Clock(), sess, log,
+		func(int64) {
+			conn.Refuse(realtime.CodeMessageTooLarge, "message exceeds "+strconv.FormatInt(limit, 10)+" bytes")
+		},
+		func(typ websocket.MessageType, data []byte) error {
+			if typ != websocket.MessageText {
+				conn.Refuse(realtime.CodeBinary, "the protocol is JSON text messages")
+				return nil
+			}
+			return h.deliver(ctx, conn.Handle(data), sess)
+		})
 	sess.Close(session.EndNormal, "client closed the connection")
 	<-sess.Done()
 	<-pingDone
 	<-wc.Done()
-}
-
-// keepAlive pings the client every PingInterval; a ping not answered
-// within the interval ends the session.
-func (h *Handler) keepAlive(ctx context.Context, c *websocket.Conn, sess *session.Session) {
-	if h.cfg.PingInterval <= 0 {
-		return
-	}
-	t := time.NewTicker(h.cfg.PingInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-sess.Done():
-			return
-		case <-t.C:
-			pctx, cancel := context.WithTimeout(ctx, h.cfg.PingInterval)
-			err := c.Ping(pctx)
-			cancel()
-			if err != nil {
-				sess.Close(session.EndIdle, "ping not answered")
-				return
-			}
-		}
-	}
 }
 
 // refuse answers an upgrade over the admission limits with 503 and an
@@ -162,55 +145,6 @@ func (h *Handler) refuse(w http.ResponseWriter, err error) {
 		"type": string(realtime.TypeServer), "code": string(code), "message": err.Error(),
 	}})
 	_, _ = w.Write(body)
-}
-
-// readLoop moves client events into the session until the connection
-// ends. Over the message rate the session is closed (1008); messages then
-// are read and dropped until the close handshake ends the connection.
-func (h *Handler) readLoop(ctx context.Context, c *websocket.Conn, conn *realtime.Conn, sess *session.Session, log *slog.Logger) {
-	clock := h.mgr.Clock()
-	var limiter *rate.Limiter
-	if n := h.cfg.MaxMessagesPerSecond; n > 0 {
-		limiter = rate.NewLimiter(rate.Limit(n), n)
-	}
-	limit := h.cfg.MaxMessageBytes
-	flooded := false
-	for {
-		typ, rd, err := c.Reader(ctx)
-		if err != nil {
-			return
-		}
-		data, err := io.ReadAll(io.LimitReader(rd, limit+1))
-		if err != nil {
-			return
-		}
-		if flooded {
-			if _, err := io.Copy(io.Discard, rd); err != nil {
-				return
-			}
-			continue
-		}
-		if limiter != nil && !limiter.AllowN(clock.Now(), 1) {
-			flooded = true
-			log.Warn("realtime message rate exceeded", "max_messages_per_second", h.cfg.MaxMessagesPerSecond)
-			sess.Close(session.EndPolicyViolation, "message rate exceeded")
-			continue
-		}
-		if int64(len(data)) > limit {
-			if _, err := io.Copy(io.Discard, rd); err != nil {
-				return
-			}
-			conn.Refuse(realtime.CodeMessageTooLarge, "message exceeds "+strconv.FormatInt(limit, 10)+" bytes")
-			continue
-		}
-		if typ != websocket.MessageText {
-			conn.Refuse(realtime.CodeBinary, "the protocol is JSON text messages")
-			continue
-		}
-		if errors.Is(h.deliver(ctx, conn.Handle(data), sess), session.ErrConnClosed) {
-			flooded = true // the session ended: drain until the close handshake
-		}
-	}
 }
 
 func (h *Handler) deliver(ctx context.Context, in realtime.Inbound, sess *session.Session) error {

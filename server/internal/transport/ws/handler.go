@@ -9,16 +9,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/coder/websocket"
-	"golang.org/x/time/rate"
 
 	"github.com/parleyhq/parley/server/internal/auth"
 	"github.com/parleyhq/parley/server/internal/config"
@@ -137,37 +134,24 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	pingDone := make(chan struct{})
 	go func() {
 		defer close(pingDone)
-		h.keepAlive(ctx, c, sess)
+		KeepAlive(ctx, c, h.cfg.PingInterval, sess)
 	}()
-	h.readLoop(ctx, c, sess)
+	limit := h.cfg.MaxMessageBytes
+	ReadMessages(ctx, c, Limits{MaxMessageBytes: limit, MaxMessagesPerSecond: h.cfg.MaxMessagesPerSecond}, h.mgr.Clock(), sess, log,
+		func(size int64) {
+			sess.ReportError(parleyv1.CodeMessageTooLarge, "message exceeds "+strconv.FormatInt(limit, 10)+" bytes",
+				map[string]string{"max_bytes": strconv.FormatInt(limit, 10), "bytes": strconv.FormatInt(size, 10)})
+		},
+		func(typ websocket.MessageType, data []byte) error {
+			if typ == websocket.MessageText {
+				return handleText(ctx, sess, data)
+			}
+			return sess.HandleAudio(ctx, data)
+		})
 	sess.Close(session.EndNormal, "client closed the connection")
 	<-sess.Done()
 	<-pingDone
 	<-wc.Done()
-}
-
-// keepAlive pings the client every PingInterval; a ping not answered
-// within the interval ends the session (4002).
-func (h *Handler) keepAlive(ctx context.Context, c *websocket.Conn, sess *session.Session) {
-	if h.cfg.PingInterval <= 0 {
-		return
-	}
-	t := time.NewTicker(h.cfg.PingInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-sess.Done():
-			return
-		case <-t.C:
-			pctx, cancel := context.WithTimeout(ctx, h.cfg.PingInterval)
-			err := c.Ping(pctx)
-			cancel()
-			if err != nil {
-				sess.Close(session.EndIdle, "ping not answered")
-				return
-			}
-		}
-	}
 }
 
 // codeSessionInUse refuses a client token whose session id is running.
@@ -187,57 +171,6 @@ func writeRefusal(w http.ResponseWriter, status int, code session.ErrorCode, msg
 	w.WriteHeader(status)
 	body, _ := json.Marshal(errorBody{Error: errorDetail{Code: code, Message: msg, Details: map[string]string{}}})
 	_, _ = w.Write(body)
-}
-
-// readLoop moves client messages into the session until the connection
-// ends. Over the message rate the session is closed (1008); messages then
-// are read and dropped until the close handshake ends the connection.
-func (h *Handler) readLoop(ctx context.Context, c *websocket.Conn, sess *session.Session) {
-	clock := h.mgr.Clock()
-	var limiter *rate.Limiter
-	if n := h.cfg.MaxMessagesPerSecond; n > 0 {
-		limiter = rate.NewLimiter(rate.Limit(n), n)
-	}
-	limit := h.cfg.MaxMessageBytes
-	flooded := false
-	for {
-		typ, rd, err := c.Reader(ctx)
-		if err != nil {
-			return
-		}
-		data, err := io.ReadAll(io.LimitReader(rd, limit+1))
-		if err != nil {
-			return
-		}
-		if flooded {
-			if _, err := io.Copy(io.Discard, rd); err != nil {
-				return
-			}
-			continue
-		}
-		if limiter != nil && !limiter.AllowN(clock.Now(), 1) {
-			flooded = true
-			sess.Close(session.EndPolicyViolation, "message rate exceeded")
-			continue
-		}
-		if int64(len(data)) > limit {
-			n, err := io.Copy(io.Discard, rd)
-			if err != nil {
-				return
-			}
-			sess.ReportError(parleyv1.CodeMessageTooLarge, "message exceeds "+strconv.FormatInt(limit, 10)+" bytes",
-				map[string]string{"max_bytes": strconv.FormatInt(limit, 10), "bytes": strconv.FormatInt(int64(len(data))+n, 10)})
-			continue
-		}
-		if typ == websocket.MessageText {
-			err = handleText(ctx, sess, data)
-		} else {
-			err = sess.HandleAudio(ctx, data)
-		}
-		if errors.Is(err, session.ErrConnClosed) {
-			flooded = true // the session ended: drain until the close handshake
-		}
-	}
 }
 
 // handleText parses one client message and hands the command to the
