@@ -82,6 +82,11 @@ type server struct {
 	logs *logTail
 	// exited is closed when the process's log pipe is drained (it exited).
 	exited chan struct{}
+	// layers are the config files it started from, lowest first (a test
+	// may rewrite one and reload).
+	layers []string
+	// binDir holds the binaries it runs (for rewriting layers).
+	binDir string
 	// stop sends SIGTERM (SIGKILL after stopLimit) and waits for the exit;
 	// later calls only wait. It returns the process's exit error.
 	stop func() error
@@ -175,6 +180,14 @@ func startServerLayers(t *testing.T, binDir string, layers []string, extraEnv ..
 	return startServerProbe(t, binDir, layers, "http", http.DefaultClient, extraEnv...)
 }
 
+// writeLayer writes a config layer to path with ./bin/plugins/ pointing
+// at binDir's plugins.
+func writeLayer(t *testing.T, binDir, path, layer string) {
+	t.Helper()
+	cfg := strings.ReplaceAll(layer, "./bin/plugins/", filepath.Join(binDir, "plugins")+"/")
+	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
+}
+
 // startServerProbe starts the server on configuration layers (lowest
 // first, --config repeated), probing /readyz with scheme and client
 // (https and a client trusting the test's CA for a TLS server).
@@ -182,12 +195,12 @@ func startServerProbe(t *testing.T, binDir string, layers []string, scheme strin
 	t.Helper()
 	root := repoRoot(t)
 	dir := t.TempDir()
-	var args []string
+	var args, paths []string
 	for i, layer := range layers {
-		cfg := strings.ReplaceAll(layer, "./bin/plugins/", filepath.Join(binDir, "plugins")+"/")
 		cfgPath := filepath.Join(dir, fmt.Sprintf("layer%d.yaml", i))
-		require.NoError(t, os.WriteFile(cfgPath, []byte(cfg), 0o600))
+		writeLayer(t, binDir, cfgPath, layer)
 		args = append(args, "--config", cfgPath)
+		paths = append(paths, cfgPath)
 	}
 
 	cmd := exec.Command(filepath.Join(binDir, "parley"), args...)
@@ -206,7 +219,7 @@ func startServerProbe(t *testing.T, binDir string, layers []string, scheme strin
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
 	exited := make(chan struct{})
-	s := &server{cmd: cmd, logs: &logTail{}, exited: exited}
+	s := &server{cmd: cmd, logs: &logTail{}, exited: exited, layers: paths, binDir: binDir}
 	addrCh := make(chan string, 1)
 	go func() {
 		defer close(exited)

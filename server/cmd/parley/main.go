@@ -71,11 +71,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		logger.Error("listen", "addr", cfg.HTTP.Addr, "err", err)
 		return exitError
 	}
-	// SIGHUP reloads the TLS certificate (and is not a reason to stop).
+	// SIGHUP reloads the plugins from the config files and the TLS
+	// certificate (and is not a reason to stop).
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	a := app.New(cfg, httpapi.VersionInfo{Version: version, Commit: commit}, logger, app.WithReloadSignal(hup))
+	if len(paths) == 0 {
+		paths = pathList{config.DefaultPath}
+	}
+	a := app.New(cfg, httpapi.VersionInfo{Version: version, Commit: commit}, logger,
+		app.WithReloadSignal(hup), app.WithConfigFiles(paths...))
 	if err := a.Run(ctx, ln); err != nil && !errors.Is(err, context.Canceled) {
 		logger.Error("parley stopped", "err", err)
 		return exitError

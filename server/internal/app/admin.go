@@ -15,10 +15,11 @@ import (
 
 // Admin and token routes.
 const (
-	PathSessions   = "/v1/sessions"
-	PathSession    = "/v1/sessions/{id}"
-	PathAdminDrain = "/v1/admin/drain"
-	PathTokens     = "/v1/tokens"
+	PathSessions    = "/v1/sessions"
+	PathSession     = "/v1/sessions/{id}"
+	PathAdminDrain  = "/v1/admin/drain"
+	PathAdminReload = "/v1/admin/reload"
+	PathTokens      = "/v1/tokens"
 )
 
 // Admin API codes.
@@ -26,6 +27,10 @@ const (
 	codeSessionNotFound = "session_not_found"
 	codeInvalidRequest  = "invalid_request"
 	codeTokensOff       = "tokens_disabled"
+	codeConfigInvalid   = "config_invalid"
+	codeReloadFailed    = "reload_failed"
+	codeReloadBusy      = "reload_in_progress"
+	codeReloadOff       = "reload_unavailable"
 	// maxTokenRequestBytes bounds a token request body.
 	maxTokenRequestBytes = 16 << 10
 )
@@ -38,17 +43,23 @@ type sessionJSON struct {
 	Started   time.Time         `json:"started"`
 	State     string            `json:"state"`
 	Turns     int64             `json:"turns"`
+	// Generation is the plugin generation the session uses.
+	Generation int `json:"generation"`
 	// Labels are the transport's facts (a phone call's call_sid, from, to).
 	Labels map[string]string `json:"labels,omitempty"`
 }
 
 func toJSON(i session.Info) sessionJSON {
-	return sessionJSON{ID: i.ID, Transport: i.Transport, RemoteIP: i.RemoteIP, Started: i.Started, State: i.State, Turns: i.Turns, Labels: i.Labels}
+	return sessionJSON{
+		ID: i.ID, Transport: i.Transport, RemoteIP: i.RemoteIP, Started: i.Started, State: i.State, Turns: i.Turns,
+		Generation: i.Generation, Labels: i.Labels,
+	}
 }
 
 // adminRoutes are the operator's API: list, inspect and end sessions,
-// and stop admitting new ones (drain) while the running ones go on.
-func adminRoutes(mgr *session.Manager, stopAdmitting func()) func(r chi.Router) {
+// stop admitting new ones (drain) while the running ones go on, and
+// reload the plugin configuration.
+func adminRoutes(mgr *session.Manager, stopAdmitting func(), reload *reloader) func(r chi.Router) {
 	return func(r chi.Router) {
 		r.Get(PathSessions, func(w http.ResponseWriter, _ *http.Request) {
 			infos := mgr.Sessions()
@@ -82,6 +93,24 @@ func adminRoutes(mgr *session.Manager, stopAdmitting func()) func(r chi.Router) 
 		r.Post(PathAdminDrain, func(w http.ResponseWriter, _ *http.Request) {
 			stopAdmitting()
 			httpapi.WriteJSON(w, http.StatusAccepted, map[string]any{"admitting": false, "running": mgr.Count()})
+		})
+		r.Post(PathAdminReload, func(w http.ResponseWriter, r *http.Request) {
+			res, err := reload.Reload(r.Context(), "admin")
+			switch {
+			case err == nil:
+				httpapi.WriteJSON(w, http.StatusOK, res)
+			case errors.Is(err, ErrReloadInvalid):
+				// The operator's own files: the message names the key.
+				httpapi.WriteError(w, http.StatusUnprocessableEntity, codeConfigInvalid, err.Error(), nil)
+			case errors.Is(err, ErrReloadStart):
+				httpapi.WriteError(w, http.StatusServiceUnavailable, codeReloadFailed, err.Error(), nil)
+			case errors.Is(err, ErrReloadBusy):
+				httpapi.WriteError(w, http.StatusConflict, codeReloadBusy, "a reload is already running; try again when it ends", nil)
+			case errors.Is(err, ErrReloadUnavailable):
+				httpapi.WriteError(w, http.StatusServiceUnavailable, codeReloadOff, "the server was not started from config files", nil)
+			default:
+				httpapi.WriteError(w, http.StatusInternalServerError, httpapi.CodeInternal, "reload failed", nil)
+			}
 		})
 	}
 }

@@ -45,16 +45,26 @@ type App struct {
 	cfg     *config.Config
 	logger  *slog.Logger
 	version httpapi.VersionInfo
-	// reload delivers SIGHUP: reload the TLS certificate.
+	// reload delivers SIGHUP: reload the config files' plugin sections
+	// and the TLS certificate.
 	reload <-chan os.Signal
+	// paths are the config files the server started from, lowest first
+	// (none: no config reload).
+	paths []string
 }
 
 // Option configures an App.
 type Option func(*App)
 
-// WithReloadSignal makes the App reload its TLS certificate on every value
+// WithReloadSignal makes the App reload its config files' plugin
+// sections (see WithConfigFiles) and its TLS certificate on every value
 // from ch (main wires SIGHUP).
 func WithReloadSignal(ch <-chan os.Signal) Option { return func(a *App) { a.reload = ch } }
+
+// WithConfigFiles names the config files cfg was loaded from, lowest
+// first: a reload (SIGHUP, POST /v1/admin/reload, a file change with
+// plugins.reload.watch) loads them again.
+func WithConfigFiles(paths ...string) Option { return func(a *App) { a.paths = paths } }
 
 // New returns an App for cfg.
 func New(cfg *config.Config, version httpapi.VersionInfo, logger *slog.Logger, opts ...Option) *App {
@@ -78,8 +88,18 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	if err != nil {
 		return fmt.Errorf("plugins: %w", err)
 	}
-	mgr, err := session.NewManager(cfg.Session, cfg.VAD, cfg.Tools,
-		session.Plugins{STT: host.STT(), LLM: host.LLM(), TTS: host.TTS()}, guard, reg, a.logger,
+	gens, err := pluginhost.NewGenerations(host, reg, a.logger)
+	if err != nil {
+		return fmt.Errorf("plugins: %w", err)
+	}
+	mgr, err := session.NewManager(cfg.Session, cfg.VAD, cfg.Tools, session.Plugins{}, guard, reg, a.logger,
+		session.WithPluginSource(func() session.Lease {
+			l := gens.Acquire()
+			return session.Lease{
+				Plugins:    session.Plugins{STT: l.STT(), LLM: l.LLM(), TTS: l.TTS()},
+				Generation: l.Generation(), Release: l.Release,
+			}
+		}),
 		session.WithHTTPClient(webhookClient()),
 		session.WithRecovery(cfg.Resilience.STTRecoverTimeout, cfg.Resilience.TTSRecoverTimeout))
 	if err != nil {
@@ -111,6 +131,12 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	if err != nil {
 		return err
 	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	reload, err := newReloader(cfg, a.paths, gens, reg, a.logger)
+	if err != nil {
+		return err
+	}
 	var draining, quiesced atomic.Bool
 	tokens := auth.New(cfg.Auth.Tokens, mgr.Clock())
 	var verifier httpapi.TokenVerifier
@@ -132,13 +158,14 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 			if quiesced.Load() {
 				return []string{"not admitting new sessions (admin drain)"}
 			}
-			return host.Ready()
+			return gens.Ready()
 		},
 		Version: a.version,
 		Logger:  a.logger,
 		API: func(r chi.Router) {
 			r.Get(PathPlugins, func(w http.ResponseWriter, _ *http.Request) {
-				httpapi.WriteJSON(w, http.StatusOK, map[string][]pluginhost.Status{"plugins": host.Status()})
+				_, n := gens.Current()
+				httpapi.WriteJSON(w, http.StatusOK, pluginsJSON{Generation: n, Generations: gens.Info(), Plugins: gens.Status()})
 			})
 		},
 		Voice: func(r chi.Router) {
@@ -152,7 +179,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		Admin: adminRoutes(mgr, func() {
 			quiesced.Store(true)
 			mgr.StopAdmitting()
-		}),
+		}, reload),
 		Mint: tokenRoutes(tokens),
 		Callbacks: func(r chi.Router) {
 			if phone != nil {
@@ -174,12 +201,18 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
 	g, gctx := errgroup.WithContext(runCtx)
 	g.Go(func() error { return guard.Run(gctx) })
+	var certsHUP chan os.Signal
 	if certs != nil {
-		g.Go(func() error { return certs.Run(gctx, a.reload) })
+		certsHUP = make(chan os.Signal, 1)
+		g.Go(func() error { return certs.Run(gctx, certsHUP) })
+	}
+	if a.reload != nil {
+		g.Go(func() error { return a.onSignal(gctx, reload, certsHUP) })
+	}
+	if cfg.Plugins.Reload.Watch {
+		g.Go(func() error { return watchFiles(gctx, a.paths, reloadDebounce, reload, a.logger) })
 	}
 	g.Go(func() error {
 		a.logger.Info("parley listening", "addr", ln.Addr().String(), "tls", certs != nil, "version", a.version.Version)
@@ -206,9 +239,39 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		<-gctx.Done()
 		draining.Store(true)
 		a.logger.Info("shutting down", "drain_timeout", cfg.HTTP.DrainTimeout)
-		return a.drain(context.WithoutCancel(gctx), srv, mgr, voiceRTC, host)
+		return a.drain(context.WithoutCancel(gctx), srv, mgr, voiceRTC, gens)
 	})
 	return g.Wait()
+}
+
+// pluginsJSON is GET /v1/plugins: the generation new sessions get, every
+// live generation with its session count, and every instance they run.
+type pluginsJSON struct {
+	Generation  int                         `json:"generation"`
+	Generations []pluginhost.GenerationInfo `json:"generations"`
+	Plugins     []pluginhost.Status         `json:"plugins"`
+}
+
+// onSignal handles SIGHUP until ctx ends: it hands the signal to the TLS
+// certificate reloader (certs, nil without TLS) and reloads the config
+// files' plugin sections.
+func (a *App) onSignal(ctx context.Context, reload *reloader, certs chan<- os.Signal) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case sig := <-a.reload:
+			if certs != nil {
+				select {
+				case certs <- sig:
+				default: // a reload is pending already
+				}
+			}
+			if _, err := reload.Reload(ctx, "signal"); errors.Is(err, ErrReloadUnavailable) {
+				a.logger.Info("SIGHUP: no config files to reload")
+			}
+		}
+	}
 }
 
 // secure wraps ln in TLS when http.tls is configured and returns the
@@ -232,7 +295,7 @@ func (a *App) secure(ln net.Listener) (net.Listener, *tlsconf.Reloader, error) {
 // wait for them), releases WebRTC peers, stops accepting and waits for in-flight requests, then
 // stops the plugins — all bounded by the drain timeout. ctx must not be
 // the (already cancelled) run context.
-func (a *App) drain(ctx context.Context, srv *http.Server, mgr *session.Manager, rtc *webrtc.Handler, host *pluginhost.Host) error {
+func (a *App) drain(ctx context.Context, srv *http.Server, mgr *session.Manager, rtc *webrtc.Handler, host *pluginhost.Generations) error {
 	dctx, cancel := context.WithTimeout(ctx, a.cfg.HTTP.DrainTimeout)
 	defer cancel()
 	start := time.Now()

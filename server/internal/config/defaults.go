@@ -49,6 +49,9 @@ const (
 	defaultMinSpeechMax = 500 * time.Millisecond
 
 	defaultHealthInterval = 5 * time.Second
+	// defaultReloadDrain lets a call that began before a reload run half
+	// an hour on its old plugins.
+	defaultReloadDrain    = 30 * time.Minute
 	defaultStartTimeout   = 10 * time.Second
 	defaultRestartWindow  = time.Minute
 	defaultMaxRestarts    = 10
@@ -138,6 +141,7 @@ func Default() Config {
 				InitialBackoff: defaultRestartInitial,
 				MaxBackoff:     defaultRestartMax,
 			},
+			Reload: Reload{DrainTimeout: defaultReloadDrain},
 		},
 		Resilience: Resilience{
 			Breaker: Breaker{

@@ -232,6 +232,18 @@ type Plugins struct {
 	DefaultStartTimeout time.Duration `koanf:"default_start_timeout"`
 	// DefaultRestart applies to instances without a restart policy.
 	DefaultRestart Restart `koanf:"default_restart"`
+	// Reload governs plugin swaps without a restart.
+	Reload Reload `koanf:"reload"`
+}
+
+// Reload configures live plugin reloads (SIGHUP, POST /v1/admin/reload,
+// or a change of a config file when Watch is on).
+type Reload struct {
+	// Watch reloads when a config file changes (debounced).
+	Watch bool `koanf:"watch"`
+	// DrainTimeout bounds how long a replaced plugin generation keeps
+	// running for the sessions still on it; 0 waits until the last ends.
+	DrainTimeout time.Duration `koanf:"drain_timeout"`
 }
 
 // Pipeline names, per kind, the plugin instances in fallback order.

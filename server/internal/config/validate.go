@@ -284,6 +284,7 @@ func (c *Config) validatePlugins(v *validator) {
 	v.positive("plugins.health_interval", p.HealthInterval)
 	v.positive("plugins.default_start_timeout", p.DefaultStartTimeout)
 	validateRestart(v, "plugins.default_restart", p.DefaultRestart)
+	v.nonNegative("plugins.reload.drain_timeout", p.Reload.DrainTimeout)
 	names := map[string]PluginKind{}
 	for i, in := range p.Instances {
 		key := fmt.Sprintf("plugins.instances[%d]", i)

@@ -35,3 +35,7 @@ var ErrNotStarted = errors.New("plugin host not started")
 // no output within resilience.first_output for its kind. The call is not
 // retried on the same instance — it is likely hung — but falls back.
 var ErrFirstOutputTimeout = errors.New("plugin gave no output in time")
+
+// ErrClosed is returned by Generations.Promote after Close (the server is
+// shutting down).
+var ErrClosed = errors.New("plugin generations closed")

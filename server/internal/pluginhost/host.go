@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,10 +27,20 @@ import (
 	"github.com/parleyhq/parley/server/internal/config"
 )
 
-// Host owns the plugin processes of one configuration.
+// Host owns the plugin processes of one configuration. A reload builds a
+// successor Host (Successor) that carries over the instances whose
+// identity did not change; an instance stops when the last Host using it
+// is closed.
 type Host struct {
-	logger    *slog.Logger
+	logger  *slog.Logger
+	metrics *metrics
+	// instances are the configured instances, in config order; fresh are
+	// those this Host starts (the others were carried over from a
+	// predecessor and are already running), shadows the predecessor's
+	// instances that fresh ones replace under the same name.
 	instances []*instance
+	fresh     []*instance
+	shadows   []*instance
 	stt       *sttChain
 	llm       *llmChain
 	tts       *ttsChain
@@ -37,8 +48,6 @@ type Host struct {
 	mu      sync.Mutex
 	started bool
 	closed  bool
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
 }
 
 // New checks the configuration and prepares a Host; no process starts
@@ -51,7 +60,23 @@ func New(cfg config.Plugins, res config.Resilience, pipeline config.Pipeline, re
 	if err != nil {
 		return nil, err
 	}
-	h := &Host{logger: logger}
+	return build(cfg, res, pipeline, m, logger, nil)
+}
+
+// Successor prepares the Host of a new configuration: instances whose
+// identity (name, binary, arguments, environment, settings, timeouts,
+// restart policy and breaker) is unchanged and still running are carried
+// over — the same process, not restarted — and the others are new and
+// start with the successor's Start. h keeps running; Close the successor
+// if it is not used (that leaves h's instances alone).
+func (h *Host) Successor(cfg config.Plugins, res config.Resilience, pipeline config.Pipeline) (*Host, error) {
+	return build(cfg, res, pipeline, h.metrics, h.logger, h.instances)
+}
+
+// build prepares a Host, carrying over the live instances of prev whose
+// identity matches.
+func build(cfg config.Plugins, res config.Resilience, pipeline config.Pipeline, m *metrics, logger *slog.Logger, prev []*instance) (*Host, error) {
+	h := &Host{logger: logger, metrics: m}
 	byName := make(map[string]*instance, len(cfg.Instances))
 	for _, ic := range cfg.Instances {
 		if _, dup := byName[ic.Name]; dup {
@@ -78,6 +103,21 @@ func New(cfg config.Plugins, res config.Resilience, pipeline config.Pipeline, re
 		}
 		return c, nil
 	}
+	// Only now, with the whole configuration checked, are running
+	// instances taken over: a failed build must not hold references.
+	for i, in := range h.instances {
+		if old := carried(prev, in); old != nil {
+			h.instances[i] = old
+			byName[in.name] = old
+			continue
+		}
+		h.fresh = append(h.fresh, in)
+		for _, old := range prev {
+			if old.name == in.name {
+				h.shadows = append(h.shadows, old)
+			}
+		}
+	}
 	stt, err := build(config.KindSTT, pipeline.STT)
 	if err != nil {
 		return nil, err
@@ -90,15 +130,30 @@ func New(cfg config.Plugins, res config.Resilience, pipeline config.Pipeline, re
 	if err != nil {
 		return nil, err
 	}
+	for _, in := range h.instances {
+		in.retain()
+	}
 	h.stt, h.llm, h.tts = &sttChain{stt}, &llmChain{llm}, &ttsChain{tts}
 	return h, nil
 }
 
-// Start launches every configured plugin concurrently (handshake, Info,
-// Configure) and starts supervising them. If any fails, all are stopped and
-// the error names each plugin that failed. ctx bounds only the start-up
-// wait; supervision runs until Close. Each plugin's own start is bounded by
-// its start timeout.
+// carried returns the live instance of prev that in may replace (same
+// identity), or nil.
+func carried(prev []*instance, in *instance) *instance {
+	for _, old := range prev {
+		if old.key == in.key && old.live() {
+			return old
+		}
+	}
+	return nil
+}
+
+// Start launches the Host's new plugins concurrently (handshake, Info,
+// Configure) and starts supervising them; instances carried over from a
+// predecessor already run. If any fails, the new ones are stopped again
+// and the error names each plugin that failed. ctx bounds only the
+// start-up wait; supervision runs until Close. Each plugin's own start is
+// bounded by its start timeout.
 func (h *Host) Start(ctx context.Context) error {
 	h.mu.Lock()
 	if h.started || h.closed {
@@ -106,21 +161,17 @@ func (h *Host) Start(ctx context.Context) error {
 		return fmt.Errorf("pluginhost: start: %w (started twice or closed)", ErrNotStarted)
 	}
 	h.started = true
-	// Supervision outlives Start's ctx (it ends in Close) but keeps its values.
-	superCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	h.cancel = cancel
 	h.mu.Unlock()
 
-	results := make(chan error, len(h.instances))
-	for _, in := range h.instances {
-		h.wg.Add(1)
-		go func() {
-			defer h.wg.Done()
-			in.supervise(superCtx, results)
-		}()
+	for _, old := range h.shadows {
+		old.shadowed.Store(true)
+	}
+	results := make(chan error, len(h.fresh))
+	for _, in := range h.fresh {
+		in.run(ctx, results)
 	}
 	var errs []error
-	for range h.instances {
+	for range h.fresh {
 		select {
 		case err := <-results:
 			if err != nil {
@@ -134,16 +185,34 @@ func (h *Host) Start(ctx context.Context) error {
 		}
 	}
 	if len(errs) > 0 {
-		cancel()
-		h.wg.Wait()
+		for _, in := range h.fresh {
+			in.stopSupervise()
+			<-in.supervised
+		}
+		h.unshadow()
 		return errors.Join(errs...)
 	}
-	h.logger.Info("plugins started", "count", len(h.instances))
+	h.logger.Info("plugins started", "count", len(h.fresh), "carried_over", len(h.instances)-len(h.fresh))
 	return nil
 }
 
-// Close stops supervision and every plugin process and waits for them to
-// exit, or until ctx is done. Calling it again does nothing.
+// unshadow hands the gauges of a name back to the predecessor's instance
+// when its replacement did not start.
+func (h *Host) unshadow() {
+	for _, old := range h.shadows {
+		old.shadowed.Store(false)
+		s := old.status()
+		up := 0.0
+		if s.State == StateRunning {
+			up = 1
+		}
+		old.setGauge(h.metrics.up, up)
+	}
+}
+
+// Close lets go of every instance; those no other Host uses are stopped,
+// and Close waits for their processes to exit, or until ctx is done.
+// Calling it again does nothing.
 func (h *Host) Close(ctx context.Context) error {
 	h.mu.Lock()
 	if h.closed {
@@ -151,23 +220,25 @@ func (h *Host) Close(ctx context.Context) error {
 		return nil
 	}
 	h.closed = true
-	cancel := h.cancel
+	started := h.started
 	h.mu.Unlock()
-	if cancel == nil {
-		return nil
+	if !started {
+		h.unshadow()
 	}
-	cancel()
-	done := make(chan struct{})
-	go func() {
-		h.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("pluginhost: close: plugins still stopping: %w", ctx.Err())
+	var stopping []<-chan struct{}
+	for _, in := range h.instances {
+		if done := in.release(); done != nil {
+			stopping = append(stopping, done)
+		}
 	}
+	for _, done := range stopping {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return fmt.Errorf("pluginhost: close: plugins still stopping: %w", ctx.Err())
+		}
+	}
+	return nil
 }
 
 // STT returns the pipeline's speech-to-text chain.
@@ -209,6 +280,29 @@ func (h *Host) Status() []Status {
 	out := make([]Status, 0, len(h.instances))
 	for _, in := range h.instances {
 		out = append(out, in.status())
+	}
+	return out
+}
+
+// Fresh names the instances this Host starts itself, in config order.
+func (h *Host) Fresh() []string { return names(h.fresh) }
+
+// CarriedOver names the instances this Host took over running from its
+// predecessor, in config order.
+func (h *Host) CarriedOver() []string {
+	var out []*instance
+	for _, in := range h.instances {
+		if !slices.Contains(h.fresh, in) {
+			out = append(out, in)
+		}
+	}
+	return names(out)
+}
+
+func names(ins []*instance) []string {
+	out := make([]string, 0, len(ins))
+	for _, in := range ins {
+		out = append(out, in.name)
 	}
 	return out
 }

@@ -14,9 +14,11 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	plugin "github.com/hashicorp/go-plugin"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sony/gobreaker/v2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/connectivity"
@@ -73,6 +75,11 @@ type Status struct {
 	Breaker string `json:"breaker"`
 	// Version is the plugin's own version from Info.
 	Version string `json:"version,omitempty"`
+	// Generation is the newest plugin generation (configuration, see
+	// Generations) using the instance; Generations lists all of them (an
+	// instance carried over by a reload serves several).
+	Generation  int   `json:"generation,omitempty"`
+	Generations []int `json:"generations,omitempty"`
 }
 
 // generation is one running process of an instance. Calls hold on to the
@@ -155,6 +162,17 @@ type instance struct {
 	metrics        *metrics
 	breaker        *resilience.Breaker
 
+	// key identifies what the instance runs (see identity): a successor
+	// Host carries over an instance whose key did not change.
+	key string
+	// shadowed is set once a newer instance of the same name took over
+	// the name's gauges (a reload replaced this one; it only drains).
+	shadowed atomic.Bool
+	// stopSupervise and supervised end and track the supervisor
+	// goroutine; set by run.
+	stopSupervise context.CancelFunc
+	supervised    chan struct{}
+
 	mu           sync.Mutex
 	state        State
 	gen          *generation
@@ -162,6 +180,9 @@ type instance struct {
 	restartTimes []time.Time
 	lastErr      string
 	version      string
+	// refs counts the Hosts (configuration generations) using the
+	// instance; the last to let go stops it.
+	refs int
 }
 
 func newInstance(cfg config.Instance, plugins config.Plugins, res config.Resilience, m *metrics, logger *slog.Logger) (*instance, error) {
@@ -216,14 +237,98 @@ func newInstance(cfg config.Instance, plugins config.Plugins, res config.Resilie
 			in.env = append(in.env, k+"="+v)
 		}
 	}
-	in.breaker = resilience.NewBreaker(cfg.Name, res.Breaker, func(name string, from, to gobreaker.State) {
-		m.breaker.WithLabelValues(name).Set(breakerValue(to))
+	in.breaker = resilience.NewBreaker(cfg.Name, res.Breaker, func(_ string, from, to gobreaker.State) {
+		in.setGauge(m.breaker, breakerValue(to))
 		in.logger.Warn("plugin breaker state changed", "from", from.String(), "to", to.String())
 	})
-	m.up.WithLabelValues(cfg.Name).Set(0)
-	m.breaker.WithLabelValues(cfg.Name).Set(0)
-	m.restarts.WithLabelValues(cfg.Name).Add(0)
+	in.key = identity(in, cfg, res.Breaker)
 	return in, nil
+}
+
+// identity is the key of what an instance runs: its name, kind, binary
+// (the pinned checksum, or the file's current one), arguments,
+// environment, settings, start timeout, health interval, restart policy
+// and breaker. Two instances with the same identity are interchangeable,
+// so a reload carries the running one over.
+func identity(in *instance, cfg config.Instance, breaker config.Breaker) string {
+	binary := cfg.SHA256
+	if binary == "" {
+		binary = fileSHA256(cfg.Path)
+	}
+	raw, _ := json.Marshal(struct { //nolint:errchkjson // plain strings, durations and maps of strings.
+		Name, Kind, Path, Binary string
+		Args, Env                []string
+		Settings                 json.RawMessage
+		Start, Health            time.Duration
+		Restart                  config.Restart
+		Breaker                  config.Breaker
+	}{
+		in.name, string(in.kind), cfg.Path, binary, cfg.Args, in.env, in.settings,
+		in.startTimeout, in.healthInterval, in.restart, breaker,
+	})
+	sum := sha256.Sum256(raw)
+	return hex.EncodeToString(sum[:])
+}
+
+// publish sets the instance's metrics to their starting values; called
+// when its supervisor starts.
+func (in *instance) publish() {
+	in.setGauge(in.metrics.up, 0)
+	in.setGauge(in.metrics.breaker, 0)
+	in.metrics.restarts.WithLabelValues(in.name).Add(0)
+}
+
+// setGauge sets the instance's value of g unless a newer instance of the
+// same name reports it.
+func (in *instance) setGauge(g *prometheus.GaugeVec, v float64) {
+	if !in.shadowed.Load() {
+		g.WithLabelValues(in.name).Set(v)
+	}
+}
+
+// run starts the supervisor (see supervise) in its own goroutine, with a
+// lifetime of its own: it ends when stop is called, not with ctx, whose
+// values it keeps.
+func (in *instance) run(ctx context.Context, started chan<- error) {
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	in.stopSupervise = cancel
+	in.supervised = make(chan struct{})
+	in.publish()
+	go func() {
+		defer close(in.supervised)
+		in.supervise(sctx, started)
+	}()
+}
+
+// retain records one more Host using the instance.
+func (in *instance) retain() {
+	in.mu.Lock()
+	in.refs++
+	in.mu.Unlock()
+}
+
+// release records that a Host no longer uses the instance. When it was
+// the last, the supervisor is told to stop the process, and release
+// returns a channel closed once it did (nil otherwise, or when the
+// instance never ran).
+func (in *instance) release() <-chan struct{} {
+	in.mu.Lock()
+	in.refs--
+	last := in.refs <= 0
+	in.mu.Unlock()
+	if !last || in.stopSupervise == nil {
+		return nil
+	}
+	in.stopSupervise()
+	return in.supervised
+}
+
+// live reports whether the instance is worth carrying over: it has not
+// failed for good or stopped.
+func (in *instance) live() bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.state != StateFailed && in.state != StateStopped && in.refs > 0
 }
 
 func firstPositive(ds ...time.Duration) time.Duration {
@@ -545,7 +650,7 @@ func (in *instance) setRunning(gen *generation) {
 	in.gen = gen
 	in.version = gen.info.Version
 	in.mu.Unlock()
-	in.metrics.up.WithLabelValues(in.name).Set(1)
+	in.setGauge(in.metrics.up, 1)
 	if in.restart.Window <= 0 {
 		// Without a window, "recent" restarts are those since the last
 		// successful start, so the backoff resets once the plugin runs again.
@@ -561,7 +666,7 @@ func (in *instance) setDown(err error) {
 	in.gen = nil
 	in.lastErr = err.Error()
 	in.mu.Unlock()
-	in.metrics.up.WithLabelValues(in.name).Set(0)
+	in.setGauge(in.metrics.up, 0)
 }
 
 func (in *instance) setFailed(err error) {
@@ -570,7 +675,7 @@ func (in *instance) setFailed(err error) {
 	in.gen = nil
 	in.lastErr = err.Error()
 	in.mu.Unlock()
-	in.metrics.up.WithLabelValues(in.name).Set(0)
+	in.setGauge(in.metrics.up, 0)
 }
 
 func (in *instance) setStopped() {
@@ -578,7 +683,7 @@ func (in *instance) setStopped() {
 	in.state = StateStopped
 	in.gen = nil
 	in.mu.Unlock()
-	in.metrics.up.WithLabelValues(in.name).Set(0)
+	in.setGauge(in.metrics.up, 0)
 }
 
 // acquire returns the running generation, or an Unavailable *sdk.Error.
@@ -598,7 +703,7 @@ func (in *instance) acquire() (*generation, error) {
 // status returns the instance's Status.
 func (in *instance) status() Status {
 	bs := in.breaker.State()
-	in.metrics.breaker.WithLabelValues(in.name).Set(breakerValue(bs))
+	in.setGauge(in.metrics.breaker, breakerValue(bs))
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	s := Status{

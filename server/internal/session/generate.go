@@ -141,7 +141,7 @@ func (r *response) generate(ctx context.Context, fail context.CancelCauseFunc) e
 func (r *response) generateRound(ctx context.Context, req sdk.GenerateRequest, first bool,
 	split *SentenceSplitter, speak func(string) error,
 ) (calls []sdk.ToolCall, shown bool, err error) {
-	stream, err := r.s.m.plugins.LLM.Generate(ctx, req)
+	stream, err := r.s.plugins.LLM.Generate(ctx, req)
 	if err != nil {
 		return nil, false, &turnError{code: CodeLLMFailed, err: err}
 	}
@@ -216,7 +216,7 @@ func (r *response) openTTS(ctx context.Context, fail context.CancelCauseFunc) (*
 		recvDone: make(chan error, 1), paceDone: make(chan error, 1),
 	}
 	p.mu.Lock()
-	err := p.reopen(ctx, r.s.m.plugins.TTS, 0)
+	err := p.reopen(ctx, r.s.plugins.TTS, 0)
 	p.mu.Unlock()
 	if err != nil {
 		return nil, &turnError{code: CodeTTSFailed, err: err}

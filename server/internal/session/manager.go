@@ -61,6 +61,22 @@ type Plugins struct {
 	TTS sdk.TTS
 }
 
+// Lease is the plugins one session uses for its whole life, from a
+// PluginSource: after a reload, sessions already running keep the
+// generation they started on. Release is called once when the session
+// ended; nil means nothing to release.
+type Lease struct {
+	Plugins
+	// Generation numbers the configuration the plugins come from (0: the
+	// Manager's fixed plugins).
+	Generation int
+	Release    func()
+}
+
+// PluginSource hands each new session its plugins (the plugin host's
+// current generation).
+type PluginSource func() Lease
+
 // MemoryGuard reports whether the process is too close to its memory limit
 // to accept another session.
 type MemoryGuard interface {
@@ -72,6 +88,11 @@ type Option func(*Manager)
 
 // WithClock replaces the wall clock (tests drive time with the audio).
 func WithClock(c clock.Clock) Option { return func(m *Manager) { m.clock = c } }
+
+// WithPluginSource makes every session take its plugins from src when it
+// starts, instead of the fixed Plugins given to NewManager (which may
+// then be empty).
+func WithPluginSource(src PluginSource) Option { return func(m *Manager) { m.source = src } }
 
 // WithHTTPClient sets the client used for webhook tools.
 func WithHTTPClient(c *http.Client) Option { return func(m *Manager) { m.httpClient = c } }
@@ -100,6 +121,7 @@ type Manager struct {
 	cfg        config.Session
 	vad        config.VAD
 	plugins    Plugins
+	source     PluginSource
 	guard      MemoryGuard
 	metrics    *metrics
 	log        *slog.Logger
@@ -126,9 +148,6 @@ type Manager struct {
 func NewManager(cfg config.Session, vad config.VAD, toolCfg config.Tools, p Plugins, guard MemoryGuard,
 	reg prometheus.Registerer, logger *slog.Logger, opts ...Option,
 ) (*Manager, error) {
-	if p.STT == nil || p.LLM == nil || p.TTS == nil {
-		return nil, errors.New("session: STT, LLM and TTS plugins are required")
-	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -140,6 +159,9 @@ func NewManager(cfg config.Session, vad config.VAD, toolCfg config.Tools, p Plug
 	}
 	for _, o := range opts {
 		o(m)
+	}
+	if m.source == nil && (p.STT == nil || p.LLM == nil || p.TTS == nil) {
+		return nil, errors.New("session: STT, LLM and TTS plugins (or a plugin source) are required")
 	}
 	met, err := newMetrics(reg)
 	if err != nil {
@@ -257,8 +279,10 @@ func (m *Manager) Start(ctx context.Context, r *Reservation, p StartParams) (*Se
 		m.mu.Unlock()
 		return nil, err
 	}
-	s, err := newSession(m, id, r.ip, p)
+	lease := m.lease()
+	s, err := newSession(m, id, r.ip, p, lease)
 	if err != nil {
+		lease.release()
 		m.mu.Lock()
 		m.reserved--
 		m.dropIPLocked(r.ip)
@@ -270,6 +294,7 @@ func (m *Manager) Start(ctx context.Context, r *Reservation, p StartParams) (*Se
 	if _, taken := m.sessions[id]; taken {
 		m.dropIPLocked(r.ip)
 		m.mu.Unlock()
+		lease.release()
 		return nil, fmt.Errorf("%w: %s", ErrSessionIDInUse, id)
 	}
 	m.sessions[id] = s
@@ -283,11 +308,27 @@ func (m *Manager) Start(ctx context.Context, r *Reservation, p StartParams) (*Se
 		defer m.wg.Done()
 		s.run(ctx)
 		m.remove(s)
+		lease.release()
 	}()
 	if draining {
 		s.Close(EndShutdown, "server shutting down")
 	}
 	return s, nil
+}
+
+// lease returns the plugins a new session uses.
+func (m *Manager) lease() Lease {
+	if m.source == nil {
+		return Lease{Plugins: m.plugins}
+	}
+	return m.source()
+}
+
+// release gives the lease back, if it has anything to give back.
+func (l Lease) release() {
+	if l.Release != nil {
+		l.Release()
+	}
 }
 
 func (m *Manager) remove(s *Session) {

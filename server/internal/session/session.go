@@ -68,6 +68,9 @@ type Info struct {
 	Turns int64
 	// Labels are the transport's facts about the connection.
 	Labels map[string]string
+	// Generation is the plugin generation the session uses (0 without
+	// reloadable plugins).
+	Generation int
 }
 
 // The sample rates (Hz) a client may declare.
@@ -122,6 +125,10 @@ type Session struct {
 	// server are the server tools this session may use.
 	server tools.Source
 	labels map[string]string
+	// plugins are the session's for its whole life (a reload does not
+	// move it); generation numbers them.
+	plugins    Plugins
+	generation int
 
 	loop     chan func(context.Context)
 	quit     chan struct{}
@@ -149,7 +156,7 @@ type Session struct {
 	nextResp int
 }
 
-func newSession(m *Manager, id SessionID, ip string, p StartParams) (*Session, error) {
+func newSession(m *Manager, id SessionID, ip string, p StartParams, lease Lease) (*Session, error) {
 	if p.Sink == nil {
 		return nil, errors.New("session: StartParams.Sink is nil")
 	}
@@ -170,7 +177,7 @@ func newSession(m *Manager, id SessionID, ip string, p StartParams) (*Session, e
 	s := &Session{
 		id: id, m: m, sink: p.Sink, remoteIP: ip, reportsPlayback: p.ReportsPlayback,
 		transport: p.Transport, started: m.clock.Now(), maxDur: p.MaxDuration, promptLocked: p.SystemPrompt != "",
-		server: m.tools, labels: p.Labels,
+		server: m.tools, labels: p.Labels, plugins: lease.Plugins, generation: lease.Generation,
 		log:    m.log.With(logKeySessionID, string(id), logKeyRemoteIP, ip, logKeyTransport, p.Transport),
 		client: tools.NewClient(m.clock, m.cfg.ClientToolTimeout),
 		loop:   make(chan func(context.Context), loopQueue),
@@ -209,6 +216,7 @@ func (s *Session) Info() Info {
 	return Info{
 		ID: s.id, Transport: s.transport, RemoteIP: s.remoteIP, Started: s.started,
 		State: turnState(s.turnNow.Load()).String(), Turns: s.turns.Load(), Labels: s.labels,
+		Generation: s.generation,
 	}
 }
 

@@ -115,7 +115,7 @@ func (f *sttFeed) sendFailed(ctx context.Context, err error) error {
 // the end of input if it came, and its receiver.
 func (f *sttFeed) open(ctx context.Context) error {
 	sctx, cancel := context.WithCancel(ctx)
-	stream, err := f.s.m.plugins.STT.Transcribe(sctx, f.cfg)
+	stream, err := f.s.plugins.STT.Transcribe(sctx, f.cfg)
 	if err != nil {
 		cancel()
 		return err

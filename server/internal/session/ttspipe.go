@@ -80,7 +80,7 @@ func (r *response) resume(ctx context.Context, p *ttsPipe, from int, cause error
 	deadline := start.Add(r.s.m.ttsRecover)
 	backoff := sttRecoverBackoff
 	for {
-		err := p.reopen(ctx, r.s.m.plugins.TTS, from)
+		err := p.reopen(ctx, r.s.plugins.TTS, from)
 		if err == nil {
 			r.s.log.Info("tts resumed", "response_id", r.id, "took", clk.Now().Sub(start).String())
 			r.s.m.metrics.recoveries.WithLabelValues(kindTTS, outcomeRecovered).Inc()
