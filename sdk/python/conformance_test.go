@@ -1,0 +1,44 @@
+// Package python_test runs the Go conformance suite (sdk/plugintest) and
+// host-side checks against the Python SDK's example plugins as real
+// processes, started by go-plugin exactly as the Parley host starts them.
+package python_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/parleyhq/parley/sdk/plugintest"
+)
+
+// TestConformance: sdk/plugintest.RunBinary against every Python example.
+func TestConformance(t *testing.T) {
+	requirePython(t)
+	tests := []struct {
+		name string
+		path string
+		opts plugintest.Options
+	}{
+		{"tts_tone", "examples/tts_tone.py", plugintest.Options{Settings: []byte(`{"word_ms": 100}`)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path, err := filepath.Abs(tt.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			plugintest.RunBinary(t, path, tt.opts)
+		})
+	}
+}
+
+// requirePython skips nothing: the SDK's Debian packages are part of
+// `make deps-test`, so a missing interpreter fails loudly.
+func requirePython(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(python); err != nil {
+		t.Fatalf("%s: %v (make deps-test installs python3 and the SDK's packages)", python, err)
+	}
+}
+
+const python = "/usr/bin/python3"

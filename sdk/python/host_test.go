@@ -1,0 +1,101 @@
+package python_test
+
+import (
+	"bytes"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	hclog "github.com/hashicorp/go-hclog"
+	plugin "github.com/hashicorp/go-plugin"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/parleyhq/parley/sdk"
+)
+
+// startTimeout bounds a plugin's handshake: a safety net, not a timing check.
+const startTimeout = 30 * time.Second
+
+// hostLog collects go-plugin's log lines (the plugin's stderr included).
+type hostLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Write implements io.Writer.
+func (l *hostLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// String returns the lines so far.
+func (l *hostLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// launched is a plugin process started the way pluginhost starts one.
+type launched struct {
+	client *plugin.Client
+	rpc    plugin.ClientProtocol
+	cmd    *exec.Cmd
+	log    *hostLog
+}
+
+// launch starts the plugin at rel (relative to this package) through
+// go-plugin with Parley's host settings: gRPC only, AutoMTLS, no host
+// environment, VersionedPlugins from sdk.ClientPlugins.
+func launch(t *testing.T, rel string, env ...string) *launched {
+	t.Helper()
+	requirePython(t)
+	path, err := filepath.Abs(rel)
+	require.NoError(t, err)
+	logs := &hostLog{}
+	cmd := exec.Command(path) //nolint:noctx // go-plugin owns the process's life (Kill).
+	cmd.Env = env
+	client := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  sdk.HandshakeConfig(),
+		VersionedPlugins: sdk.ClientPlugins(),
+		Cmd:              cmd,
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		AutoMTLS:         true,
+		SkipHostEnv:      true,
+		GRPCDialOptions:  sdk.DialOptions(),
+		StartTimeout:     startTimeout,
+		Logger:           hclog.New(&hclog.LoggerOptions{Name: "host", Output: logs, Level: hclog.Trace, JSONFormat: true}),
+	})
+	t.Cleanup(func() {
+		client.Kill()
+		if t.Failed() {
+			t.Logf("host log:\n%s", logs)
+		}
+	})
+	rpc, err := client.Client()
+	require.NoError(t, err, "start %s", rel)
+	return &launched{client: client, rpc: rpc, cmd: cmd, log: logs}
+}
+
+// TestGracefulShutdown: go-plugin's Kill asks the plugin to stop through
+// GRPCController.Shutdown; the Python process exits 0 by itself (no
+// SIGKILL), and the host saw the stdio and broker services it expects.
+func TestGracefulShutdown(t *testing.T) {
+	p := launch(t, "examples/tts_tone.py")
+	raw, err := p.rpc.Dispense(string(sdk.KindTTS))
+	require.NoError(t, err)
+	tts, ok := raw.(sdk.TTS)
+	require.True(t, ok)
+	_, err = tts.Info(t.Context())
+	require.NoError(t, err)
+	p.client.Kill()
+	require.NotNil(t, p.cmd.ProcessState, "the process was reaped")
+	assert.Equal(t, 0, p.cmd.ProcessState.ExitCode(), "exit status: %s", p.cmd.ProcessState)
+	logs := p.log.String()
+	assert.NotContains(t, logs, "failed to exit gracefully")
+	assert.NotContains(t, logs, "stdio service not available")
+	assert.Contains(t, logs, "waiting for stdio data", "the host's stdio stream was open")
+}
