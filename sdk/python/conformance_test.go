@@ -20,6 +20,8 @@ func TestConformance(t *testing.T) {
 		opts plugintest.Options
 	}{
 		{"tts_tone", "examples/tts_tone.py", plugintest.Options{Settings: []byte(`{"word_ms": 100}`)}},
+		{"llm_echo", "examples/llm_echo.py", plugintest.Options{Settings: []byte(`{"prefix": "Echo:"}`)}},
+		{"stt_bursts", "examples/stt_bursts.py", plugintest.Options{Settings: []byte(`{"threshold_db": -30}`)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -99,3 +99,49 @@ func TestGracefulShutdown(t *testing.T) {
 	assert.NotContains(t, logs, "stdio service not available")
 	assert.Contains(t, logs, "waiting for stdio data", "the host's stdio stream was open")
 }
+
+// TestPythonUnit runs the SDK's Python unit tests (sdk/python/tests) on
+// Debian's interpreter, so `make test` runs them.
+func TestPythonUnit(t *testing.T) {
+	requirePython(t)
+	cmd := exec.CommandContext(t.Context(), python, "-m", "unittest", "discover", "-s", "tests", "-v")
+	cmd.Env = []string{"PYTHONDONTWRITEBYTECODE=1"}
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "python unit tests:\n%s", out)
+	t.Logf("%s", out)
+}
+
+// TestRunByHand: without the host's magic cookie a plugin says what it is
+// and exits 1 instead of waiting for a handshake nobody will read.
+func TestRunByHand(t *testing.T) {
+	requirePython(t)
+	cmd := exec.CommandContext(t.Context(), "examples/tts_tone.py")
+	cmd.Env = []string{}
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, "output: %s", out)
+	assert.Equal(t, 1, exit.ExitCode())
+	assert.Contains(t, string(out), "It is not meant to be run by hand")
+}
+
+// TestProtocolMismatch: a host that speaks only other protocol versions
+// gets the plugin's version in the handshake and refuses it, naming it.
+func TestProtocolMismatch(t *testing.T) {
+	requirePython(t)
+	path, err := filepath.Abs("examples/llm_echo.py")
+	require.NoError(t, err)
+	client := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  sdk.HandshakeConfig(),
+		VersionedPlugins: map[int]plugin.PluginSet{sdk.ProtocolVersion + 1: sdk.ClientPlugins()[sdk.ProtocolVersion]},
+		Cmd:              exec.Command(path), //nolint:noctx // go-plugin owns the process's life (Kill).
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		AutoMTLS:         true,
+		SkipHostEnv:      true,
+		StartTimeout:     startTimeout,
+		Logger:           hclog.NewNullLogger(),
+	})
+	defer client.Kill()
+	_, err = client.Client()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "Plugin version: 1")
+}

@@ -1,0 +1,57 @@
+package python_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/parleyhq/parley/sdk"
+)
+
+// TestErrorMidStream: a Python plugin that raises after its first chunk
+// gives the host the *sdk.Error a Go plugin returning the same error
+// would: code, message, details and retry-after cross the boundary.
+func TestErrorMidStream(t *testing.T) {
+	p := launch(t, "testdata/raising_tts.py")
+	raw, err := p.rpc.Dispense(string(sdk.KindTTS))
+	require.NoError(t, err)
+	tts, ok := raw.(sdk.TTS)
+	require.True(t, ok)
+	tests := []struct {
+		text string
+		want sdk.Error
+	}{
+		{"quota now", sdk.Error{Code: sdk.CodeResourceExhausted, Message: "quota exceeded",
+			Details: map[string]string{"provider": "fake"}, RetryAfter: 2500 * time.Millisecond}},
+		{"down now", sdk.Error{Code: sdk.CodeUnavailable, Message: "provider down"}},
+		{"bug now", sdk.Error{Code: sdk.CodeInternal, Message: "RuntimeError: something broke"}},
+		{"field now", sdk.Error{Code: sdk.CodeInvalidArgument, Message: "voice: unknown", Details: map[string]string{"field": "voice"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.text, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), startTimeout)
+			defer cancel()
+			st, err := tts.Synthesize(ctx, sdk.TTSConfig{SampleRate: 16000, Encoding: sdk.EncodingPCM16LE})
+			require.NoError(t, err)
+			require.NoError(t, st.SendText(tt.text))
+			chunk, err := st.Recv()
+			require.NoError(t, err, "the chunk before the failure arrives")
+			assert.Len(t, chunk.PCM, 320)
+			_, err = st.Recv()
+			require.Error(t, err)
+			require.NotErrorIs(t, err, io.EOF)
+			var e *sdk.Error
+			require.True(t, errors.As(err, &e), "an *sdk.Error: %v", err)
+			assert.Equal(t, tt.want.Code, e.Code)
+			assert.Equal(t, tt.want.Message, e.Message)
+			assert.Equal(t, tt.want.Details, e.Details)
+			assert.Equal(t, tt.want.RetryAfter, e.RetryAfter)
+			assert.ErrorIs(t, err, &sdk.Error{Code: tt.want.Code})
+		})
+	}
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/python3
+"""llm-echo-py: a Parley LLM plugin that echoes, or makes one tool call.
+
+Not a language model: three rules. Asked about the time while the host
+offers a `get_current_time` tool, it calls that tool; given the tool's
+result, it reads it out; anything else it echoes back word by word.
+"""
+
+import sys
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the SDK beside this file
+
+from parley_plugin import (  # noqa: E402
+    LLM, Done, Info, Kind, Role, StopReason, ToolCall, Usage, serve, strict_settings,
+)
+
+DEFAULTS = {"prefix": "You said:"}
+TIME_TOOL = "get_current_time"
+
+
+class EchoLLM(LLM):
+    def __init__(self) -> None:
+        self.settings = dict(DEFAULTS)
+
+    async def info(self) -> Info:
+        return Info("llm-echo-py", "1.0.0", Kind.LLM, capabilities=["tools"])
+
+    async def configure(self, settings: dict) -> None:
+        self.settings = strict_settings(settings, DEFAULTS)
+
+    async def generate(self, request):
+        last = request.messages[-1] if request.messages else None
+        if last is None:
+            yield Done(StopReason.END_TURN)
+            return
+        if last.role is Role.TOOL:
+            answer = f"The tool answered: {last.content}."
+            if last.is_error:
+                answer = "Sorry, the tool failed."
+            for word in answer.split(" "):
+                yield word + " "
+            yield Done(StopReason.END_TURN, Usage(len(request.messages), len(answer.split())))
+            return
+        offered = {t.name for t in request.tools}
+        if "time" in last.content.lower() and TIME_TOOL in offered:
+            yield ToolCall(f"call_{uuid.uuid4().hex[:16]}", TIME_TOOL, {})
+            yield Done(StopReason.TOOL_USE)
+            return
+        words = f"{self.settings['prefix']} {last.content}".split()
+        for i, word in enumerate(words):  # one delta per word, as a model streams
+            yield word if i == 0 else " " + word
+        yield Done(StopReason.END_TURN, Usage(len(request.messages), len(words)))
+
+
+if __name__ == "__main__":
+    serve(llm=EchoLLM())
