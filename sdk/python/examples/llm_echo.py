@@ -6,6 +6,7 @@ offers a `get_current_time` tool, it calls that tool; given the tool's
 result, it reads it out; anything else it echoes back word by word.
 """
 
+import json
 import sys
 import uuid
 from pathlib import Path
@@ -36,7 +37,13 @@ class EchoLLM(LLM):
             yield Done(StopReason.END_TURN)
             return
         if last.role is Role.TOOL:
-            answer = f"The tool answered: {last.content}."
+            try:
+                result = json.loads(last.content)
+            except ValueError:
+                result = last.content
+            if isinstance(result, dict):  # {"time": "...", "weekday": "..."} reads as "time ..., weekday ..."
+                result = ", ".join(f"{k} {v}" for k, v in result.items())
+            answer = f"The tool answered: {result}."
             if last.is_error:
                 answer = "Sorry, the tool failed."
             for word in answer.split(" "):
