@@ -44,3 +44,26 @@ func requirePython(t *testing.T) {
 }
 
 const python = "/usr/bin/python3"
+
+// TestConformanceOf runs the suite on a plugin of your own, as the
+// walk-through in README.md does:
+//
+//	PARLEY_CONFORMANCE_PLUGIN=/path/to/my_plugin.py go test ./sdk/python -run TestConformanceOf -count=1 -v
+//
+// PARLEY_CONFORMANCE_SETTINGS is the valid settings object (default {}).
+// The plugin gets no environment but PYTHONPATH (when set), as Parley
+// passes a plugin only the variables its instance lists.
+func TestConformanceOf(t *testing.T) {
+	path := os.Getenv("PARLEY_CONFORMANCE_PLUGIN")
+	if path == "" {
+		t.Skip("set PARLEY_CONFORMANCE_PLUGIN to the plugin to check")
+	}
+	opts := plugintest.Options{}
+	if s := os.Getenv("PARLEY_CONFORMANCE_SETTINGS"); s != "" {
+		opts.Settings = []byte(s)
+	}
+	if pp, ok := os.LookupEnv("PYTHONPATH"); ok {
+		opts.Env = []string{"PYTHONPATH=" + pp}
+	}
+	plugintest.RunBinary(t, path, opts)
+}
