@@ -32,6 +32,17 @@ func TestErrorMidStream(t *testing.T) {
 		{"bug now", sdk.Error{Code: sdk.CodeInternal, Message: "RuntimeError: something broke"}},
 		{"field now", sdk.Error{Code: sdk.CodeInvalidArgument, Message: "voice: unknown", Details: map[string]string{"field": "voice"}}},
 	}
+	for _, c := range []sdk.Code{
+		sdk.CodeCanceled, sdk.CodeInvalidArgument, sdk.CodeDeadlineExceeded, sdk.CodeNotFound,
+		sdk.CodePermissionDenied, sdk.CodeResourceExhausted, sdk.CodeFailedPrecondition,
+		sdk.CodeUnimplemented, sdk.CodeInternal, sdk.CodeUnavailable, sdk.CodeUnauthenticated,
+	} {
+		word := "code=" + string(c)
+		tests = append(tests, struct {
+			text string
+			want sdk.Error
+		}{word, sdk.Error{Code: c, Message: "raised " + word}})
+	}
 	for _, tt := range tests {
 		t.Run(tt.text, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), startTimeout)

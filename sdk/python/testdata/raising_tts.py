@@ -28,7 +28,10 @@ class RaisingTTS(TTS):
     async def synthesize(self, config, inputs):
         async for text in inputs:
             yield AudioChunk(b"\x00\x00" * 160, config.sample_rate, 0, len(text.encode()))
-            raise FAILURES[text.split()[0]]()
+            word = text.split()[0]
+            if word.startswith("code="):  # any code by name: code=not_found
+                raise PluginError(Code(word[len("code="):]), f"raised {word}")
+            raise FAILURES[word]()
 
 
 if __name__ == "__main__":
