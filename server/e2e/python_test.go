@@ -167,6 +167,20 @@ func TestPythonLLMToolCall(t *testing.T) {
 	assert.Contains(t, reply, "The tool answered:", "the plugin read the tool's result out")
 	assert.Positive(t, tr.audioFrames, "flite speaks the answer")
 
+	logged := false
+	for _, line := range strings.Split(srv.logs.String(), "\n") {
+		var rec struct {
+			Level  string `json:"level"`
+			Msg    string `json:"msg"`
+			Plugin string `json:"plugin"`
+			Tool   string `json:"tool"`
+		}
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "calling tool" {
+			logged = rec.Level == "INFO" && rec.Plugin == "llm-echo-py" && rec.Tool == "get_current_time"
+		}
+	}
+	assert.True(t, logged, "the Python plugin's log line is in Parley's log at INFO with its fields and the plugin's name")
+
 	tr, _ = textTurn(ctx, t, c, "hello there")
 	noErrors(t, tr)
 	_, called := tr.first("tool.call")

@@ -7,6 +7,7 @@ result, it reads it out; anything else it echoes back word by word.
 """
 
 import json
+import logging
 import sys
 import uuid
 from pathlib import Path
@@ -19,6 +20,7 @@ from parley_plugin import (  # noqa: E402
 
 DEFAULTS = {"prefix": "You said:"}
 TIME_TOOL = "get_current_time"
+log = logging.getLogger("llm-echo-py")  # slog JSON on stderr: Parley re-logs it
 
 
 class EchoLLM(LLM):
@@ -52,6 +54,7 @@ class EchoLLM(LLM):
             return
         offered = {t.name for t in request.tools}
         if "time" in last.content.lower() and TIME_TOOL in offered:
+            log.info("calling tool", extra={"tool": TIME_TOOL})
             yield ToolCall(f"call_{uuid.uuid4().hex[:16]}", TIME_TOOL, {})
             yield Done(StopReason.TOOL_USE)
             return
