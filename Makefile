@@ -130,6 +130,12 @@ lint: deps-run tools ## gofmt, go vet, staticcheck, golangci-lint, deadcode
 	$(TOOLS)/golangci-lint run ./...
 	@out=$$($(TOOLS)/deadcode -test -filter 'github.com/parleyhq/parley/server' ./...); if [ -n "$$out" ]; then echo "dead code:"; echo "$$out"; exit 1; fi
 
+.PHONY: lint-python
+lint-python: ## pyflakes and strict mypy on the Python SDK, its examples and test plugins (Debian packages)
+	@.ci/ensure-packages $(DEBS_PY) python3-pyflakes python3-mypy
+	cd sdk/python && /usr/bin/python3 -m pyflakes parley_plugin/*.py examples testdata tests
+	cd sdk/python && /usr/bin/python3 -m mypy --cache-dir=$(BIN)/mypy-cache parley_plugin examples/*.py testdata/*.py
+
 .PHONY: vulncheck
 vulncheck: $(TOOLS)/govulncheck ## govulncheck (needs its online database; not part of lint or CI)
 	$(TOOLS)/govulncheck ./...

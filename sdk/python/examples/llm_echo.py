@@ -11,14 +11,15 @@ import logging
 import sys
 import uuid
 from pathlib import Path
+from typing import Any, AsyncIterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the SDK beside this file
 
 from parley_plugin import (  # noqa: E402
-    LLM, Done, Info, Kind, Role, StopReason, ToolCall, Usage, serve, strict_settings,
+    LLM, Done, GenerateEvent, GenerateRequest, Info, Kind, Role, StopReason, ToolCall, Usage, serve, strict_settings,
 )
 
-DEFAULTS = {"prefix": "You said:"}
+DEFAULTS: dict[str, Any] = {"prefix": "You said:"}
 TIME_TOOL = "get_current_time"
 log = logging.getLogger("llm-echo-py")  # slog JSON on stderr: Parley re-logs it
 
@@ -30,10 +31,10 @@ class EchoLLM(LLM):
     async def info(self) -> Info:
         return Info("llm-echo-py", "1.0.0", Kind.LLM, capabilities=["tools"])
 
-    async def configure(self, settings: dict) -> None:
+    async def configure(self, settings: dict[str, Any]) -> None:
         self.settings = strict_settings(settings, DEFAULTS)
 
-    async def generate(self, request):
+    async def generate(self, request: GenerateRequest) -> AsyncIterator[GenerateEvent]:
         last = request.messages[-1] if request.messages else None
         if last is None:
             yield Done(StopReason.END_TURN)

@@ -11,14 +11,15 @@ import math
 import struct
 import sys
 from pathlib import Path
+from typing import Any, AsyncIterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the SDK beside this file
 
 from parley_plugin import (  # noqa: E402
-    FLUSH, STT, AudioFormat, Info, Kind, TranscriptEvent, invalid_field, serve, strict_settings,
+    FLUSH, STT, AudioFormat, Info, Kind, STTConfig, STTInput, TranscriptEvent, invalid_field, serve, strict_settings,
 )
 
-DEFAULTS = {"threshold_db": -35.0, "min_burst_ms": 60}
+DEFAULTS: dict[str, Any] = {"threshold_db": -35.0, "min_burst_ms": 60}
 FRAME_S = 0.02
 FULL_SCALE = 32768.0
 
@@ -37,7 +38,7 @@ class BurstSTT(STT):
     async def info(self) -> Info:
         return Info("stt-bursts-py", "1.0.0", Kind.STT, audio_formats=[AudioFormat(16000)])
 
-    async def configure(self, settings: dict) -> None:
+    async def configure(self, settings: dict[str, Any]) -> None:
         s = strict_settings(settings, DEFAULTS)
         if not -90 <= s["threshold_db"] <= 0:
             raise invalid_field("threshold_db", f"must be -90..0, got {s['threshold_db']}")
@@ -45,7 +46,7 @@ class BurstSTT(STT):
             raise invalid_field("min_burst_ms", f"must be 20..2000, got {s['min_burst_ms']}")
         self.settings = s
 
-    async def transcribe(self, config, inputs):
+    async def transcribe(self, config: STTConfig, inputs: AsyncIterator[STTInput]) -> AsyncIterator[TranscriptEvent]:
         s, frame_bytes = self.settings, int(config.sample_rate * FRAME_S) * 2
         min_frames = max(1, round(s["min_burst_ms"] / 1000 / FRAME_S))
         pending, frames, start, bursts, run = b"", 0, 0, 0, 0

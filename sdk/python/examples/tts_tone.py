@@ -10,14 +10,15 @@ import math
 import struct
 import sys
 from pathlib import Path
+from typing import Any, AsyncIterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the SDK beside this file
 
 from parley_plugin import (  # noqa: E402
-    FLUSH, TTS, AudioChunk, AudioFormat, Info, Kind, invalid_field, serve, strict_settings,
+    FLUSH, TTS, AudioChunk, AudioFormat, Info, Kind, TTSConfig, TTSInput, invalid_field, serve, strict_settings,
 )
 
-DEFAULTS = {"word_ms": 150, "pitch_hz": 440.0}
+DEFAULTS: dict[str, Any] = {"word_ms": 150, "pitch_hz": 440.0}
 AMPLITUDE = 32767 // 4  # a quarter of full scale
 
 
@@ -35,7 +36,7 @@ class ToneTTS(TTS):
     async def info(self) -> Info:
         return Info("tts-tone-py", "1.0.0", Kind.TTS, audio_formats=[AudioFormat(16000)])
 
-    async def configure(self, settings: dict) -> None:
+    async def configure(self, settings: dict[str, Any]) -> None:
         s = strict_settings(settings, DEFAULTS)
         if not 10 <= s["word_ms"] <= 1000:
             raise invalid_field("word_ms", f"must be 10..1000, got {s['word_ms']}")
@@ -43,7 +44,7 @@ class ToneTTS(TTS):
             raise invalid_field("pitch_hz", f"must be 50..4000, got {s['pitch_hz']}")
         self.settings = s  # only a valid set replaces the old one
 
-    async def synthesize(self, config, inputs):
+    async def synthesize(self, config: TTSConfig, inputs: AsyncIterator[TTSInput]) -> AsyncIterator[AudioChunk]:
         if not 8000 <= config.sample_rate <= 48000:
             raise invalid_field("sample_rate", f"must be 8000..48000, got {config.sample_rate}")
         s, rate = self.settings, config.sample_rate

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-from typing import Any, AsyncIterator, Callable, Dict, List, NoReturn, Optional, TypeVar
+from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, NoReturn, Optional, TypeVar
 
-import grpc
 from grpc import aio
 
 from parley_plugin.errors import Code, PluginError, invalid_field, status_of
@@ -65,7 +64,7 @@ async def _abort(context: aio.ServicerContext, exc: BaseException) -> NoReturn:
     raise AssertionError("unreachable: abort raises")  # pragma: no cover
 
 
-async def _call(context: aio.ServicerContext, fn: Callable[[], Any]) -> Any:
+async def _call(context: aio.ServicerContext, fn: Callable[[], Awaitable[T]]) -> T:
     """Awaits fn(); a failure becomes the RPC's status. Cancellation propagates."""
     try:
         return await fn()
@@ -280,13 +279,13 @@ class LLMService(_Base, llm_pb2_grpc.LLMServicer):
 def register(server: aio.Server, impl: Plugin) -> str:
     """Registers impl's service on server and returns its full service name."""
     if isinstance(impl, STT):
-        stt_pb2_grpc.add_STTServicer_to_server(STTService(impl), server)
+        stt_pb2_grpc.add_STTServicer_to_server(STTService(impl), server)  # type: ignore[no-untyped-call]
         return "parley.v1.STT"
     if isinstance(impl, LLM):
-        llm_pb2_grpc.add_LLMServicer_to_server(LLMService(impl), server)
+        llm_pb2_grpc.add_LLMServicer_to_server(LLMService(impl), server)  # type: ignore[no-untyped-call]
         return "parley.v1.LLM"
     if isinstance(impl, TTS):
-        tts_pb2_grpc.add_TTSServicer_to_server(TTSService(impl), server)
+        tts_pb2_grpc.add_TTSServicer_to_server(TTSService(impl), server)  # type: ignore[no-untyped-call]
         return "parley.v1.TTS"
     raise TypeError(f"{type(impl).__name__} is not an STT, LLM or TTS")
 

@@ -32,7 +32,7 @@ import shutil
 import signal
 import sys
 import tempfile
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, TextIO, Tuple, cast
 
 import grpc
 from grpc import aio
@@ -141,7 +141,7 @@ def _pick(stt: Optional[STT], llm: Optional[LLM], tts: Optional[TTS]) -> Plugin:
 async def _run(impl: Plugin, version: int) -> None:
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
-    tasks: set = set()  # keeps the stop task referenced until it ran
+    tasks: set[asyncio.Task[None]] = set()  # keeps the stop task referenced until it ran
     server = aio.server(
         options=[
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -182,7 +182,7 @@ async def _run(impl: Plugin, version: int) -> None:
         # From now on stdout is not the handshake: native writes to fd 1 land
         # on stderr (the host logs them at Debug) and print() is logged.
         os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-        sys.stdout = LogWriter(logging.getLogger("stdout"), "stdout")
+        sys.stdout = cast(TextIO, LogWriter(logging.getLogger("stdout"), "stdout"))
         _log.debug("plugin serving", extra={"service": service, "protocol_version": version, "tls": bool(client_cert)})
         await server.wait_for_termination()
     finally:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, Final, List, Literal, Optional, Union
 
 __all__ = [
     "AudioChunk",
@@ -65,22 +65,17 @@ class Info:
     audio_formats: List[AudioFormat] = field(default_factory=list)
 
 
-class Flush:
+class Flush(enum.Enum):
     """Marks a point in an input stream: STT finalizes the utterance, TTS speaks what it has."""
 
-    _instance: Optional["Flush"] = None
-
-    def __new__(cls) -> "Flush":
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
+    FLUSH = "flush"
 
     def __repr__(self) -> str:
         return "FLUSH"
 
 
-#: The one Flush marker; compare with ``item is FLUSH``.
-FLUSH = Flush()
+#: The one Flush marker; compare with ``item is FLUSH`` (type checkers narrow on it).
+FLUSH: Final = Flush.FLUSH
 
 
 @dataclass(frozen=True)
@@ -94,7 +89,7 @@ class STTConfig:
 
 
 #: What an STT stream receives: PCM16LE audio (whole samples) or FLUSH.
-STTInput = Union[bytes, Flush]
+STTInput = Union[bytes, Literal[Flush.FLUSH]]
 
 
 @dataclass(frozen=True)
@@ -204,7 +199,7 @@ class TTSConfig:
 
 
 #: What a TTS stream receives: text appended to what came before, or FLUSH.
-TTSInput = Union[str, Flush]
+TTSInput = Union[str, Literal[Flush.FLUSH]]
 
 
 @dataclass(frozen=True)

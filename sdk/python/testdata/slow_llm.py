@@ -6,10 +6,11 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
+from typing import Any, AsyncIterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from parley_plugin import LLM, Info, Kind, serve  # noqa: E402
+from parley_plugin import LLM, GenerateEvent, GenerateRequest, Info, Kind, serve  # noqa: E402
 
 log = logging.getLogger("slow")
 
@@ -18,10 +19,10 @@ class SlowLLM(LLM):
     async def info(self) -> Info:
         return Info("llm-slow", "0.0.1", Kind.LLM)
 
-    async def configure(self, settings: dict) -> None:
+    async def configure(self, settings: dict[str, Any]) -> None:
         pass
 
-    async def generate(self, request):
+    async def generate(self, request: GenerateRequest) -> AsyncIterator[GenerateEvent]:
         yield "thinking"
         try:
             await asyncio.sleep(3600)
