@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -16,8 +17,12 @@ import (
 	"github.com/parleyhq/parley/sdk"
 )
 
-// startTimeout bounds a plugin's handshake: a safety net, not a timing check.
-const startTimeout = 30 * time.Second
+const (
+	// startTimeout bounds a plugin's handshake: a safety net, not a timing check.
+	startTimeout = 30 * time.Second
+	// exitPoll is how often a test looks whether the plugin process exited.
+	exitPoll = 10 * time.Millisecond
+)
 
 // hostLog collects go-plugin's log lines (the plugin's stderr included).
 type hostLog struct {
@@ -98,6 +103,17 @@ func TestGracefulShutdown(t *testing.T) {
 	assert.NotContains(t, logs, "failed to exit gracefully")
 	assert.NotContains(t, logs, "stdio service not available")
 	assert.Contains(t, logs, "waiting for stdio data", "the host's stdio stream was open")
+}
+
+// TestSIGTERM: a plugin told to stop by SIGTERM (a service manager
+// stopping the process group) stops serving and exits 0 by itself.
+func TestSIGTERM(t *testing.T) {
+	p := launch(t, "examples/stt_bursts.py")
+	require.NoError(t, p.rpc.Ping())
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	require.Eventually(t, p.client.Exited, startTimeout, exitPoll, "the plugin exits after SIGTERM")
+	require.NotNil(t, p.cmd.ProcessState)
+	assert.Equal(t, 0, p.cmd.ProcessState.ExitCode(), "exit status: %s", p.cmd.ProcessState)
 }
 
 // TestPythonUnit runs the SDK's Python unit tests (sdk/python/tests) on
