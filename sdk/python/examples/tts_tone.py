@@ -64,9 +64,9 @@ class ToneTTS(TTS):
             else:
                 text += item.encode()
                 up_to = text.rfind(b" ") + 1  # whole words only
-            if up_to > spoken:
+            if text[spoken:up_to].strip():  # a span of only spaces waits for words
                 yield speak(up_to)
-        if len(text) > spoken:
+        if text[spoken:].strip():
             yield speak(len(text))
 
 
