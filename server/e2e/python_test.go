@@ -225,3 +225,24 @@ func TestPythonPluginRestart(t *testing.T) {
 	require.NoError(t, srv.stop())
 	assertNoPluginLeft(t, map[int]bool{before.PID: true, after.PID: true})
 }
+
+// TestPythonSTTHears: the Python STT and LLM examples together
+// (configs/examples/python-stt.yaml and python-llm.yaml, fallbacks
+// removed): speech streamed at real time over /ws/voice is counted in
+// bursts by the Python STT, and the Python LLM echoes the count.
+func TestPythonSTTHears(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: builds and runs the server and plugins")
+	}
+	layers := pythonLayers(t, "pipeline: {stt: [stt-bursts-py], llm: [llm-echo-py]}\n", "python-stt.yaml", "python-llm.yaml")
+	srv := startServerLayers(t, bins.get(t), layers)
+	ctx := t.Context()
+	c := voiceConn(ctx, t, srv.addr)
+	tr := speak(ctx, t, c, speech(t, "one two three four"))
+	noErrors(t, tr)
+	final := tr.text("transcript.final")
+	assert.Regexp(t, `^[1-9][0-9]* bursts$`, final, "the burst counter's transcript")
+	assert.Equal(t, "You said: "+final, strings.TrimSpace(tr.text("response.text.delta")))
+	assert.Positive(t, tr.audioFrames, "flite speaks the echo")
+	t.Logf("python stt: %q", final)
+}
