@@ -66,8 +66,10 @@ func TestPythonReadmeWalkthrough(t *testing.T) {
 	home := t.TempDir()
 	cmd := exec.CommandContext(t.Context(), "bash", "-c", script.String())
 	cmd.Dir = root
+	// The Go toolchain's settings of this test, so the nested `go test`
+	// reuses its caches and module source instead of a cold HOME.
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home}
-	for _, k := range []string{"GOCACHE", "GOMODCACHE", "GOPATH", "GOFLAGS", "GOTOOLCHAIN"} {
+	for _, k := range []string{"GOCACHE", "GOMODCACHE", "GOPATH", "GOFLAGS", "GOTOOLCHAIN", "GOPROXY", "GOSUMDB"} {
 		v, err := exec.CommandContext(t.Context(), "go", "env", k).Output()
 		require.NoError(t, err)
 		cmd.Env = append(cmd.Env, k+"="+strings.TrimSpace(string(v)))
