@@ -30,7 +30,9 @@ NOTICES      := THIRD_PARTY_NOTICES.md
 
 # Debian packages: to build and run (cgo engines, Opus), and for tests.
 DEBS_RUN  := gcc pkg-config libc6-dev libpocketsphinx-dev pocketsphinx pocketsphinx-en-us flite flite1-dev libopus-dev libopusfile-dev
-DEBS_TEST := $(DEBS_RUN) git protobuf-compiler sox espeak-ng chromium chromium-driver redis-server
+# The Python plugin SDK (sdk/python) runs on Debian's Python and packages only.
+DEBS_PY   := python3 python3-grpcio python3-protobuf python3-cryptography
+DEBS_TEST := $(DEBS_RUN) $(DEBS_PY) git protobuf-compiler protobuf-compiler-grpc sox espeak-ng chromium chromium-driver redis-server
 
 TEST_TIMEOUT ?= 20m
 
@@ -128,16 +130,23 @@ lint: deps-run tools ## gofmt, go vet, staticcheck, golangci-lint, deadcode
 	$(TOOLS)/golangci-lint run ./...
 	@out=$$($(TOOLS)/deadcode -test -filter 'github.com/parleyhq/parley/server' ./...); if [ -n "$$out" ]; then echo "dead code:"; echo "$$out"; exit 1; fi
 
+.PHONY: lint-python
+lint-python: ## pyflakes and strict mypy on the Python SDK, its examples and test plugins (Debian packages)
+	@.ci/ensure-packages $(DEBS_PY) python3-pyflakes python3-mypy
+	cd sdk/python && /usr/bin/python3 -m pyflakes parley_plugin/*.py examples testdata tests
+	cd sdk/python && /usr/bin/python3 -m mypy --cache-dir=$(BIN)/mypy-cache parley_plugin examples/*.py testdata/*.py
+
 .PHONY: vulncheck
 vulncheck: $(TOOLS)/govulncheck ## govulncheck (needs its online database; not part of lint or CI)
 	$(TOOLS)/govulncheck ./...
 
 .PHONY: proto proto-check
-proto: ## regenerate sdk/proto Go code
-	@.ci/ensure-packages protobuf-compiler
+PROTO_OUT := sdk/proto sdk/python/parley_plugin/_proto
+proto: ## regenerate the sdk/proto Go code and the Python SDK's code from the same files
+	@.ci/ensure-packages protobuf-compiler protobuf-compiler-grpc
 	bash sdk/proto/generate.sh
 proto-check: proto ## fail if committed generated code is stale
-	@git diff --exit-code -- sdk/proto || { echo "sdk/proto: generated code is stale; run make proto and commit"; exit 1; }
+	@git diff --exit-code -- $(PROTO_OUT) && [ -z "$$(git status --porcelain --untracked-files=all -- $(PROTO_OUT))" ] || { echo "generated code is stale: run make proto and commit"; git status --short -- $(PROTO_OUT); exit 1; }
 
 .PHONY: clean
 clean: ## remove build output
