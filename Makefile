@@ -42,8 +42,10 @@ TEST_TIMEOUT ?= 20m
 # its Realtime WebSocket client (OpenAIRealtimeWS, over `ws`) runs on Node 20.
 OPENAI_NODE_VERSION := 6.49.0
 WS_NODE_VERSION     := 8.18.3
+# The reference MCP server, for the MCP tool tests (server/internal/tools/mcptools).
+MCP_EVERYTHING_VERSION := 2026.8.31
 NODE_DIR            := $(BIN)/node
-NODE_STAMP          := $(NODE_DIR)/.openai-$(OPENAI_NODE_VERSION)-ws-$(WS_NODE_VERSION)
+NODE_STAMP          := $(NODE_DIR)/.openai-$(OPENAI_NODE_VERSION)-ws-$(WS_NODE_VERSION)-mcp-$(MCP_EVERYTHING_VERSION)
 
 .PHONY: help
 help: ## list targets
@@ -67,16 +69,16 @@ run: build ## build and start Parley on the offline default config
 	$(BIN)/parley --config $(CONFIG)
 
 .PHONY: node-deps
-node-deps: $(NODE_STAMP) ## install the pinned openai npm package (Realtime SDK tests) into ./bin/node
+node-deps: $(NODE_STAMP) ## install the pinned npm packages of the interoperability tests (openai, server-everything) into ./bin/node
 $(NODE_STAMP):
 	@command -v npm >/dev/null || { echo "node-deps: npm is needed (Node 20+)"; exit 1; }
 	@mkdir -p $(NODE_DIR)
-	npm install --prefix $(NODE_DIR) --no-audit --no-fund --no-package-lock --save-exact openai@$(OPENAI_NODE_VERSION) ws@$(WS_NODE_VERSION)
+	npm install --prefix $(NODE_DIR) --no-audit --no-fund --no-package-lock --save-exact openai@$(OPENAI_NODE_VERSION) ws@$(WS_NODE_VERSION) @modelcontextprotocol/server-everything@$(MCP_EVERYTHING_VERSION)
 	@touch $@
 
 .PHONY: test
 test: deps-test build node-deps ## run the whole suite with the race detector (unit, plugin integration, end-to-end)
-	E2E_REQUIRE_OPENAI_SDK=1 $(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+	E2E_REQUIRE_OPENAI_SDK=1 E2E_REQUIRE_MCP_EVERYTHING=1 $(GO) test -race -timeout $(TEST_TIMEOUT) ./...
 
 .PHONY: test-short
 test-short: ## quick unit tests only

@@ -143,6 +143,18 @@ func respond(rs *ruleSet, req sdk.GenerateRequest) (turn, error) {
 				return pick(rs.fallback)
 			}
 			data.Result = formatNumber(v)
+		case actionTool:
+			if tool, ok := findTool(req.Tools, r.tool); ok {
+				args := make(map[string]string, len(r.arguments))
+				for k, t := range r.arguments {
+					v, err := render(t, data)
+					if err != nil {
+						return turn{}, err
+					}
+					args[k] = v
+				}
+				return callTool(tool, args)
+			}
 		case actionRepeat:
 			if data.Last == "" && len(r.emptyReplies) > 0 {
 				return pick(r.emptyReplies)
@@ -397,6 +409,8 @@ func toolResultTurn(rs *ruleSet, msgs []sdk.Message) (turn, error) {
 			tmpl = rs.toolCalc
 		case call.Name == toolEndSession:
 			tmpl = rs.toolEnd
+		case len(rs.toolReplies[call.Name]) > 0:
+			tmpl = rs.toolReplies[call.Name][0]
 		}
 		text, err := render(tmpl, data)
 		if err != nil {

@@ -402,3 +402,42 @@ func TestInfo(t *testing.T) {
 	assert.Equal(t, pluginName, info.Name)
 	assert.Contains(t, info.Capabilities, "tools")
 }
+
+// TestToolActionCallsNamedTool: an action-tool rule calls its tool (here
+// the MCP notes server's, as Parley offers it) with templated arguments,
+// says the result with its result reply, and without the tool answers
+// with its replies.
+func TestToolActionCallsNamedTool(t *testing.T) {
+	e := newTestEngine(t, "")
+	notes := append(parleyTools(),
+		sdk.Tool{Name: "notes_add_note", Description: "Remembers a note.",
+			Parameters: json.RawMessage(`{"type":"object","properties":{"text":{"type":"string"}},"required":["text"]}`)},
+		sdk.Tool{Name: "notes_list_notes", Description: "Reads the notes.", Parameters: json.RawMessage(`{"type":"object"}`)})
+	r := ask(t, e, notes, user("Remember that the meeting is at noon."))
+	require.Len(t, r.calls, 1)
+	assert.Equal(t, "notes_add_note", r.calls[0].Name)
+	assert.JSONEq(t, `{"text":"The meeting is at noon"}`, string(r.calls[0].Arguments))
+	r = ask(t, e, notes, user("what are my notes"))
+	require.Len(t, r.calls, 1)
+	assert.Equal(t, "notes_list_notes", r.calls[0].Name)
+
+	res := ask(t, e, notes, user("take a note buy milk"),
+		sdk.Message{Role: sdk.RoleAssistant, ToolCalls: []sdk.ToolCall{{ID: "c1", Name: "notes_add_note", Arguments: json.RawMessage(`{"text":"buy milk"}`)}}},
+		sdk.Message{Role: sdk.RoleTool, ToolCallID: "c1", Content: "Noted: buy milk. You have one note."})
+	assert.Equal(t, "Noted: buy milk. You have one note.", res.text)
+
+	r = ask(t, e, parleyTools(), user("remember that the meeting is at noon"))
+	assert.Empty(t, r.calls, "a tool the host does not offer is not called")
+	assert.Equal(t, "I can't take notes right now: no notes tool is connected.", r.text)
+}
+
+func TestToolActionRulesAreChecked(t *testing.T) {
+	for name, rules := range map[string]string{
+		"no tool":       "version: 1\nrules: [{name: x, action: tool, patterns: [x], replies: [y]}]\n",
+		"tool on reply": "version: 1\nrules: [{name: x, tool: t, patterns: [x], replies: [y]}]\n",
+		"bad argument":  "version: 1\nrules: [{name: x, action: tool, tool: t, arguments: {a: '{{'}, patterns: [x], replies: [y]}]\n",
+	} {
+		_, err := parseRules([]byte(rules))
+		assert.Error(t, err, name)
+	}
+}

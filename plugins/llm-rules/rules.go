@@ -45,6 +45,10 @@ const (
 	actionEndSession action = "end_session"
 	actionRepeat     action = "repeat"
 	actionRecall     action = "recall"
+	// actionTool calls the rule's named tool (an MCP server's, a webhook)
+	// with its templated arguments when the host offers it; replies are
+	// said when it does not.
+	actionTool action = "tool"
 )
 
 // Named groups rules use.
@@ -78,6 +82,12 @@ type ruleSpec struct {
 	Replies      []string   `yaml:"replies"`
 	ErrorReplies []string   `yaml:"error_replies"`
 	EmptyReplies []string   `yaml:"empty_replies"`
+	// Tool, Arguments and ResultReplies are for action tool: the tool's
+	// name, its arguments (reply templates), and how to say its result
+	// (.Result; default tool_results.other).
+	Tool          string            `yaml:"tool"`
+	Arguments     map[string]string `yaml:"arguments"`
+	ResultReplies []string          `yaml:"result_replies"`
 }
 
 // ruleSet is a compiled, immutable rules file.
@@ -91,17 +101,22 @@ type ruleSet struct {
 	toolOther    *template.Template
 	rules        []rule
 	arith        *arithmetic
+	// toolReplies say the results of action-tool rules' tools, by tool name.
+	toolReplies map[string][]*template.Template
 }
 
 // rule is one compiled rule.
 type rule struct {
-	name         string
-	action       action
-	patterns     []*regexp.Regexp
-	keywords     [][]string
-	replies      []*template.Template
-	errorReplies []*template.Template
-	emptyReplies []*template.Template
+	name          string
+	action        action
+	patterns      []*regexp.Regexp
+	keywords      [][]string
+	replies       []*template.Template
+	errorReplies  []*template.Template
+	emptyReplies  []*template.Template
+	tool          string
+	arguments     map[string]*template.Template
+	resultReplies []*template.Template
 }
 
 // defaultRules compiles the embedded rules.
@@ -127,7 +142,7 @@ func parseRules(data []byte) (*ruleSet, error) {
 	if f.Version != rulesVersion {
 		return nil, fmt.Errorf("version: %d is not supported (want %d)", f.Version, rulesVersion)
 	}
-	rs := &ruleSet{arith: newArithmetic()}
+	rs := &ruleSet{arith: newArithmetic(), toolReplies: map[string][]*template.Template{}}
 	var err error
 	for i, p := range f.NamePatterns {
 		re, err := compilePattern(p, groupName)
@@ -171,6 +186,9 @@ func parseRules(data []byte) (*ruleSet, error) {
 			return nil, fmt.Errorf("rules[%d] (%s).%w", i, spec.Name, err)
 		}
 		rs.rules = append(rs.rules, r)
+		if r.tool != "" && len(r.resultReplies) > 0 {
+			rs.toolReplies[r.tool] = r.resultReplies
+		}
 	}
 	return rs, nil
 }
@@ -191,6 +209,22 @@ func compileRule(spec ruleSpec) (rule, error) {
 	}
 	switch r.action {
 	case actionReply, actionTime, actionCalculate, actionEndSession, actionRepeat, actionRecall:
+		if spec.Tool != "" || len(spec.Arguments) > 0 || len(spec.ResultReplies) > 0 {
+			return rule{}, &fieldError{"tool", errors.New("tool, arguments and result_replies are for action tool")}
+		}
+	case actionTool:
+		if spec.Tool == "" {
+			return rule{}, &fieldError{"tool", errors.New("action tool needs the tool's name")}
+		}
+		r.tool = spec.Tool
+		r.arguments = make(map[string]*template.Template, len(spec.Arguments))
+		for k, v := range spec.Arguments {
+			t, err := compileTemplate("arguments."+k, v)
+			if err != nil {
+				return rule{}, err
+			}
+			r.arguments[k] = t
+		}
 	default:
 		return rule{}, &fieldError{"action", fmt.Errorf("unknown action %q", spec.Action)}
 	}
@@ -230,6 +264,9 @@ func compileRule(spec ruleSpec) (rule, error) {
 		return rule{}, err
 	}
 	if r.errorReplies, err = compileTemplates("error_replies", spec.ErrorReplies); err != nil {
+		return rule{}, err
+	}
+	if r.resultReplies, err = compileTemplates("result_replies", spec.ResultReplies); err != nil {
 		return rule{}, err
 	}
 	if r.emptyReplies, err = compileTemplates("empty_replies", spec.EmptyReplies); err != nil {

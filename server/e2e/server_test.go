@@ -185,6 +185,7 @@ func startServerLayers(t *testing.T, binDir string, layers []string, extraEnv ..
 func writeLayer(t *testing.T, binDir, path, layer string) {
 	t.Helper()
 	cfg := strings.ReplaceAll(layer, "./bin/plugins/", filepath.Join(binDir, "plugins")+"/")
+	cfg = strings.ReplaceAll(cfg, "./bin/parley", filepath.Join(binDir, "parley"))
 	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/parleyhq/parley/server/internal/app"
 	"github.com/parleyhq/parley/server/internal/config"
 	"github.com/parleyhq/parley/server/internal/httpapi"
+	"github.com/parleyhq/parley/server/internal/mcpnotes"
 	"github.com/parleyhq/parley/server/internal/telemetry"
 )
 
@@ -46,6 +47,9 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "config" {
 		return configCmd(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "mcp-notes" {
+		return mcpNotesCmd(args[1:], stderr)
 	}
 	if len(args) > 0 && args[0] == "serve" {
 		args = args[1:]
@@ -140,4 +144,35 @@ func configCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "unknown config command %q: want check or print\n", args[0])
 		return exitUsage
 	}
+}
+
+// mcpNotesCmd runs the demo notes MCP server: over stdio (how the offline
+// config starts it), or over Streamable HTTP with --http ADDR.
+func mcpNotesCmd(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("parley mcp-notes", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("http", "", "serve Streamable HTTP on this address instead of stdio (e.g. 127.0.0.1:8090)")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	var err error
+	if *addr == "" {
+		err = mcpnotes.ServeStdio(ctx, version)
+	} else {
+		var lc net.ListenConfig
+		ln, lerr := lc.Listen(ctx, "tcp", *addr)
+		if lerr != nil {
+			fmt.Fprintln(stderr, lerr)
+			return exitError
+		}
+		fmt.Fprintln(stderr, "mcp-notes listening on", ln.Addr().String())
+		err = mcpnotes.ServeHTTP(ctx, ln, version)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "mcp-notes:", err)
+		return exitError
+	}
+	return exitOK
 }

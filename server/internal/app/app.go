@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
@@ -27,6 +28,8 @@ import (
 	"github.com/parleyhq/parley/server/internal/session"
 	"github.com/parleyhq/parley/server/internal/telemetry"
 	"github.com/parleyhq/parley/server/internal/tlsconf"
+	"github.com/parleyhq/parley/server/internal/tools"
+	"github.com/parleyhq/parley/server/internal/tools/mcptools"
 	rtransport "github.com/parleyhq/parley/server/internal/transport/realtime"
 	"github.com/parleyhq/parley/server/internal/transport/telephony"
 	"github.com/parleyhq/parley/server/internal/transport/webrtc"
@@ -88,6 +91,10 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	if err != nil {
 		return fmt.Errorf("plugins: %w", err)
 	}
+	mcpServers, err := a.mcpServers(reg)
+	if err != nil {
+		return err
+	}
 	gens, err := pluginhost.NewGenerations(host, reg, a.logger)
 	if err != nil {
 		return fmt.Errorf("plugins: %w", err)
@@ -101,6 +108,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 			}
 		}),
 		session.WithHTTPClient(webhookClient()),
+		session.WithServerTools(sources(mcpServers)...),
 		session.WithRecovery(cfg.Resilience.STTRecoverTimeout, cfg.Resilience.TTSRecoverTimeout))
 	if err != nil {
 		return fmt.Errorf("sessions: %w", err)
@@ -226,6 +234,12 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		}
 		return nil
 	})
+	for _, m := range mcpServers {
+		g.Go(func() error {
+			m.Start(gctx)
+			return nil
+		})
+	}
 	g.Go(func() error {
 		if err := host.Start(gctx); err != nil {
 			if gctx.Err() != nil {
@@ -239,9 +253,39 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		<-gctx.Done()
 		draining.Store(true)
 		a.logger.Info("shutting down", "drain_timeout", cfg.HTTP.DrainTimeout)
-		return a.drain(context.WithoutCancel(gctx), srv, mgr, voiceRTC, gens)
+		err := a.drain(context.WithoutCancel(gctx), srv, mgr, voiceRTC, gens)
+		for _, m := range mcpServers {
+			if cerr := m.Close(); cerr != nil {
+				a.logger.Warn("MCP server did not close cleanly", "mcp_server", m.Name(), "error", cerr)
+			}
+		}
+		return err
 	})
 	return g.Wait()
+}
+
+// mcpServers prepares the configured MCP tool servers (tools.mcp).
+func (a *App) mcpServers(reg prometheus.Registerer) ([]*mcptools.Server, error) {
+	if len(a.cfg.Tools.MCP) == 0 {
+		return nil, nil
+	}
+	m, err := mcptools.NewMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*mcptools.Server, 0, len(a.cfg.Tools.MCP))
+	for _, c := range a.cfg.Tools.MCP {
+		out = append(out, mcptools.New(c, a.version.Version, m, a.logger))
+	}
+	return out, nil
+}
+
+func sources(servers []*mcptools.Server) []tools.Source {
+	out := make([]tools.Source, 0, len(servers))
+	for _, s := range servers {
+		out = append(out, s)
+	}
+	return out
 }
 
 // pluginsJSON is GET /v1/plugins: the generation new sessions get, every

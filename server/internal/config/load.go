@@ -301,6 +301,21 @@ func resolveEnv(cfg *Config, vars map[string]string) {
 	if name := cfg.Telephony.Twilio.AuthTokenEnv; name != "" {
 		cfg.Telephony.Twilio.AuthToken = vars[name]
 	}
+	for i := range cfg.Tools.MCP {
+		m := &cfg.Tools.MCP[i]
+		m.HeaderValues = make(map[string]string, len(m.HeadersEnv))
+		for header, name := range m.HeadersEnv {
+			if v, ok := vars[name]; ok {
+				m.HeaderValues[header] = v
+			}
+		}
+		m.EnvValues = make(map[string]string, len(m.Env))
+		for _, name := range m.Env {
+			if v, ok := vars[name]; ok {
+				m.EnvValues[name] = v
+			}
+		}
+	}
 	for i := range cfg.Tools.Webhooks {
 		w := &cfg.Tools.Webhooks[i]
 		w.HeaderValues = make(map[string]string, len(w.HeadersEnv))

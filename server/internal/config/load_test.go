@@ -223,7 +223,7 @@ func TestEnvExampleDocumentsEveryKey(t *testing.T) {
 // listOfObjects are keys configured in YAML only (lists of objects).
 func listOfObjects(key string) bool {
 	switch key {
-	case "webrtc.ice_servers", "plugins.instances", "tools.webhooks", "telephony.numbers":
+	case "webrtc.ice_servers", "plugins.instances", "tools.webhooks", "tools.mcp", "telephony.numbers":
 		return true
 	}
 	return false
@@ -285,4 +285,28 @@ func mustJSON(t *testing.T, v any) string {
 	b, err := json.Marshal(v)
 	require.NoError(t, err)
 	return string(b)
+}
+
+// TestMCPServersValidated: each tools.mcp entry needs a name and exactly
+// one of url and command; errors name the key.
+func TestMCPServersValidated(t *testing.T) {
+	for name, tc := range map[string]struct{ yaml, want string }{
+		"no name":   {"tools: {mcp: [{command: x}]}", "tools.mcp[0].name"},
+		"both":      {"tools: {mcp: [{name: a, command: x, url: 'http://h/'}]}", "exactly one of url"},
+		"neither":   {"tools: {mcp: [{name: a}]}", "exactly one of url"},
+		"bad url":   {"tools: {mcp: [{name: a, url: 'ftp://h/'}]}", "tools.mcp[0].url"},
+		"duplicate": {"tools: {mcp: [{name: a, command: x}, {name: a, command: y}]}", "tools.mcp[1].name"},
+		"prefix":    {"tools: {mcp: [{name: a, command: x, prefix: 'no spaces'}]}", "tools.mcp[0].prefix"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := writeFile(t, t.TempDir(), "p.yaml", tc.yaml)
+			_, err := LoadWith(Options{Paths: []string{path}, Environ: func() []string { return nil }})
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+	path := writeFile(t, t.TempDir(), "p.yaml", "tools: {mcp: [{name: crm, url: 'https://crm.example/mcp', headers_env: {Authorization: CRM_TOKEN}, env: [X]}]}")
+	cfg, err := LoadWith(Options{Paths: []string{path}, Environ: func() []string { return []string{"CRM_TOKEN=Bearer t"} }})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"Authorization": "Bearer t"}, cfg.Tools.MCP[0].HeaderValues)
 }

@@ -315,11 +315,49 @@ type WebhookTool struct {
 	HeaderValues map[string]string `koanf:"-"`
 }
 
+// MCPServer is a Model Context Protocol server whose tools the agent may
+// call: a remote one over Streamable HTTP (URL) or a local one Parley
+// starts over stdio (Command).
+type MCPServer struct {
+	// Name identifies the server in logs and metrics and is the default
+	// prefix of its tools' names.
+	Name string `koanf:"name"`
+	// URL is a remote server's Streamable HTTP endpoint.
+	URL string `koanf:"url"`
+	// HeadersEnv maps a header sent to URL to the environment variable
+	// holding its value (Authorization → MCP_TOKEN). Values resolved by Load.
+	HeadersEnv   map[string]string `koanf:"headers_env"`
+	HeaderValues map[string]string `koanf:"-"`
+	// Command and Args start a local server speaking MCP on stdin/stdout.
+	Command string   `koanf:"command"`
+	Args    []string `koanf:"args"`
+	// Env names the variables the local server gets (nothing of Parley's
+	// environment otherwise). Values resolved by Load.
+	Env       []string          `koanf:"env"`
+	EnvValues map[string]string `koanf:"-"`
+	// AllowedTools, when set, offers only these of the server's tools (by
+	// the server's own names).
+	AllowedTools []string `koanf:"allowed_tools"`
+	// Prefix is put before each tool's name for the LLM (default Name
+	// and "_"); "-" means none.
+	Prefix string `koanf:"prefix"`
+	// Timeout bounds one call (and connecting, and listing).
+	Timeout time.Duration `koanf:"timeout"`
+	// ListTTL is how long the tool list is used before it is listed again
+	// (a tools/list_changed notification refreshes it at once).
+	ListTTL time.Duration `koanf:"list_ttl"`
+	// MaxResultBytes caps a call's result text; a larger result is an
+	// error the model sees.
+	MaxResultBytes int64 `koanf:"max_result_bytes"`
+}
+
 // Tools configures the tools offered to the LLM.
 type Tools struct {
 	// Builtin enables built-in tools by name (get_current_time, end_session, calculator).
 	Builtin  []string      `koanf:"builtin"`
 	Webhooks []WebhookTool `koanf:"webhooks"`
+	// MCP lists MCP servers whose tools are offered too.
+	MCP []MCPServer `koanf:"mcp"`
 	// Timezone is used by get_current_time (IANA name).
 	Timezone string `koanf:"timezone"`
 }

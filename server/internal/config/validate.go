@@ -372,6 +372,7 @@ func (c *Config) validateRest(v *validator) {
 		v.nonNegative(key+".timeout", w.Timeout)
 		v.atLeast(key+".max_response_bytes", w.MaxResponseBytes, 0)
 	}
+	c.validateMCP(v, builtin)
 	rl := c.RateLimit
 	v.atLeast("rate_limit.requests_per_minute", int64(rl.RequestsPerMinute), 1)
 	v.atLeast("rate_limit.burst", int64(rl.Burst), 1)
@@ -389,4 +390,51 @@ func (c *Config) validateRest(v *validator) {
 		v.fail("log.format", c.Log.Format, "must be one of %s", joinStr(FormatAuto, FormatJSON, FormatText))
 	}
 	v.positive("telemetry.memory_sample_interval", c.Telemetry.MemorySampleInterval)
+}
+
+func (c *Config) validateMCP(v *validator, builtin []string) {
+	names := map[string]bool{}
+	for i, m := range c.Tools.MCP {
+		key := fmt.Sprintf("tools.mcp[%d]", i)
+		switch {
+		case m.Name == "" || !validToolName(m.Name):
+			v.fail(key+".name", m.Name, "must be 1 to 64 of a-z A-Z 0-9 _ -")
+		case names[m.Name]:
+			v.fail(key+".name", m.Name, "must be unique among tools.mcp")
+		}
+		names[m.Name] = true
+		switch {
+		case (m.URL == "") == (m.Command == ""):
+			v.fail(key, m.Name, "must set exactly one of url (Streamable HTTP) and command (stdio)")
+		case m.URL != "":
+			if u, err := url.Parse(m.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				v.fail(key+".url", m.URL, "must be an http(s) URL")
+			}
+		}
+		if m.Prefix != "" && m.Prefix != "-" && !validToolName(m.Prefix) {
+			v.fail(key+".prefix", m.Prefix, "must be made of a-z A-Z 0-9 _ - (or \"-\" for none)")
+		}
+		for j, t := range m.AllowedTools {
+			if slices.Contains(builtin, t) && (m.Prefix == "-") {
+				v.fail(fmt.Sprintf("%s.allowed_tools[%d]", key, j), t, "must not shadow a built-in tool without a prefix")
+			}
+		}
+		v.nonNegative(key+".timeout", m.Timeout)
+		v.nonNegative(key+".list_ttl", m.ListTTL)
+		v.atLeast(key+".max_result_bytes", m.MaxResultBytes, 0)
+	}
+}
+
+// validToolName is what LLM providers accept as a tool name.
+func validToolName(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		ok := r == '_' || r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+		if !ok {
+			return false
+		}
+	}
+	return true
 }

@@ -94,6 +94,12 @@ func WithClock(c clock.Clock) Option { return func(m *Manager) { m.clock = c } }
 // then be empty).
 func WithPluginSource(src PluginSource) Option { return func(m *Manager) { m.source = src } }
 
+// WithServerTools offers the tools of srcs (MCP servers) after the
+// built-ins and webhooks.
+func WithServerTools(srcs ...tools.Source) Option {
+	return func(m *Manager) { m.extraTools = append(m.extraTools, srcs...) }
+}
+
 // WithHTTPClient sets the client used for webhook tools.
 func WithHTTPClient(c *http.Client) Option { return func(m *Manager) { m.httpClient = c } }
 
@@ -127,7 +133,9 @@ type Manager struct {
 	log        *slog.Logger
 	clock      clock.Clock
 	httpClient *http.Client
-	tools      *tools.Registry
+	tools      tools.Source
+	// extraTools are server tools from elsewhere (MCP servers).
+	extraTools []tools.Source
 	// sttRecover and ttsRecover: see WithRecovery.
 	sttRecover, ttsRecover time.Duration
 	// filters shares resampling filters between sessions.
@@ -173,6 +181,9 @@ func NewManager(cfg config.Session, vad config.VAD, toolCfg config.Tools, p Plug
 		return nil, err
 	}
 	m.tools = tb
+	if len(m.extraTools) > 0 {
+		m.tools = tools.Join(append([]tools.Source{tb}, m.extraTools...)...)
+	}
 	return m, nil
 }
 

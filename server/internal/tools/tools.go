@@ -117,3 +117,27 @@ func (o only) Call(ctx context.Context, call sdk.ToolCall) (Result, error) {
 	}
 	return o.src.Call(ctx, call)
 }
+
+// Join makes one server-side Source of several (the Registry and MCP
+// servers): declarations in order, a call runs on the first source that
+// declares its name.
+func Join(sources ...Source) Source { return joined(sources) }
+
+type joined Set
+
+func (j joined) Tools() []sdk.Tool { return Set(j).Tools() }
+
+func (j joined) Has(name string) bool {
+	_, ok := Set(j).Find(name)
+	return ok
+}
+
+func (joined) Location() Location { return LocationServer }
+
+func (j joined) Call(ctx context.Context, call sdk.ToolCall) (Result, error) {
+	src, ok := Set(j).Find(call.Name)
+	if !ok {
+		return Result{}, fmt.Errorf("%w %s", ErrUnknownTool, call.Name)
+	}
+	return src.Call(ctx, call)
+}
