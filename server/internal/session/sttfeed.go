@@ -198,7 +198,11 @@ func (f *sttFeed) recover(ctx context.Context, cause error) bool {
 		f.fail(cause)
 		return false
 	}
-	f.s.log.Warn("stt stream failed mid-utterance, recovering", "attempt", f.attempt, "error", cause)
+	if f.attempt == 0 {
+		f.s.log.Warn("no stt available at the start of an utterance, waiting for one", "error", cause)
+	} else {
+		f.s.log.Warn("stt stream failed mid-utterance, recovering", "attempt", f.attempt, "error", cause)
+	}
 	if f.cancel != nil {
 		f.cancel()
 	}
