@@ -138,43 +138,16 @@ func TestFaultsSIGKILLUnderLoad(t *testing.T) {
 
 	turns, completed, interrupted := checkRuns(t, runs, faultTurns)
 
-	// Recovery times from the server's log.
-	recs := serverLog(srv)
-	var sttRec, ttsRec []time.Duration
-	downAt := map[string][]time.Time{}
-	restart := map[string][]time.Duration{}
-	llmReasks := 0
-	for _, r := range recs {
-		switch r.Msg {
-		case "stt recovered", "tts resumed":
-			d, err := time.ParseDuration(r.Took)
-			require.NoError(t, err)
-			if r.Msg == "stt recovered" {
-				sttRec = append(sttRec, d)
-			} else {
-				ttsRec = append(ttsRec, d)
-			}
-		case "llm stream failed before anything was said, asking again":
-			llmReasks++
-		case "plugin down, restarting":
-			downAt[r.Plugin] = append(downAt[r.Plugin], r.Time)
-		case "plugin restarted":
-			if d := downAt[r.Plugin]; len(d) > 0 {
-				restart[r.Plugin] = append(restart[r.Plugin], r.Time.Sub(d[0]))
-				downAt[r.Plugin] = d[1:]
-			}
-		}
-	}
+	rec := recoveries(t, srv)
 	require.Len(t, kills, len(schedule), "every scheduled kill happened")
 	for _, name := range []string{"stt-sim", "llm-sim", "tts-flite"} {
-		assert.Len(t, restart[name], 2, "%s restarted after each kill", name)
+		assert.Len(t, rec.restart[name], 2, "%s restarted after each kill", name)
 	}
 	t.Logf("fault suite: %d sessions, %d turns, %d completed, %d ended at what was said (llm_interrupted), 0 dropped; kills %d",
 		faultSessions, turns, completed, interrupted, len(kills))
-	t.Logf("recovered: stt %d utterances replayed (p50 %s, p99 %s), tts %d replies resumed (p50 %s, p99 %s), llm %d rounds asked again",
-		len(sttRec), percentile(sttRec, 0.5), percentile(sttRec, 0.99), len(ttsRec), percentile(ttsRec, 0.5), percentile(ttsRec, 0.99), llmReasks)
+	rec.log(t)
 	for _, name := range []string{"stt-sim", "llm-sim", "tts-flite"} {
-		t.Logf("plugin %s: down → restarted p50 %s, max %s", name, percentile(restart[name], 0.5), percentile(restart[name], 1))
+		t.Logf("plugin %s: down → restarted p50 %s, max %s", name, percentile(rec.restart[name], 0.5), percentile(rec.restart[name], 1))
 	}
 
 	// No process left once the server is gone.
