@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -52,7 +53,31 @@ pipeline:
 
 // Sizes of the real-provider run: smaller than the sim suite's (one kill
 // per kind), to keep make test short.
-const realProviderTurns = 3
+const (
+	realProviderTurns = 3
+	// busyPoll and busyLimit: how often and how long a kill looks for a
+	// stream of its kind under way (safety nets, not timing assertions).
+	busyPoll  = 5 * time.Millisecond
+	busyLimit = 10 * time.Second
+)
+
+// waitBusy waits until n is above zero; false if it never was within
+// busyLimit or ctx ended.
+func waitBusy(ctx context.Context, n *atomic.Int64) bool {
+	tick := time.NewTicker(busyPoll)
+	defer tick.Stop()
+	limit := time.After(busyLimit)
+	for n.Load() == 0 {
+		select {
+		case <-tick.C:
+		case <-limit:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return true
+}
 
 // TestFaultsSIGKILLRealProviders is issue 13's reproduction: the real
 // server binary and the real Deepgram, Anthropic and ElevenLabs plugin
@@ -78,8 +103,15 @@ func TestFaultsSIGKILLRealProviders(t *testing.T) {
 	type kill struct {
 		at   time.Duration
 		name string
+		// busy is the fake's count of streams under way: the kill waits
+		// for one, so that it lands mid-utterance or mid-reply.
+		busy *atomic.Int64
 	}
-	schedule := []kill{{6 * time.Second, "stt-deepgram"}, {9 * time.Second, "tts-elevenlabs"}, {12 * time.Second, "llm-anthropic"}}
+	schedule := []kill{
+		{6 * time.Second, "stt-deepgram", &fakes.sttLive},
+		{9 * time.Second, "tts-elevenlabs", &fakes.ttsLive},
+		{12 * time.Second, "llm-anthropic", &fakes.llmLive},
+	}
 	pids := map[int]bool{}
 	var pidMu sync.Mutex
 	note := func() map[string]int {
@@ -107,6 +139,9 @@ func TestFaultsSIGKILLRealProviders(t *testing.T) {
 				killed <- done
 				return
 			}
+			if !waitBusy(ctx, k.busy) {
+				continue
+			}
 			if pid := note()[k.name]; pid > 0 && syscall.Kill(pid, syscall.SIGKILL) == nil {
 				done = append(done, k)
 			}
@@ -125,6 +160,10 @@ func TestFaultsSIGKILLRealProviders(t *testing.T) {
 	for _, k := range schedule {
 		assert.Len(t, rec.restart[k.name], 1, "%s restarted after its kill", k.name)
 	}
+	// Each kill landed while a stream of its kind was under way.
+	assert.NotEmpty(t, rec.stt, "an utterance was replayed after the STT kill")
+	assert.NotEmpty(t, rec.tts, "a reply was resumed after the TTS kill")
+	assert.Positive(t, rec.llmReasks+interrupted, "a reply was asked again or ended at what was said after the LLM kill")
 	t.Logf("real providers: %d sessions, %d turns, %d completed, %d ended at what was said (llm_interrupted), 0 dropped; kills %d; talking took %s",
 		faultSessions, turns, completed, interrupted, len(kills), talked.Round(time.Second))
 	rec.log(t)

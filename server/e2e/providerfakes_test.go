@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,9 +21,11 @@ import (
 // unchanged against them (base_url). They are deterministic like
 // testdata/simplugin, so the fault checks of checkRuns hold for them too:
 //
-//   - Deepgram live (/v1/listen, WebSocket): counts the audio it receives;
-//     Finalize and CloseStream are answered with one final Results message,
-//     "heard <frames> frames"; CloseStream then closes normally (1000).
+//   - Deepgram live (/v1/listen, WebSocket): counts the audio it receives,
+//     with an interim Results message ("heard <frames>") every
+//     fakePartialEvery frames when interim_results=true; Finalize and
+//     CloseStream are answered with one final Results message, "heard
+//     <frames> frames"; CloseStream then closes normally (1000).
 //   - Anthropic Messages (/v1/messages, SSE): answers the last user message
 //     with three sentences, word by word, fakeWordDelay apart.
 //   - ElevenLabs text-to-speech stream (/v1/text-to-speech/{voice}/stream,
@@ -35,6 +38,8 @@ const (
 	// fakeFrameBytes is one 20 ms frame of 16 kHz PCM16, the rate the
 	// server streams to STT.
 	fakeFrameBytes    = 640
+	fakeFrameSeconds  = 0.02
+	fakePartialEvery  = 10 // frames
 	fakeWordDelay     = 150 * time.Millisecond
 	fakeSpeechPerChar = 40 * time.Millisecond
 	fakeChunk         = 100 * time.Millisecond
@@ -46,19 +51,25 @@ const (
 	fakeMaxBody    = 1 << 20
 )
 
-// providerFakes are the three fakes' base URLs.
+// providerFakes are the three fakes: their base URLs and how many of
+// their streams are under way right now.
 type providerFakes struct {
 	deepgram, anthropic, elevenlabs string
+	// sttLive counts Deepgram streams that have received audio and not
+	// ended; llmLive Messages streams that have sent text and not ended;
+	// ttsLive speech streams that have sent audio and not ended.
+	sttLive, llmLive, ttsLive atomic.Int64
 	// close stops the fakes (also done at cleanup); later calls do nothing.
 	close func()
 }
 
 // startProviderFakes starts the three fakes for the test's lifetime.
-func startProviderFakes(t *testing.T) providerFakes {
+func startProviderFakes(t *testing.T) *providerFakes {
 	t.Helper()
-	dg := httptest.NewServer(http.HandlerFunc(fakeDeepgramListen))
-	an := httptest.NewServer(http.HandlerFunc(fakeAnthropicMessages))
-	el := httptest.NewServer(http.HandlerFunc(fakeElevenLabsStream))
+	f := &providerFakes{}
+	dg := httptest.NewServer(http.HandlerFunc(f.deepgramListen))
+	an := httptest.NewServer(http.HandlerFunc(f.anthropicMessages))
+	el := httptest.NewServer(http.HandlerFunc(f.elevenLabsStream))
 	stop := sync.OnceFunc(func() {
 		// Close waits for the handlers of connections still open.
 		for _, s := range []*httptest.Server{dg, an, el} {
@@ -67,17 +78,35 @@ func startProviderFakes(t *testing.T) providerFakes {
 		}
 	})
 	t.Cleanup(stop)
-	return providerFakes{
-		deepgram:   "ws" + strings.TrimPrefix(dg.URL, "http"),
-		anthropic:  an.URL,
-		elevenlabs: el.URL,
-		close:      stop,
+	f.deepgram = "ws" + strings.TrimPrefix(dg.URL, "http")
+	f.anthropic, f.elevenlabs, f.close = an.URL, el.URL, stop
+	return f
+}
+
+// live counts a stream as under way from its first output (or input) to
+// its end.
+type live struct {
+	n  *atomic.Int64
+	on bool
+}
+
+func (l *live) start() {
+	if !l.on {
+		l.on = true
+		l.n.Add(1)
 	}
 }
 
-// fakeDeepgramListen is the live endpoint: token auth on the handshake,
+func (l *live) end() {
+	if l.on {
+		l.on = false
+		l.n.Add(-1)
+	}
+}
+
+// deepgramListen is the live endpoint: token auth on the handshake,
 // binary audio, JSON control messages in text frames.
-func fakeDeepgramListen(w http.ResponseWriter, r *http.Request) {
+func (f *providerFakes) deepgramListen(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != "/v1/listen" {
 		http.NotFound(w, r)
 		return
@@ -98,26 +127,32 @@ func fakeDeepgramListen(w http.ResponseWriter, r *http.Request) {
 	}
 	defer func() { _ = c.CloseNow() }()
 	ctx := r.Context()
-	total, start := 0, 0.0
-	final := func(closing bool) error {
-		if total == 0 {
-			return nil
-		}
-		frames := total / fakeFrameBytes
-		dur := float64(frames) * 0.02
+	busy := live{n: &f.sttLive}
+	defer busy.end()
+	interim := r.URL.Query().Get("interim_results") == "true"
+	total, partials, start := 0, 0, 0.0
+	results := func(text string, frames int, final, closing bool) error {
 		msg, err := json.Marshal(map[string]any{
-			"type": "Results", "channel_index": []int{0, 1}, "start": start, "duration": dur,
-			"is_final": true, "speech_final": closing, "from_finalize": !closing,
+			"type": "Results", "channel_index": []int{0, 1}, "start": start, "duration": float64(frames) * fakeFrameSeconds,
+			"is_final": final, "speech_final": final && closing, "from_finalize": final && !closing,
 			"channel": map[string]any{"alternatives": []map[string]any{
-				{"transcript": fmt.Sprintf("heard %d frames", frames), "confidence": 1.0, "words": []any{}},
+				{"transcript": text, "confidence": 1.0, "words": []any{}},
 			}},
 		})
 		if err != nil {
 			return err
 		}
-		start += dur
-		total = 0
 		return c.Write(ctx, websocket.MessageText, msg)
+	}
+	final := func(closing bool) error {
+		if total == 0 {
+			return nil
+		}
+		frames := total / fakeFrameBytes
+		err := results(fmt.Sprintf("heard %d frames", frames), frames, true, closing)
+		start += float64(frames) * fakeFrameSeconds
+		total, partials = 0, 0
+		return err
 	}
 	for {
 		typ, data, err := c.Read(ctx)
@@ -126,6 +161,14 @@ func fakeDeepgramListen(w http.ResponseWriter, r *http.Request) {
 		}
 		if typ == websocket.MessageBinary {
 			total += len(data)
+			busy.start()
+			// Interim results, when asked for, as the audio goes on.
+			if f := total / fakeFrameBytes; interim && f/fakePartialEvery > partials {
+				partials = f / fakePartialEvery
+				if results(fmt.Sprintf("heard %d", f), f, false, false) != nil {
+					return
+				}
+			}
 			continue
 		}
 		var m struct {
@@ -141,6 +184,7 @@ func fakeDeepgramListen(w http.ResponseWriter, r *http.Request) {
 			if final(false) != nil {
 				return
 			}
+			busy.end()
 		case "CloseStream":
 			if final(true) != nil {
 				return
@@ -152,8 +196,8 @@ func fakeDeepgramListen(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// fakeAnthropicMessages is POST /v1/messages with stream: true.
-func fakeAnthropicMessages(w http.ResponseWriter, r *http.Request) {
+// anthropicMessages is POST /v1/messages with stream: true.
+func (f *providerFakes) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != "/v1/messages" || r.Method != http.MethodPost {
 		http.NotFound(w, r)
 		return
@@ -217,6 +261,8 @@ func fakeAnthropicMessages(w http.ResponseWriter, r *http.Request) {
 		"content_block": map[string]string{"type": "text", "text": ""}}) {
 		return
 	}
+	busy := live{n: &f.llmLive}
+	defer busy.end()
 	tick := time.NewTicker(fakeWordDelay)
 	defer tick.Stop()
 	for i, word := range words {
@@ -232,6 +278,7 @@ func fakeAnthropicMessages(w http.ResponseWriter, r *http.Request) {
 			"delta": map[string]string{"type": "text_delta", "text": word}}) {
 			return
 		}
+		busy.start()
 	}
 	_ = send("content_block_stop", map[string]any{"type": "content_block_stop", "index": 0}) &&
 		send("message_delta", map[string]any{"type": "message_delta",
@@ -239,8 +286,8 @@ func fakeAnthropicMessages(w http.ResponseWriter, r *http.Request) {
 		send("message_stop", map[string]string{"type": "message_stop"})
 }
 
-// fakeElevenLabsStream is POST /v1/text-to-speech/{voice_id}/stream.
-func fakeElevenLabsStream(w http.ResponseWriter, r *http.Request) {
+// elevenLabsStream is POST /v1/text-to-speech/{voice_id}/stream.
+func (f *providerFakes) elevenLabsStream(w http.ResponseWriter, r *http.Request) {
 	voice, ok := strings.CutPrefix(r.URL.Path, "/v1/text-to-speech/")
 	if !ok || !strings.HasSuffix(voice, "/stream") || r.Method != http.MethodPost {
 		http.NotFound(w, r)
@@ -274,6 +321,8 @@ func fakeElevenLabsStream(w http.ResponseWriter, r *http.Request) {
 	chunk := int(fakeChunk * time.Duration(rate) / time.Second)
 	tick := time.NewTicker(fakeChunkEvery)
 	defer tick.Stop()
+	busy := live{n: &f.ttsLive}
+	defer busy.end()
 	buf := make([]byte, 0, 2*chunk)
 	for at := 0; at < samples; at += chunk {
 		buf = buf[:0]
@@ -285,6 +334,7 @@ func fakeElevenLabsStream(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		flusher.Flush()
+		busy.start()
 		select {
 		case <-tick.C:
 		case <-r.Context().Done():
