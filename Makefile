@@ -89,7 +89,7 @@ SOAK_SESSIONS ?= 20
 FUZZTIME      ?= 30s
 
 .PHONY: soak
-soak: deps-test ## soak: SOAK_SESSIONS sessions come and go at random for SOAK_MINUTES (not in make test)
+soak: deps-test ## soak: SOAK_SESSIONS sessions come and go at random for SOAK_MINUTES (not in make test; E2E_BIN_DIR=dir soaks prebuilt binaries)
 	PARLEY_SOAK_MINUTES=$(SOAK_MINUTES) PARLEY_SOAK_SESSIONS=$(SOAK_SESSIONS) $(GO) test -run '^TestSoak$$' -v -count=1 -timeout $$(( $(SOAK_MINUTES) + 10 ))m ./server/e2e/
 
 .PHONY: fuzz

@@ -160,6 +160,35 @@ type resultsChannel struct {
 	} `json:"alternatives"`
 }
 
+// liveMessage is one decoded Deepgram live message: for Results, with the
+// first alternative's transcript (trimmed) and confidence.
+type liveMessage struct {
+	message
+	text       string
+	confidence float64
+}
+
+// decodeMessage decodes one text frame from Deepgram. A frame that is not
+// a JSON message, or a Results message whose channel is not an object, is
+// an unavailable error (the provider is not speaking its protocol).
+func decodeMessage(data []byte) (liveMessage, error) {
+	var m liveMessage
+	if err := json.Unmarshal(data, &m.message); err != nil {
+		return liveMessage{}, providerhttp.Unavailable(providerName, "malformed message", err)
+	}
+	if m.Type != "Results" {
+		return m, nil
+	}
+	var ch resultsChannel
+	if err := json.Unmarshal(m.Channel, &ch); err != nil {
+		return liveMessage{}, providerhttp.Unavailable(providerName, "malformed Results message", err)
+	}
+	if len(ch.Alternatives) > 0 {
+		m.text, m.confidence = strings.TrimSpace(ch.Alternatives[0].Transcript), ch.Alternatives[0].Confidence
+	}
+	return m, nil
+}
+
 // utterance accumulates the final segments of one utterance.
 type utterance struct {
 	texts      []string
@@ -213,20 +242,13 @@ func (s *session) readLoop(ctx context.Context, emit func(sdk.TranscriptEvent) e
 		if typ != websocket.MessageText {
 			continue
 		}
-		var m message
-		if err := json.Unmarshal(data, &m); err != nil {
-			return providerhttp.Unavailable(providerName, "malformed message", err)
+		m, err := decodeMessage(data)
+		if err != nil {
+			return err
 		}
 		switch m.Type {
 		case "Results":
-			var ch resultsChannel
-			if err := json.Unmarshal(m.Channel, &ch); err != nil {
-				return providerhttp.Unavailable(providerName, "malformed Results message", err)
-			}
-			text, conf := "", 0.0
-			if len(ch.Alternatives) > 0 {
-				text, conf = strings.TrimSpace(ch.Alternatives[0].Transcript), ch.Alternatives[0].Confidence
-			}
+			text, conf := m.text, m.confidence
 			if m.IsFinal && text != "" {
 				u.add(text, m.Start, m.Start+m.Duration, conf)
 			}

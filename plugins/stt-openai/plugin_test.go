@@ -82,14 +82,25 @@ func (f *fakeOpenAI) handler(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	if u.Fields["response_format"] == formatVerboseJSON {
-		_, _ = io.WriteString(w, `{"task":"transcribe","language":"english","duration":1.0,"text":"utterance `+string(rune('0'+n))+`",`+
-			`"segments":[{"id":0,"seek":0,"start":0.0,"end":0.5,"text":" utterance","tokens":[50364],"temperature":0.0,`+
-			`"avg_logprob":-0.1,"compression_ratio":1.0,"no_speech_prob":0.01},`+
-			`{"id":1,"seek":0,"start":0.5,"end":1.0,"text":" n","tokens":[50365],"temperature":0.0,`+
-			`"avg_logprob":-0.3,"compression_ratio":1.0,"no_speech_prob":0.02}]}`)
+		_, _ = io.WriteString(w, verboseJSONResponse("utterance "+string(rune('0'+n))))
 		return
 	}
-	_, _ = io.WriteString(w, `{"text":"utterance `+string(rune('0'+n))+`"}`)
+	_, _ = io.WriteString(w, jsonResponse("utterance "+string(rune('0'+n))))
+}
+
+// jsonResponse is a response_format=json transcription of text.
+func jsonResponse(text string) string {
+	return `{"text":"` + text + `"}`
+}
+
+// verboseJSONResponse is a response_format=verbose_json transcription of
+// text, in two segments.
+func verboseJSONResponse(text string) string {
+	return `{"task":"transcribe","language":"english","duration":1.0,"text":"` + text + `",` +
+		`"segments":[{"id":0,"seek":0,"start":0.0,"end":0.5,"text":" utterance","tokens":[50364],"temperature":0.0,` +
+		`"avg_logprob":-0.1,"compression_ratio":1.0,"no_speech_prob":0.01},` +
+		`{"id":1,"seek":0,"start":0.5,"end":1.0,"text":" n","tokens":[50365],"temperature":0.0,` +
+		`"avg_logprob":-0.3,"compression_ratio":1.0,"no_speech_prob":0.02}]}`
 }
 
 func (f *fakeOpenAI) seen() []upload {

@@ -165,11 +165,10 @@ func (s *session) transcribe(ctx context.Context, u utterance, emit func(sdk.Tra
 	if err != nil {
 		return providerhttp.ErrorFromRequest(ctx, reqCtx, providerName, err)
 	}
-	var tr transcription
-	if err := json.Unmarshal(raw, &tr); err != nil {
-		return providerhttp.Unavailable(providerName, "malformed transcription response", err)
+	text, conf, err := decodeTranscription(raw)
+	if err != nil {
+		return err
 	}
-	text := strings.TrimSpace(tr.Text)
 	if text == "" {
 		return nil
 	}
@@ -177,10 +176,21 @@ func (s *session) transcribe(ctx context.Context, u utterance, emit func(sdk.Tra
 	return emit(sdk.TranscriptEvent{
 		Text:       text,
 		Final:      true,
-		Confidence: confidence(tr),
+		Confidence: conf,
 		Start:      start,
 		End:        start + samplesToDuration(int64(len(u.pcm)/bytesPerSample), s.rate),
 	})
+}
+
+// decodeTranscription decodes a json or verbose_json transcription
+// response: its text (trimmed) and confidence (0 when unknown). A body
+// that is not such JSON is an unavailable error.
+func decodeTranscription(raw []byte) (string, float32, error) {
+	var tr transcription
+	if err := json.Unmarshal(raw, &tr); err != nil {
+		return "", 0, providerhttp.Unavailable(providerName, "malformed transcription response", err)
+	}
+	return strings.TrimSpace(tr.Text), confidence(tr), nil
 }
 
 // multipartBody builds the form: file (a WAV), model, response_format and,

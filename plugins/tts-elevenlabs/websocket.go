@@ -238,27 +238,16 @@ func (s *wsSession) readLoop(ctx context.Context, emit func(sdk.AudioChunk) erro
 		if typ != websocket.MessageText {
 			continue
 		}
-		var m wsOutput
-		if err := json.Unmarshal(data, &m); err != nil {
-			return providerhttp.Unavailable(providerName, "malformed message", err)
+		m, err := decodeWSMessage(data)
+		if err != nil {
+			return err
 		}
-		if m.Error != "" || (m.Message != "" && m.Audio == nil && m.IsFinal == nil) {
-			return wsServerError(firstNonEmpty(m.Message, m.Error), m.Error)
-		}
-		if m.Audio != nil && *m.Audio != "" {
-			pcm, err := base64.StdEncoding.DecodeString(*m.Audio)
-			if err != nil {
-				return providerhttp.Unavailable(providerName, "malformed audio", err)
-			}
-			pcm = append(carry, pcm...)
+		if m.audio {
+			pcm := append(carry, m.pcm...)
 			whole := len(pcm) &^ 1
 			carry = append([]byte(nil), pcm[whole:]...)
-			chars := 0
-			if m.Alignment != nil {
-				chars = len(m.Alignment.Chars)
-			}
-			start, end := s.span(cursor, chars)
-			cursor += chars
+			start, end := s.span(cursor, m.chars)
+			cursor += m.chars
 			if whole > 0 {
 				chunk := sdk.AudioChunk{PCM: pcm[:whole], SampleRate: s.sampleRate, TextStart: start, TextEnd: end}
 				if err := emit(chunk); err != nil {
@@ -266,10 +255,49 @@ func (s *wsSession) readLoop(ctx context.Context, emit func(sdk.AudioChunk) erro
 				}
 			}
 		}
-		if m.IsFinal != nil && *m.IsFinal {
+		if m.final {
 			return nil
 		}
 	}
+}
+
+// wsMessage is one decoded server message.
+type wsMessage struct {
+	// audio says the message carried audio; pcm is it decoded (possibly
+	// of odd length: a sample may straddle two messages) and chars the
+	// characters of its alignment.
+	audio bool
+	pcm   []byte
+	chars int
+	// final marks the end of the stream's audio.
+	final bool
+}
+
+// decodeWSMessage decodes one text message from the stream-input
+// endpoint. A server-reported error is returned as wsServerError maps it;
+// a message that is not JSON, or audio that is not base64, is an
+// unavailable error.
+func decodeWSMessage(data []byte) (wsMessage, error) {
+	var m wsOutput
+	if err := json.Unmarshal(data, &m); err != nil {
+		return wsMessage{}, providerhttp.Unavailable(providerName, "malformed message", err)
+	}
+	if m.Error != "" || (m.Message != "" && m.Audio == nil && m.IsFinal == nil) {
+		return wsMessage{}, wsServerError(firstNonEmpty(m.Message, m.Error), m.Error)
+	}
+	var out wsMessage
+	if m.Audio != nil && *m.Audio != "" {
+		pcm, err := base64.StdEncoding.DecodeString(*m.Audio)
+		if err != nil {
+			return wsMessage{}, providerhttp.Unavailable(providerName, "malformed audio", err)
+		}
+		out.audio, out.pcm = true, pcm
+		if m.Alignment != nil {
+			out.chars = len(m.Alignment.Chars)
+		}
+	}
+	out.final = m.IsFinal != nil && *m.IsFinal
+	return out, nil
 }
 
 // span returns the byte span of the sentences covering chars characters

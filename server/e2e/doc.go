@@ -3,5 +3,8 @@
 // /ws/voice by a real WebSocket client; and the fault suite (faults_*),
 // which kills, freezes and stops plugin processes and the server under
 // concurrent sessions, with testdata/simplugin as a cheap deterministic
-// STT and LLM. TestSoak runs only under make soak. It has no non-test code.
+// STT and LLM, and once with the real Deepgram, Anthropic and ElevenLabs
+// plugins against local fakes of those APIs (providerfakes_test.go).
+// TestSoak runs only under make soak (E2E_BIN_DIR runs it on prebuilt
+// binaries, such as an older commit's). It has no non-test code.
 package e2e

@@ -115,7 +115,19 @@ func (tk *talker) turn(ctx context.Context, samples []int16) (faultTurn, error) 
 				case "response.done", "response.interrupted":
 					tr.done = e
 				case "metrics":
-					return tr, nil
+					// One reader queues frames and events in wire order,
+					// but select picks between ready channels at random:
+					// frames sent before this event may still be queued.
+					// Unread, they were missing from this turn (and added
+					// to the next) whenever the client fell behind.
+					for {
+						select {
+						case <-tk.frames:
+							tr.frames++
+						default:
+							return tr, nil
+						}
+					}
 				}
 			case err := <-tk.readErr:
 				return tr, fmt.Errorf("read: %w", err)
@@ -189,6 +201,60 @@ func serverLog(s *server) []logRecord {
 		}
 	}
 	return out
+}
+
+// recovery is what the server's log says about recoveries.
+type recovery struct {
+	// stt and tts are the took of each "stt recovered" (an utterance
+	// replayed) and "tts resumed" (a reply resumed).
+	stt, tts []time.Duration
+	// sttAtOpen and ttsAtOpen count streams opened while every instance
+	// was down (restarting), waited for; each also counts in stt or tts.
+	sttAtOpen, ttsAtOpen int
+	// llmReasks counts rounds asked again after an LLM stream failed
+	// before anything was said.
+	llmReasks int
+	// restart is each plugin's down → restarted times, by instance name.
+	restart map[string][]time.Duration
+}
+
+func recoveries(t *testing.T, s *server) recovery {
+	t.Helper()
+	rec := recovery{restart: map[string][]time.Duration{}}
+	downAt := map[string][]time.Time{}
+	for _, r := range serverLog(s) {
+		switch r.Msg {
+		case "stt recovered", "tts resumed":
+			d, err := time.ParseDuration(r.Took)
+			require.NoError(t, err)
+			if r.Msg == "stt recovered" {
+				rec.stt = append(rec.stt, d)
+			} else {
+				rec.tts = append(rec.tts, d)
+			}
+		case "no stt available at the start of an utterance, waiting for one":
+			rec.sttAtOpen++
+		case "no tts available at the start of a reply, waiting for one":
+			rec.ttsAtOpen++
+		case "llm stream failed before anything was said, asking again":
+			rec.llmReasks++
+		case "plugin down, restarting":
+			downAt[r.Plugin] = append(downAt[r.Plugin], r.Time)
+		case "plugin restarted":
+			if d := downAt[r.Plugin]; len(d) > 0 {
+				rec.restart[r.Plugin] = append(rec.restart[r.Plugin], r.Time.Sub(d[0]))
+				downAt[r.Plugin] = d[1:]
+			}
+		}
+	}
+	return rec
+}
+
+func (rec recovery) log(t *testing.T) {
+	t.Helper()
+	t.Logf("recovered: stt %d utterances replayed (p50 %s, p99 %s; %d of them opened while it was down), tts %d replies resumed (p50 %s, p99 %s; %d opened while it was down), llm %d rounds asked again",
+		len(rec.stt), percentile(rec.stt, 0.5), percentile(rec.stt, 0.99), rec.sttAtOpen,
+		len(rec.tts), percentile(rec.tts, 0.5), percentile(rec.tts, 0.99), rec.ttsAtOpen, rec.llmReasks)
 }
 
 // percentile returns the p-th percentile (nearest rank) of ds.
@@ -275,12 +341,15 @@ func checkRuns(t *testing.T, runs []sessionRun, turnsEach int) (turns, completed
 			}
 		}
 	}
+	maxDev := 0
 	for text, fs := range byText {
 		slices.Sort(fs)
 		for _, f := range fs {
+			maxDev = max(maxDev, f-fs[len(fs)/2], fs[len(fs)/2]-f)
 			assert.InDelta(t, fs[len(fs)/2], f, audioTolerance, "reply %q: %d frames, median %d", text, f, fs[len(fs)/2])
 		}
 	}
+	t.Logf("completed replies' audio: at most %d frames from the median of the same reply", maxDev)
 
 	return turns, completed, interrupted
 }

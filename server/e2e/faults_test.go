@@ -63,11 +63,16 @@ const (
 	// from the median (VAD edges); half an utterance lost is far more.
 	finalTolerance = 5
 	// audioTolerance is how many 20 ms frames a whole reply's audio may
-	// differ by: a sentence said twice or lost is 80 frames or more. Under
-	// heavy load a resumed reply was seen 13 frames (260 ms) short — a
-	// short gap inside one resumed sentence, not understood yet (see
-	// BENCHMARKS.md) — so the bound is half a sentence, not a frame.
-	audioTolerance = 40
+	// differ by: a sentence said twice or lost is 80 frames or more, a
+	// resume that skipped too much a few. With the frames counted
+	// exactly (see turn) every completed reply of two runs under extra
+	// load was exactly as long as the same reply elsewhere; the margin is
+	// for the resampler's and pacer's last frame. A reply once seen 13
+	// frames (260 ms) short under make test's load is explained by the
+	// client's count, not the audio: frames queued before the turn's
+	// metrics event went uncounted when the client fell behind (1–2
+	// frames in 19 of 80 turns of one run under extra load).
+	audioTolerance = 5
 )
 
 // leakPatterns are what no client-visible error may contain: socket paths,
@@ -138,43 +143,16 @@ func TestFaultsSIGKILLUnderLoad(t *testing.T) {
 
 	turns, completed, interrupted := checkRuns(t, runs, faultTurns)
 
-	// Recovery times from the server's log.
-	recs := serverLog(srv)
-	var sttRec, ttsRec []time.Duration
-	downAt := map[string][]time.Time{}
-	restart := map[string][]time.Duration{}
-	llmReasks := 0
-	for _, r := range recs {
-		switch r.Msg {
-		case "stt recovered", "tts resumed":
-			d, err := time.ParseDuration(r.Took)
-			require.NoError(t, err)
-			if r.Msg == "stt recovered" {
-				sttRec = append(sttRec, d)
-			} else {
-				ttsRec = append(ttsRec, d)
-			}
-		case "llm stream failed before anything was said, asking again":
-			llmReasks++
-		case "plugin down, restarting":
-			downAt[r.Plugin] = append(downAt[r.Plugin], r.Time)
-		case "plugin restarted":
-			if d := downAt[r.Plugin]; len(d) > 0 {
-				restart[r.Plugin] = append(restart[r.Plugin], r.Time.Sub(d[0]))
-				downAt[r.Plugin] = d[1:]
-			}
-		}
-	}
+	rec := recoveries(t, srv)
 	require.Len(t, kills, len(schedule), "every scheduled kill happened")
 	for _, name := range []string{"stt-sim", "llm-sim", "tts-flite"} {
-		assert.Len(t, restart[name], 2, "%s restarted after each kill", name)
+		assert.Len(t, rec.restart[name], 2, "%s restarted after each kill", name)
 	}
 	t.Logf("fault suite: %d sessions, %d turns, %d completed, %d ended at what was said (llm_interrupted), 0 dropped; kills %d",
 		faultSessions, turns, completed, interrupted, len(kills))
-	t.Logf("recovered: stt %d utterances replayed (p50 %s, p99 %s), tts %d replies resumed (p50 %s, p99 %s), llm %d rounds asked again",
-		len(sttRec), percentile(sttRec, 0.5), percentile(sttRec, 0.99), len(ttsRec), percentile(ttsRec, 0.5), percentile(ttsRec, 0.99), llmReasks)
+	rec.log(t)
 	for _, name := range []string{"stt-sim", "llm-sim", "tts-flite"} {
-		t.Logf("plugin %s: down → restarted p50 %s, max %s", name, percentile(restart[name], 0.5), percentile(restart[name], 1))
+		t.Logf("plugin %s: down → restarted p50 %s, max %s", name, percentile(rec.restart[name], 0.5), percentile(rec.restart[name], 1))
 	}
 
 	// No process left once the server is gone.

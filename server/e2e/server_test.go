@@ -32,22 +32,33 @@ func repoRoot(t testing.TB) string {
 	return root
 }
 
+// binDirEnv names a directory of prebuilt binaries (parley and
+// plugins/<name>) that the tests use instead of building the tree: make
+// soak runs the same soak against an older build with it.
+const binDirEnv = "E2E_BIN_DIR"
+
 // buildOnce builds parley and the offline plugins once per test binary.
 type builds struct {
 	once sync.Once
 	dir  string
-	err  error
+	// built says dir is the tests' own (TestMain removes it), not binDirEnv.
+	built bool
+	err   error
 }
 
 func (b *builds) get(t *testing.T) string {
 	t.Helper()
 	b.once.Do(func() {
+		if dir := os.Getenv(binDirEnv); dir != "" {
+			b.dir = dir
+			return
+		}
 		dir, err := os.MkdirTemp("", "parley-e2e-bin-")
 		if err != nil {
 			b.err = err
 			return
 		}
-		b.dir = dir
+		b.dir, b.built = dir, true
 		root := repoRoot(t)
 		targets := map[string]string{
 			"parley":                   "./server/cmd/parley",
@@ -97,10 +108,10 @@ type server struct {
 // in a log line.
 func dummySecrets() []string {
 	return []string{
-		"ANTHROPIC_API_KEY=sk-ant-e2e-DUMMY-anthropic-4f1c9a",
+		"ANTHROPIC_API_KEY=" + fakeAnthropicKey,
 		"OPENAI_API_KEY=sk-proj-e2e-DUMMY-openai-7b2d3e",
-		"ELEVENLABS_API_KEY=e2e-DUMMY-elevenlabs-91aa0c",
-		"DEEPGRAM_API_KEY=e2e-DUMMY-deepgram-3c77f2",
+		"ELEVENLABS_API_KEY=" + fakeElevenLabsKey,
+		"DEEPGRAM_API_KEY=" + fakeDeepgramKey,
 		"PARLEY_REDIS__PASSWORD=e2e-DUMMY-redis-password-55e1",
 	}
 }

@@ -34,6 +34,9 @@ const (
 	soakMaxTurns      = 3
 	soakMaxPauseMS    = 2000
 	soakSettleTimeout = 30 * time.Second
+	// soakSampleEvery is how often the figures are logged along the run
+	// (sessions open), to tell growth that levels off from a leak.
+	soakSampleEvery = time.Minute
 )
 
 // processFigures are the server's own gauges from /metrics.
@@ -41,12 +44,15 @@ type processFigures struct {
 	goroutines, heap, rss, fds float64
 }
 
-func scrape(ctx context.Context, t *testing.T, addr string) processFigures {
-	t.Helper()
+func scrape(ctx context.Context, addr string) (processFigures, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
-	require.NoError(t, err)
+	if err != nil {
+		return processFigures{}, err
+	}
 	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
+	if err != nil {
+		return processFigures{}, err
+	}
 	defer resp.Body.Close()
 	var f processFigures
 	sc := bufio.NewScanner(resp.Body)
@@ -70,8 +76,7 @@ func scrape(ctx context.Context, t *testing.T, addr string) processFigures {
 			f.fds = v
 		}
 	}
-	require.NoError(t, sc.Err())
-	return f
+	return f, sc.Err()
 }
 
 func activeSessions(ctx context.Context, addr string) int {
@@ -172,12 +177,37 @@ func TestSoak(t *testing.T) {
 	}
 	srv := startServerWith(t, bins.get(t), faultConfig)
 	ctx := t.Context()
-	before := scrape(ctx, t, srv.addr)
+	before, err := scrape(ctx, srv.addr)
+	require.NoError(t, err)
 	samples := utterance()
-	deadline := time.Now().Add(time.Duration(minutes) * time.Minute)
+	start := time.Now()
+	deadline := start.Add(time.Duration(minutes) * time.Minute)
 	var mu sync.Mutex
 	connects, turns, bargeIns, hangUps, failures := 0, 0, 0, 0, 0
 	var wg sync.WaitGroup
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		tick := time.NewTicker(soakSampleEvery)
+		defer tick.Stop()
+		end := time.NewTimer(time.Until(deadline))
+		defer end.Stop()
+		for {
+			select {
+			case <-tick.C:
+			case <-end.C:
+				return
+			case <-ctx.Done():
+				return
+			}
+			f, err := scrape(ctx, srv.addr)
+			if err != nil {
+				continue
+			}
+			t.Logf("soak at %s (%d sessions open): goroutines %.0f, heap %.1f MB, RSS %.1f MB, open fds %.0f",
+				time.Since(start).Round(time.Second), activeSessions(ctx, srv.addr), f.goroutines, f.heap/1e6, f.rss/1e6, f.fds)
+		}
+	}()
 	for i := range n {
 		wg.Add(1)
 		go func() {
@@ -225,8 +255,10 @@ func TestSoak(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	<-sampled
 	require.Eventually(t, func() bool { return activeSessions(ctx, srv.addr) == 0 }, soakSettleTimeout, 100*time.Millisecond)
-	after := scrape(ctx, t, srv.addr)
+	after, err := scrape(ctx, srv.addr)
+	require.NoError(t, err)
 	t.Logf("soak: %d min, %d sessions at a time, %d connects, %d turns, %d barge-ins, %d hang-ups mid-turn, %d failures", minutes, n, connects, turns, bargeIns, hangUps, failures)
 	t.Logf("soak: goroutines %.0f → %.0f, heap %.1f → %.1f MB, RSS %.1f → %.1f MB, open fds %.0f → %.0f",
 		before.goroutines, after.goroutines, before.heap/1e6, after.heap/1e6, before.rss/1e6, after.rss/1e6, before.fds, after.fds)

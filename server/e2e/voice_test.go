@@ -29,7 +29,7 @@ var bins builds //nolint:gochecknoglobals // built once per test binary, shared 
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if bins.dir != "" {
+	if bins.built {
 		_ = os.RemoveAll(bins.dir)
 	}
 	os.Exit(code)

@@ -282,10 +282,11 @@ type Resilience struct {
 	FirstOutput FirstOutput `koanf:"first_output"`
 	// STTRecoverTimeout bounds how long an utterance whose recognizer failed
 	// mid-stream waits for a restarted or fallback recognizer to take over
-	// its audio before the turn fails.
+	// its audio before the turn fails; also how long an utterance waits
+	// when every recognizer is down (restarting) as it starts.
 	STTRecoverTimeout time.Duration `koanf:"stt_recover_timeout"`
 	// TTSRecoverTimeout is the same bound for a reply whose synthesizer
-	// failed mid-stream.
+	// failed mid-stream, or was down (restarting) as the reply started.
 	TTSRecoverTimeout time.Duration `koanf:"tts_recover_timeout"`
 }
 

@@ -58,6 +58,12 @@ type typed struct {
 
 func newTyped(t *testing.T, llm *sessiontest.LLM, stt *sessiontest.STT, p session.StartParams) *typed {
 	t.Helper()
+	return newTypedTTS(t, llm, stt, &sessiontest.TTS{WordDuration: 200 * time.Millisecond}, p)
+}
+
+// newTypedTTS is newTyped with a synthesizer of the test's own.
+func newTypedTTS(t *testing.T, llm *sessiontest.LLM, stt *sessiontest.STT, tts *sessiontest.TTS, p session.StartParams) *typed {
+	t.Helper()
 	clock := sessiontest.NewManualClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	cfg := config.Session{
 		SystemPrompt: "You are a test agent.", Voice: "slt", Language: "en", OutputSampleRate: 16000,
@@ -65,7 +71,7 @@ func newTyped(t *testing.T, llm *sessiontest.LLM, stt *sessiontest.STT, p sessio
 		MaxHistory: 50, OutputLookahead: 100 * time.Millisecond,
 	}
 	tcfg := config.Tools{Builtin: []string{tools.ToolGetCurrentTime, tools.ToolEndSession}, Timezone: "UTC"}
-	mgr, err := session.NewManager(cfg, testVAD(), tcfg, session.Plugins{STT: stt, LLM: llm, TTS: &sessiontest.TTS{WordDuration: 200 * time.Millisecond}},
+	mgr, err := session.NewManager(cfg, testVAD(), tcfg, session.Plugins{STT: stt, LLM: llm, TTS: tts},
 		nil, prometheus.NewRegistry(), slog.New(slog.DiscardHandler), session.WithClock(clock))
 	require.NoError(t, err)
 	res, err := mgr.Reserve("127.0.0.1")

@@ -217,6 +217,13 @@ func (r *response) openTTS(ctx context.Context, fail context.CancelCauseFunc) (*
 	}
 	p.mu.Lock()
 	err := p.reopen(ctx, r.s.plugins.TTS, 0)
+	if err != nil && sdk.CodeOf(err) == sdk.CodeUnavailable && ctx.Err() == nil {
+		// The plugin host retried and fell back; every synthesizer is down
+		// right now (restarting after a crash): wait for one, as a stream
+		// failing mid-reply does, instead of losing the turn.
+		r.s.log.Warn("no tts available at the start of a reply, waiting for one", "response_id", r.id, "error", err)
+		err = r.reopenWithin(ctx, p, 0, err)
+	}
 	p.mu.Unlock()
 	if err != nil {
 		return nil, &turnError{code: CodeTTSFailed, err: err}

@@ -131,6 +131,14 @@ func firstOnly(n int) error {
 // event arrives: the recovery bound passes in audio time.
 func silenceUntilError(tc *typed) ([]any, session.Error) {
 	tc.t.Helper()
+	return silenceUntil[session.Error](tc)
+}
+
+// silenceUntil sends silence, a frame of clock each, until an event of
+// type T arrives, and returns everything read: backoffs and playback run
+// on audio time.
+func silenceUntil[T session.Event](tc *typed) ([]any, T) {
+	tc.t.Helper()
 	var seen []any
 	deadline := time.After(waitFor)
 	frame := sessiontest.Silence(audio.FrameDuration, audio.SampleRate)
@@ -138,14 +146,73 @@ func silenceUntilError(tc *typed) ([]any, session.Error) {
 		select {
 		case v := <-tc.sink.out:
 			seen = append(seen, v)
-			if e, ok := v.(session.Error); ok {
+			if e, ok := v.(T); ok {
 				return seen, e
 			}
 		case <-deadline:
-			tc.t.Fatalf("no error within %s; saw %v", waitFor, seen)
-			return seen, session.Error{}
+			var zero T
+			tc.t.Fatalf("no %T within %s; saw %v", zero, waitFor, seen)
+			return seen, zero
 		default:
 			tc.audio(frame)
 		}
+	}
+}
+
+// refuseFirst refuses the first n calls as a plugin that is restarting.
+func refuseFirst(n int) func(call int) error {
+	return func(call int) error {
+		if call <= n {
+			return &sdk.Error{Code: sdk.CodeUnavailable, Message: "plugin x is restarting"}
+		}
+		return nil
+	}
+}
+
+// TestPluginRestartingAtOpenIsWaitedFor: a recognizer or synthesizer that
+// is down when its stream is opened (every instance restarting after a
+// crash; the plugin host already retried) is waited for within the
+// recovery bound, as one failing mid-stream is: the turn completes with no
+// error, the utterance recognised once and whole, the reply whole.
+func TestPluginRestartingAtOpenIsWaitedFor(t *testing.T) {
+	tests := []struct {
+		name string
+		stt  *sessiontest.STT
+		tts  *sessiontest.TTS
+	}{
+		{
+			name: "stt",
+			stt:  &sessiontest.STT{Transcripts: []string{"what is the weather"}, Refuse: refuseFirst(2)},
+			tts:  &sessiontest.TTS{WordDuration: 200 * time.Millisecond},
+		},
+		{
+			name: "tts",
+			stt:  &sessiontest.STT{Transcripts: []string{"what is the weather"}},
+			tts:  &sessiontest.TTS{WordDuration: 200 * time.Millisecond, Refuse: refuseFirst(2)},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			llm := &sessiontest.LLM{Reply: func(sdk.GenerateRequest) ([]sdk.GenerateEvent, error) {
+				return sessiontest.Text("Sunny all day."), nil
+			}}
+			tc := newTypedTTS(t, llm, tt.stt, tt.tts, session.StartParams{})
+			until[session.Established](tc, false, nil)
+			tc.audio(sessiontest.Silence(400*time.Millisecond, audio.SampleRate))
+			tc.audio(sessiontest.Speech(900*time.Millisecond, audio.SampleRate))
+			seen, done := silenceUntil[session.ResponseDone](tc)
+
+			assert.Equal(t, session.StatusCompleted, done.Status)
+			assert.Equal(t, "Sunny all day.", done.Text)
+			assert.Zero(t, count[session.Error](seen), "no error reaches the client: %v", kinds(seen))
+			assert.Equal(t, 1, count[session.TranscriptFinal](seen), "recognised once")
+			require.Equal(t, 1, tt.stt.Streams())
+			require.Len(t, tt.tts.Texts(), 1)
+			assert.Equal(t, "Sunny all day.", tt.tts.Texts()[0], "the whole reply was synthesized")
+			hist := tc.sess.History(t.Context())
+			require.Len(t, hist, 2)
+			assert.Equal(t, "what is the weather", hist[0].Content)
+			assert.Equal(t, "Sunny all day.", hist[1].Content)
+		})
 	}
 }

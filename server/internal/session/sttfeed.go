@@ -63,8 +63,15 @@ func (f *sttFeed) run(ctx context.Context) {
 	}()
 	if err := f.open(ctx); err != nil {
 		// The plugin host already retried and fell back before any output.
-		f.fail(err)
-		return
+		// Every recognizer down right now (restarting after a crash) is
+		// waited for like a stream that failed, keeping the audio.
+		if sdk.CodeOf(err) != sdk.CodeUnavailable {
+			f.fail(err)
+			return
+		}
+		if !f.recover(ctx, err) {
+			return
+		}
 	}
 	for {
 		var err error
@@ -191,8 +198,14 @@ func (f *sttFeed) recover(ctx context.Context, cause error) bool {
 		f.fail(cause)
 		return false
 	}
-	f.s.log.Warn("stt stream failed mid-utterance, recovering", "attempt", f.attempt, "error", cause)
-	f.cancel()
+	if f.attempt == 0 {
+		f.s.log.Warn("no stt available at the start of an utterance, waiting for one", "error", cause)
+	} else {
+		f.s.log.Warn("stt stream failed mid-utterance, recovering", "attempt", f.attempt, "error", cause)
+	}
+	if f.cancel != nil {
+		f.cancel()
+	}
 	clk := f.s.m.clock
 	start := clk.Now()
 	deadline := start.Add(f.s.m.sttRecover)

@@ -75,6 +75,14 @@ func (r *response) resume(ctx context.Context, p *ttsPipe, from int, cause error
 	}
 	r.s.log.Warn("tts stream failed mid-reply, resuming", "response_id", r.id, "from_byte", from, "error", cause)
 	p.cancel()
+	return r.reopenWithin(ctx, p, from, cause)
+}
+
+// reopenWithin asks the TTS (the restarted plugin or the next in the
+// chain) for a stream that speaks the text from byte from on, with a
+// backoff, until the recovery bound passes; it fails with cause and the
+// last error when it cannot. Called with p.mu held.
+func (r *response) reopenWithin(ctx context.Context, p *ttsPipe, from int, cause error) error {
 	clk := r.s.m.clock
 	start := clk.Now()
 	deadline := start.Add(r.s.m.ttsRecover)

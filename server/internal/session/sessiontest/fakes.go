@@ -251,8 +251,13 @@ type TTS struct {
 	// Fail, if set, is asked for each stream (1-based); a non-nil error is
 	// returned by Recv after the first chunk (a crash mid-stream).
 	Fail func(stream int) error
+	// Refuse, if set, is asked for each Synthesize call (1-based, refused
+	// ones included); a non-nil error is returned by Synthesize, as by a
+	// plugin that is down. Refused calls open no stream.
+	Refuse func(call int) error
 
 	mu      sync.Mutex
+	calls   int
 	streams int
 	texts   []string
 	configs []sdk.TTSConfig
@@ -286,6 +291,12 @@ func (t *TTS) Texts() []string {
 func (t *TTS) Synthesize(ctx context.Context, cfg sdk.TTSConfig) (sdk.TTSStream, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.calls++
+	if t.Refuse != nil {
+		if err := t.Refuse(t.calls); err != nil {
+			return nil, err
+		}
+	}
 	t.streams++
 	t.configs = append(t.configs, cfg)
 	var fail error

@@ -1,0 +1,178 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+// realProviderConfig runs the Deepgram STT, Anthropic LLM and ElevenLabs
+// TTS plugins — the binaries users run — against the local fakes of
+// providerfakes_test.go (base URLs filled in), each as its own process
+// with no fallback: recovery is by restart.
+const realProviderConfig = `
+http:
+  addr: 127.0.0.1:0
+  drain_timeout: 15s
+session:
+  max_sessions: 200
+  max_sessions_per_ip: 200
+rate_limit:
+  enabled: false
+plugins:
+  health_interval: 1s
+  instances:
+    - name: stt-deepgram
+      kind: stt
+      path: ./bin/plugins/stt-deepgram
+      env: [DEEPGRAM_API_KEY]
+      config: {base_url: %q, model: nova-3, language: en-US}
+    - name: llm-anthropic
+      kind: llm
+      path: ./bin/plugins/llm-anthropic
+      env: [ANTHROPIC_API_KEY]
+      config: {base_url: %q, model: claude-sonnet-4-5, max_tokens: 512}
+    - name: tts-elevenlabs
+      kind: tts
+      path: ./bin/plugins/tts-elevenlabs
+      env: [ELEVENLABS_API_KEY]
+      config: {base_url: %q, voice_id: 21m00Tcm4TlvDq8ikWAM, model_id: eleven_flash_v2_5}
+pipeline:
+  stt: [stt-deepgram]
+  llm: [llm-anthropic]
+  tts: [tts-elevenlabs]
+`
+
+// Sizes of the real-provider run: smaller than the sim suite's (one kill
+// per kind), to keep make test short.
+const (
+	realProviderTurns = 3
+	// busyPoll and busyLimit: how often and how long a kill looks for a
+	// stream of its kind under way (safety nets, not timing assertions).
+	busyPoll  = 5 * time.Millisecond
+	busyLimit = 10 * time.Second
+)
+
+// waitBusy waits until n is above zero; false if it never was within
+// busyLimit or ctx ended.
+func waitBusy(ctx context.Context, n *atomic.Int64) bool {
+	tick := time.NewTicker(busyPoll)
+	defer tick.Stop()
+	limit := time.After(busyLimit)
+	for n.Load() == 0 {
+		select {
+		case <-tick.C:
+		case <-limit:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return true
+}
+
+// TestFaultsSIGKILLRealProviders is issue 13's reproduction: the real
+// server binary and the real Deepgram, Anthropic and ElevenLabs plugin
+// processes (against local fakes of those APIs), faultSessions WebSocket
+// clients talking at real time, and each plugin process SIGKILLed once
+// while they talk (the STT mid-utterance, the LLM and TTS mid-reply of
+// whichever sessions are there). The checks are the sim suite's: no
+// session dropped, no turn lost, each utterance recognised once and whole,
+// each completed reply whole, clean client errors, no plugin process or
+// goroutine left.
+func TestFaultsSIGKILLRealProviders(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: builds and runs the server and plugins")
+	}
+	leaks := goleak.IgnoreCurrent()
+	fakes := startProviderFakes(t)
+	cfg := fmt.Sprintf(realProviderConfig, fakes.deepgram, fakes.anthropic, fakes.elevenlabs)
+	srv := startServerWith(t, bins.get(t), cfg)
+	samples := utterance()
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	type kill struct {
+		at   time.Duration
+		name string
+		// busy is the fake's count of streams under way: the kill waits
+		// for one, so that it lands mid-utterance or mid-reply.
+		busy *atomic.Int64
+	}
+	schedule := []kill{
+		{6 * time.Second, "stt-deepgram", &fakes.sttLive},
+		{9 * time.Second, "tts-elevenlabs", &fakes.ttsLive},
+		{12 * time.Second, "llm-anthropic", &fakes.llmLive},
+	}
+	pids := map[int]bool{}
+	var pidMu sync.Mutex
+	note := func() map[string]int {
+		st := pluginStatusNoFail(ctx, srv.addr)
+		pidMu.Lock()
+		defer pidMu.Unlock()
+		out := map[string]int{}
+		for name, p := range st {
+			if p.PID > 0 {
+				pids[p.PID] = true
+				out[name] = p.PID
+			}
+		}
+		return out
+	}
+	require.Len(t, note(), len(schedule), "every plugin runs with a pid")
+	killed := make(chan []kill, 1)
+	go func() {
+		var done []kill
+		start := time.Now()
+		for _, k := range schedule {
+			select {
+			case <-time.After(time.Until(start.Add(k.at))):
+			case <-ctx.Done():
+				killed <- done
+				return
+			}
+			if !waitBusy(ctx, k.busy) {
+				continue
+			}
+			if pid := note()[k.name]; pid > 0 && syscall.Kill(pid, syscall.SIGKILL) == nil {
+				done = append(done, k)
+			}
+		}
+		killed <- done
+	}()
+	talkStart := time.Now()
+	runs := runTalkers(ctx, srv.addr, faultSessions, realProviderTurns, samples)
+	talked := time.Since(talkStart)
+	kills := <-killed
+	note()
+
+	turns, completed, interrupted := checkRuns(t, runs, realProviderTurns)
+	rec := recoveries(t, srv)
+	require.Len(t, kills, len(schedule), "every scheduled kill happened")
+	for _, k := range schedule {
+		assert.Len(t, rec.restart[k.name], 1, "%s restarted after its kill", k.name)
+	}
+	// Each kill landed while a stream of its kind was under way.
+	assert.NotEmpty(t, rec.stt, "an utterance was replayed after the STT kill")
+	assert.NotEmpty(t, rec.tts, "a reply was resumed after the TTS kill")
+	assert.Positive(t, rec.llmReasks+interrupted, "a reply was asked again or ended at what was said after the LLM kill")
+	t.Logf("real providers: %d sessions, %d turns, %d completed, %d ended at what was said (llm_interrupted), 0 dropped; kills %d; talking took %s",
+		faultSessions, turns, completed, interrupted, len(kills), talked.Round(time.Second))
+	rec.log(t)
+	for _, k := range schedule {
+		t.Logf("plugin %s: down → restarted %s", k.name, percentile(rec.restart[k.name], 1))
+	}
+
+	require.NoError(t, srv.stop())
+	assertNoPluginLeft(t, pids)
+	fakes.close()
+	goleak.VerifyNone(t, leaks)
+}
