@@ -87,6 +87,32 @@ func TestOfflineAgentUsesMCPTools(t *testing.T) {
 	// The notes lived in the killed process; the restarted one has none.
 	tr = typed(t, c, "what are my notes")
 	assert.Equal(t, "You have no notes.", tr.text("response.text.delta"), "%+v", tr.events)
-	assert.NotZero(t, mcpNotesPID(t, srv.cmd.Process.Pid), "started again")
+	restarted := mcpNotesPID(t, srv.cmd.Process.Pid)
+	assert.NotZero(t, restarted, "started again")
+
+	// A clean stop closes the MCP server cleanly too (it ends with its
+	// input, nothing kills it).
+	require.NoError(t, c.Close(websocket.StatusNormalClosure, ""))
+	require.NoError(t, srv.stop())
+	assert.NotContains(t, srv.logs.String(), "MCP server did not close cleanly")
+	assert.False(t, pidAlive(restarted), "the MCP server is gone with the server")
 	assert.NotContains(t, srv.logs.String(), `"level":"ERROR"`)
+}
+
+// TestMCPServerEndsWithKilledParley: a SIGKILLed Parley leaves no local MCP
+// server behind: its stdin closes and it exits.
+func TestMCPServerEndsWithKilledParley(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: builds and runs the server and plugins")
+	}
+	srv := startServer(t, bins.get(t))
+	var pid int
+	require.Eventually(t, func() bool {
+		pid = mcpNotesPID(t, srv.cmd.Process.Pid)
+		return pid != 0
+	}, 10*time.Second, 20*time.Millisecond)
+	require.NoError(t, srv.cmd.Process.Kill())
+	_ = srv.stop()
+	require.Eventually(t, func() bool { return !pidAlive(pid) }, 10*time.Second, 20*time.Millisecond,
+		"the MCP server exits when Parley is killed")
 }

@@ -411,3 +411,17 @@ func TestReferenceServerEverything(t *testing.T) {
 		check(t, s)
 	})
 }
+
+// TestLocalServerNotTiedToAThread: a local server must not get Pdeathsig.
+// It fires when the OS thread that forked the child ends, and the plugin
+// host ends threads (its supervisors lock theirs): with it, the demo
+// notes server was SIGKILLed at every shutdown of a non-race build
+// ("MCP server did not close cleanly: signal: killed"), and could be
+// killed by a plugin reload. Its end comes from its stdin closing instead
+// (TestMCPServerEndsWithKilledParley in server/e2e).
+func TestLocalServerNotTiedToAThread(t *testing.T) {
+	attr := sysProcAttr()
+	require.NotNil(t, attr)
+	assert.Zero(t, attr.Pdeathsig)
+	assert.True(t, attr.Setpgid, "its own process group: a terminal's Ctrl-C reaches Parley only")
+}

@@ -2,9 +2,14 @@ package mcptools
 
 import "syscall"
 
-// sysProcAttr makes a local MCP server die with Parley (SIGKILL when the
-// thread that started it ends) and puts it in its own process group, so a
-// terminal's Ctrl-C reaches Parley only.
+// sysProcAttr puts a local MCP server in its own process group, so a
+// terminal's Ctrl-C reaches Parley only, which then closes it cleanly.
+//
+// No Pdeathsig: it fires when the *thread* that started the child ends,
+// and the plugin host ends OS threads (its supervisors lock theirs), which
+// killed MCP servers started from such a thread. A local server needs
+// none: when Parley exits, however it exits, the server's stdin closes,
+// and an MCP server exits at the end of its input.
 func sysProcAttr() *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	return &syscall.SysProcAttr{Setpgid: true}
 }
