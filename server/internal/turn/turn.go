@@ -31,7 +31,7 @@ var ErrBadTTL = errors.New("turn: the credential lifetime must be at least 1s")
 
 // ErrBadUser is returned for a user part that is empty or contains the
 // separator (the TURN server would read a different expiry).
-var ErrBadUser = errors.New("turn: the user part must be non-empty and contain no " + Separator)
+var ErrBadUser = errors.New("turn: the user part must be non-empty and free of the separator (a colon)")
 
 // Credential is one time-limited TURN username and password.
 type Credential struct {

@@ -31,7 +31,7 @@ func hmacSHA1(key, msg []byte) []byte {
 		inner = append(inner, b^ipad)
 		outer = append(outer, b^opad)
 	}
-	ih := sha1.Sum(append(inner, msg...)) //nolint:gosec // see above.
+	ih := sha1.Sum(append(inner, msg...))   //nolint:gosec // see above.
 	oh := sha1.Sum(append(outer, ih[:]...)) //nolint:gosec // see above.
 	return oh[:]
 }

@@ -69,13 +69,13 @@ type Stats struct {
 // Handler serves WebRTC sessions. One pion API (codecs, interceptors,
 // network settings) is shared by all its peer connections.
 type Handler struct {
-	cfg        config.WebRTC
-	mgr        *session.Manager
-	log        *slog.Logger
-	api        *webrtc.API
-	mux        *ice.MultiUDPMuxDefault
-	ice        iceServers
-	stats      counters
+	cfg   config.WebRTC
+	mgr   *session.Manager
+	log   *slog.Logger
+	api   *webrtc.API
+	mux   *ice.MultiUDPMuxDefault
+	ice   iceServers
+	stats counters
 
 	wg     sync.WaitGroup
 	mu     sync.Mutex
