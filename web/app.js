@@ -97,7 +97,11 @@ async function start() {
   partialItem = null;
   turn = 0;
   ui.latency.textContent = "";
-  client = new ParleyClient({ transport, server: params.get("server") || undefined });
+  client = new ParleyClient({
+    transport,
+    server: params.get("server") || undefined,
+    iceTransportPolicy: params.get("ice") === "relay" ? "relay" : "all",
+  });
   test.transport = transport;
   wire(client);
   try {

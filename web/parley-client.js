@@ -17,6 +17,7 @@ export const TRANSPORTS = Object.freeze({ WEBRTC: "webrtc", WEBSOCKET: "websocke
 
 const WS_PATH = "/ws/voice";
 const WEBRTC_OFFER_PATH = "/v1/webrtc/offer";
+const WEBRTC_ICE_SERVERS_PATH = "/v1/webrtc/ice-servers";
 const DATA_CHANNEL_LABEL = "events";
 const INPUT_RATE_HZ = 16000; // what the capture worklet sends on the WebSocket path
 const FRAME_MS = 20;
@@ -48,6 +49,7 @@ export class ParleyClient extends EventTarget {
    * @param {string} [options.apiKey] sent as ?token= (WebSocket) or Authorization: Bearer (WebRTC) when the server requires one
    * @param {() => Promise<string>} [options.getToken] called on every connect() for a short-lived client token
    *   (your backend mints it with POST /v1/tokens); takes precedence over apiKey, so a page never holds a long-lived secret
+   * @param {"all"|"relay"} [options.iceTransportPolicy] WebRTC candidates to use; "relay" forces TURN (default "all")
    */
   constructor(options = {}) {
     super();
@@ -59,6 +61,7 @@ export class ParleyClient extends EventTarget {
     this.audioConstraints = options.audio || {};
     this.apiKey = options.apiKey || "";
     this.getToken = typeof options.getToken === "function" ? options.getToken : null;
+    this.iceTransportPolicy = options.iceTransportPolicy === "relay" ? "relay" : "all";
     this._credential = this.apiKey;
     this.state = "idle";
     this.sessionId = "";
@@ -314,8 +317,40 @@ export class ParleyClient extends EventTarget {
 
   // --- WebRTC ------------------------------------------------------------
 
+  /**
+   * Fetches the server's ICE servers with fresh TURN credentials
+   * (GET /v1/webrtc/ice-servers). A server without the route (404) has none
+   * to offer: the connection then uses host candidates only, as before.
+   */
+  async _iceServers() {
+    const headers = {};
+    if (this._credential) headers.Authorization = `Bearer ${this._credential}`;
+    let resp;
+    try {
+      resp = await fetch(this.server + WEBRTC_ICE_SERVERS_PATH, { headers, cache: "no-store" });
+    } catch (err) {
+      throw new Error(`cannot reach ${this.server}${WEBRTC_ICE_SERVERS_PATH} (server down, or it does not allow this page's origin): ${err.message}`);
+    }
+    if (resp.status === 404) return [];
+    const body = await resp.json().catch(() => ({}));
+    if (!resp.ok) {
+      const e = body.error || {};
+      throw new Error(`ICE servers refused (${resp.status}${e.code ? " " + e.code : ""}): ${e.message || resp.statusText}`);
+    }
+    const list = Array.isArray(body.ice_servers) ? body.ice_servers : [];
+    return list
+      .filter((s) => s && Array.isArray(s.urls) && s.urls.length > 0)
+      .map((s) => {
+        const server = { urls: s.urls };
+        if (s.username) server.username = s.username;
+        if (s.credential) server.credential = s.credential;
+        return server;
+      });
+  }
+
   async _connectWebRTC() {
-    const pc = new RTCPeerConnection({ iceServers: [] });
+    const iceServers = await this._iceServers();
+    const pc = new RTCPeerConnection({ iceServers, iceTransportPolicy: this.iceTransportPolicy });
     this._pc = pc;
     this._teardown.push(() => pc.close());
     for (const track of this._mic.getAudioTracks()) pc.addTrack(track, this._mic);

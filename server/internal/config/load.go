@@ -298,6 +298,11 @@ func resolveEnv(cfg *Config, vars map[string]string) {
 	if name := cfg.Auth.Tokens.SecretEnv; name != "" {
 		cfg.Auth.Tokens.Keys, cfg.tokenKeyErr = parseTokenKeys(vars[name])
 	}
+	for i := range cfg.WebRTC.ICEServers {
+		if s := &cfg.WebRTC.ICEServers[i]; s.SecretEnv != "" {
+			s.Secret = []byte(vars[s.SecretEnv])
+		}
+	}
 	if name := cfg.Telephony.Twilio.AuthTokenEnv; name != "" {
 		cfg.Telephony.Twilio.AuthToken = vars[name]
 	}

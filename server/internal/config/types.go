@@ -105,11 +105,54 @@ type WebSocket struct {
 	PingInterval time.Duration `koanf:"ping_interval"`
 }
 
+// ICECredentialType says where an ICE server's username and credential
+// come from.
+type ICECredentialType string
+
+// The ICE credential types.
+const (
+	// ICECredentialStatic uses Username and Credential as configured (the
+	// default when credential_type is empty).
+	ICECredentialStatic ICECredentialType = "static"
+	// ICECredentialHMAC issues time-limited TURN credentials from a secret
+	// shared with the TURN server (coturn use-auth-secret, the "TURN REST
+	// API"): fresh ones for every client and every peer connection.
+	ICECredentialHMAC ICECredentialType = "hmac"
+)
+
+// DefaultICECredentialTTL is how long an hmac credential is valid when ttl
+// is 0.
+const DefaultICECredentialTTL = time.Hour
+
 // ICEServer is a STUN or TURN server.
 type ICEServer struct {
-	URLs       []string `koanf:"urls"`
-	Username   string   `koanf:"username"`
-	Credential string   `koanf:"credential"`
+	URLs []string `koanf:"urls"`
+	// Username and Credential are the static credentials of a TURN server.
+	// Credential is secret: redacted when printed.
+	Username   string `koanf:"username"`
+	Credential string `koanf:"credential"`
+	// CredentialType is static (default) or hmac.
+	CredentialType ICECredentialType `koanf:"credential_type"`
+	// SecretEnv names the environment variable holding the secret shared
+	// with the TURN server (hmac only).
+	SecretEnv string `koanf:"secret_env"`
+	// TTL is how long an issued hmac credential is valid (0 =
+	// DefaultICECredentialTTL).
+	TTL time.Duration `koanf:"ttl"`
+	// Secret is resolved from SecretEnv. Secret: never printed or logged.
+	Secret []byte `koanf:"-"`
+}
+
+// HMAC reports whether the server's credentials are issued from a shared
+// secret.
+func (s ICEServer) HMAC() bool { return s.CredentialType == ICECredentialHMAC }
+
+// CredentialTTL is TTL, or DefaultICECredentialTTL when TTL is 0.
+func (s ICEServer) CredentialTTL() time.Duration {
+	if s.TTL == 0 {
+		return DefaultICECredentialTTL
+	}
+	return s.TTL
 }
 
 // WebRTC configures the pion transport.

@@ -218,14 +218,57 @@ func (c *Config) validateStreams(v *validator) {
 		}
 	}
 	for i, s := range rtc.ICEServers {
-		if len(s.URLs) == 0 {
-			v.fail(fmt.Sprintf("webrtc.ice_servers[%d].urls", i), "", "must list at least one stun:/turn: URL")
-		}
-		for j, u := range s.URLs {
-			if !strings.HasPrefix(u, "stun:") && !strings.HasPrefix(u, "turn:") && !strings.HasPrefix(u, "turns:") {
-				v.fail(fmt.Sprintf("webrtc.ice_servers[%d].urls[%d]", i, j), u, "must start with stun:, turn: or turns:")
+		validateICEServer(v, fmt.Sprintf("webrtc.ice_servers[%d]", i), s)
+	}
+}
+
+// validateICEServer checks one webrtc.ice_servers entry: its URLs, and
+// that a TURN server has credentials of exactly one kind.
+func validateICEServer(v *validator, key string, s ICEServer) {
+	if len(s.URLs) == 0 {
+		v.fail(key+".urls", "", "must list at least one stun:/turn: URL")
+	}
+	turn := false
+	for j, u := range s.URLs {
+		switch {
+		case strings.HasPrefix(u, "turn:"), strings.HasPrefix(u, "turns:"):
+			turn = true
+		case strings.HasPrefix(u, "stun:"):
+			if s.HMAC() {
+				v.fail(fmt.Sprintf("%s.urls[%d]", key, j), u, "must be a turn: or turns: URL with credential_type hmac (STUN takes no credentials: list it in its own entry)")
 			}
+		default:
+			v.fail(fmt.Sprintf("%s.urls[%d]", key, j), u, "must start with stun:, turn: or turns:")
 		}
+	}
+	switch s.CredentialType {
+	case ICECredentialHMAC:
+		switch {
+		case s.SecretEnv == "":
+			v.fail(key+".secret_env", "", "must name the environment variable holding the secret shared with the TURN server (credential_type hmac)")
+		case strings.HasPrefix(s.SecretEnv, EnvPrefix):
+			v.fail(key+".secret_env", s.SecretEnv, "must not start with %s (those variables are Parley settings)", EnvPrefix)
+		case len(s.Secret) == 0:
+			v.fail(key+".secret_env", s.SecretEnv, "names an environment variable that is not set or empty")
+		}
+		if s.Username != "" || s.Credential != "" {
+			v.fail(key+".username", s.Username, "must be empty with credential_type hmac (username and credential are issued)")
+		}
+		if s.TTL != 0 && s.TTL < time.Second {
+			v.fail(key+".ttl", s.TTL, "must be 0 (%s) or at least 1s", DefaultICECredentialTTL)
+		}
+	case "", ICECredentialStatic:
+		if s.SecretEnv != "" {
+			v.fail(key+".secret_env", s.SecretEnv, "needs credential_type hmac")
+		}
+		if s.TTL != 0 {
+			v.fail(key+".ttl", s.TTL, "needs credential_type hmac")
+		}
+		if turn && (s.Username == "" || s.Credential == "") {
+			v.fail(key+".username", s.Username, "a TURN server needs username and credential, or credential_type hmac with secret_env")
+		}
+	default:
+		v.fail(key+".credential_type", s.CredentialType, "must be one of: %s", joinStr(ICECredentialStatic, ICECredentialHMAC))
 	}
 }
 

@@ -30,6 +30,8 @@ const (
 	codeSessionNotFound      httpCode = "session_not_found"
 	codeInvalidCandidate     httpCode = "invalid_candidate"
 	codeInternal             httpCode = "internal"
+	// codeICECredentials: TURN credentials could not be issued.
+	codeICECredentials httpCode = "ice_credentials_unavailable"
 	// codeSessionInUse: the client token's session id is running already.
 	codeSessionInUse httpCode = "session_in_use"
 	// codeTokenSessionMismatch: a client token for another session.

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -68,13 +69,13 @@ type Stats struct {
 // Handler serves WebRTC sessions. One pion API (codecs, interceptors,
 // network settings) is shared by all its peer connections.
 type Handler struct {
-	cfg        config.WebRTC
-	mgr        *session.Manager
-	log        *slog.Logger
-	api        *webrtc.API
-	mux        *ice.MultiUDPMuxDefault
-	iceServers []webrtc.ICEServer
-	stats      counters
+	cfg   config.WebRTC
+	mgr   *session.Manager
+	log   *slog.Logger
+	api   *webrtc.API
+	mux   *ice.MultiUDPMuxDefault
+	ice   iceServers
+	stats counters
 
 	wg     sync.WaitGroup
 	mu     sync.Mutex
@@ -85,7 +86,8 @@ type Handler struct {
 // New builds the handler and its pion API from cfg. Sessions are admitted
 // through mgr, using r.RemoteAddr as the client IP (the HTTP middleware
 // rewrites it for trusted proxies). With cfg.UDPMuxPort set it listens on
-// that UDP port at once; Close releases it.
+// that UDP port at once; Close releases it. An hmac ice_servers entry
+// without its secret is ErrICECredentials.
 func New(cfg config.WebRTC, mgr *session.Manager, logger *slog.Logger) (*Handler, error) {
 	if mgr == nil {
 		return nil, errors.New("webrtc: session manager is nil")
@@ -96,21 +98,23 @@ func New(cfg config.WebRTC, mgr *session.Manager, logger *slog.Logger) (*Handler
 	if cfg.MaxOfferBytes <= 0 {
 		cfg.MaxOfferBytes = defaultMaxOfferBytes
 	}
+	servers := iceServers{cfg: slices.Clone(cfg.ICEServers)}
+	// Refuse at start what every offer would fail on.
+	if _, _, err := servers.issue(defaultTURNUser, mgr.Clock().Now()); err != nil {
+		return nil, err
+	}
 	api, mux, err := newAPI(cfg, logger)
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{cfg: cfg, mgr: mgr, log: logger, api: api, mux: mux, peers: map[session.SessionID]*peer{}}
-	for _, s := range cfg.ICEServers {
-		h.iceServers = append(h.iceServers, webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
-	}
-	return h, nil
+	return &Handler{cfg: cfg, mgr: mgr, log: logger, api: api, mux: mux, ice: servers, peers: map[session.SessionID]*peer{}}, nil
 }
 
-// Routes mounts POST /v1/webrtc/offer and DELETE and PATCH on
-// /v1/webrtc/sessions/{id}.
+// Routes mounts POST /v1/webrtc/offer, GET /v1/webrtc/ice-servers and
+// DELETE and PATCH on /v1/webrtc/sessions/{id}.
 func (h *Handler) Routes(r chi.Router) {
 	r.Post(OfferPath, h.ServeOffer)
+	r.Get(ICEServersPath, h.ServeICEServers)
 	r.Delete(SessionPathPrefix+"{id}", h.ServeDelete)
 	r.Patch(SessionPathPrefix+"{id}", h.ServePatch)
 }
@@ -198,7 +202,7 @@ func (h *Handler) ServeOffer(w http.ResponseWriter, r *http.Request) {
 	// The peer and its session outlive the request: they keep its values,
 	// not its cancellation.
 	pctx, pcancel := context.WithCancel(context.WithoutCancel(r.Context()))
-	p, answer, err := h.newPeer(r.Context(), pctx, pcancel, text, info, log)
+	p, answer, err := h.newPeer(r.Context(), pctx, pcancel, text, info, turnUser(r), log)
 	if err != nil {
 		pcancel()
 		res.Release()

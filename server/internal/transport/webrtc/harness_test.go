@@ -27,7 +27,9 @@ import (
 
 	"github.com/parleyhq/parley/sdk"
 	"github.com/parleyhq/parley/server/internal/audio"
+	"github.com/parleyhq/parley/server/internal/clock"
 	"github.com/parleyhq/parley/server/internal/config"
+	"github.com/parleyhq/parley/server/internal/httpapi"
 	"github.com/parleyhq/parley/server/internal/protocol/parleyv1"
 	"github.com/parleyhq/parley/server/internal/protocol/parleyv1/parleyv1test"
 	"github.com/parleyhq/parley/server/internal/session"
@@ -46,6 +48,13 @@ type setup struct {
 	session config.Session
 	vad     config.VAD
 	rtc     config.WebRTC
+	// httpapi, when set, serves the handler behind the real router and its
+	// access control (auth, tokens) instead of a bare chi router.
+	httpapi *httpapi.Options
+	// logger receives the manager's and the handler's logs (default: discarded).
+	logger *slog.Logger
+	// clock is the manager's clock (default: the system clock).
+	clock clock.Clock
 }
 
 func defaultSetup() *setup {
@@ -76,6 +85,8 @@ type harness struct {
 	srv *httptest.Server
 	// schemas validate every event any test client receives.
 	schemas parleyv1test.Schemas
+	// bearer, when set, is sent as Authorization: Bearer with every offer.
+	bearer string
 }
 
 func newHarness(t testing.TB, llm *sessiontest.LLM, transcripts []string, tune func(*setup)) *harness {
@@ -85,17 +96,33 @@ func newHarness(t testing.TB, llm *sessiontest.LLM, transcripts []string, tune f
 		tune(s)
 	}
 	hs := &harness{t: t, stt: &sessiontest.STT{Transcripts: transcripts}, llm: llm, tts: &sessiontest.TTS{}, schemas: parleyv1test.Load(t)}
-	logger := slog.New(slog.DiscardHandler)
+	logger := s.logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	var opts []session.Option
+	if s.clock != nil {
+		opts = append(opts, session.WithClock(s.clock))
+	}
 	mgr, err := session.NewManager(s.session, s.vad, config.Tools{Timezone: "UTC"},
-		session.Plugins{STT: hs.stt, LLM: hs.llm, TTS: hs.tts}, nil, prometheus.NewRegistry(), logger)
+		session.Plugins{STT: hs.stt, LLM: hs.llm, TTS: hs.tts}, nil, prometheus.NewRegistry(), logger, opts...)
 	require.NoError(t, err)
 	hs.mgr = mgr
 	h, err := rtc.New(s.rtc, mgr, logger)
 	require.NoError(t, err)
 	hs.h = h
-	r := chi.NewRouter()
-	h.Routes(r)
-	hs.srv = httptest.NewServer(r)
+	var router http.Handler
+	if s.httpapi != nil {
+		o := *s.httpapi
+		o.Logger, o.Voice = logger, h.Routes
+		router, err = httpapi.New(o)
+		require.NoError(t, err)
+	} else {
+		r := chi.NewRouter()
+		h.Routes(r)
+		router = r
+	}
+	hs.srv = httptest.NewServer(router)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 		defer cancel()
@@ -155,6 +182,9 @@ type clientOpts struct {
 	noDecode bool
 	// json posts the offer as JSON.
 	json bool
+	// relay, when set, is the client's configuration (ICE servers, a
+	// relay-only policy): its candidates then come from TURN, not sock.
+	relay *webrtc.Configuration
 }
 
 // clientAPI is the client's pion API: loopback only, UDP4, no mDNS, all
@@ -180,7 +210,11 @@ func (hs *harness) dial(opts clientOpts) *client {
 	t.Helper()
 	sock, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	require.NoError(t, err)
-	pc, err := clientAPI(t, sock).NewPeerConnection(webrtc.Configuration{})
+	api, conf := clientAPI(t, sock), webrtc.Configuration{}
+	if opts.relay != nil {
+		api, conf = relayClientAPI(t), *opts.relay
+	}
+	pc, err := api.NewPeerConnection(conf)
 	require.NoError(t, err)
 	c := &client{t: t, hs: hs, pc: pc, sock: sock, events: make(chan event, 4096), open: make(chan struct{}), seq: 1000, ts: 5000}
 	t.Cleanup(c.close)
@@ -235,7 +269,13 @@ func (c *client) post(offer string, asJSON bool) (string, string) {
 		require.NoError(t, err)
 		ctype = "application/json"
 	}
-	resp, err := http.Post(c.hs.srv.URL+rtc.OfferPath, ctype, bytes.NewReader(body)) //nolint:noctx // test
+	req, err := http.NewRequest(http.MethodPost, c.hs.srv.URL+rtc.OfferPath, bytes.NewReader(body)) //nolint:noctx // test
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", ctype)
+	if c.hs.bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+c.hs.bearer)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)

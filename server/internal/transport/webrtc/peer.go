@@ -58,11 +58,16 @@ type peer struct {
 }
 
 // newPeer creates the peer connection for an offer and returns it with
-// the answer SDP (gathering complete: all candidates are in it).
-// The peer's goroutines live until pcancel; ctx bounds the negotiation.
+// the answer SDP (gathering complete: all candidates are in it). Its ICE
+// servers get fresh TURN credentials for user. The peer's goroutines
+// live until pcancel; ctx bounds the negotiation.
 func (h *Handler) newPeer(ctx, pctx context.Context, pcancel context.CancelFunc, offer string, info offerInfo,
-	log *slog.Logger,
+	user string, log *slog.Logger,
 ) (*peer, string, error) {
+	servers, _, err := h.ice.issue(user, h.mgr.Clock().Now())
+	if err != nil {
+		return nil, "", err
+	}
 	enc, err := audio.NewOpusEncoder(outputRate)
 	if err != nil {
 		return nil, "", fmt.Errorf("webrtc: %w", err)
@@ -73,7 +78,7 @@ func (h *Handler) newPeer(ctx, pctx context.Context, pcancel context.CancelFunc,
 	if err != nil {
 		return nil, "", fmt.Errorf("webrtc: local track: %w", err)
 	}
-	pc, err := h.api.NewPeerConnection(webrtc.Configuration{ICEServers: h.iceServers})
+	pc, err := h.api.NewPeerConnection(webrtc.Configuration{ICEServers: pionICEServers(servers)})
 	if err != nil {
 		return nil, "", fmt.Errorf("webrtc: new peer connection: %w", err)
 	}
