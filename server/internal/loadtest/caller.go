@@ -156,10 +156,10 @@ func (c *caller) send(ctx context.Context, conn *websocket.Conn, stop <-chan str
 			}
 		}
 		if ph == waiting {
-			if asked, open := c.st.isOpen(); !open {
+			if !c.st.isOpen() {
 				ph, paused = pausing, 0
-			} else if now.Sub(asked) > c.cfg.TurnTimeout {
-				if r, ok := c.st.end(now, timedOut, 0); ok {
+			} else if c.st.stalled(now, c.cfg.TurnTimeout) {
+				if r, ok := c.st.end(now, timedOut); ok {
 					c.col.addTurn(r)
 				}
 				ph, paused = pausing, 0
@@ -232,7 +232,9 @@ func (c *caller) read(ctx context.Context, conn *websocket.Conn) error {
 		}
 		now := time.Now()
 		if typ == websocket.MessageBinary {
-			c.st.audio(now)
+			if r, ok := c.st.audio(now); ok {
+				c.col.addTurn(r)
+			}
 			c.col.serverFrames.Add(1)
 			d := time.Duration(len(data)/bytesPerSample) * time.Second / outputRate
 			if po.frame(now, d) {
@@ -249,16 +251,16 @@ func (c *caller) read(ctx context.Context, conn *websocket.Conn) error {
 			po.on = false
 		case parleyv1.TypeTranscriptFinal:
 			if ev.Text == "" {
-				if r, ok := c.st.end(now, unrecognized, 0); ok {
+				if r, ok := c.st.end(now, unrecognized); ok {
 					c.col.addTurn(r)
 				}
 			}
 		case parleyv1.TypeMetrics:
-			var sv time.Duration
 			if ev.VoiceToVoice != nil {
-				sv = time.Duration(*ev.VoiceToVoice * float64(time.Millisecond))
+				c.col.addServerV2V(now, time.Duration(*ev.VoiceToVoice*float64(time.Millisecond)))
 			}
-			if r, ok := c.st.end(now, answered, sv); ok {
+			// The reply is over; one that sent no audio is no answer to a caller.
+			if r, ok := c.st.end(now, timedOut); ok {
 				c.col.addTurn(r)
 			}
 		case parleyv1.TypeError:

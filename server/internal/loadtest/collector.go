@@ -23,10 +23,14 @@ type turnRecord struct {
 	at      time.Time
 	outcome turnOutcome
 	// v2v is end of the question's audio sent → first agent audio frame
-	// received (answered turns).
+	// received (answered turns, recorded at that frame).
 	v2v time.Duration
-	// serverV2V is the server's own voice_to_voice_ms (0: not reported).
-	serverV2V time.Duration
+}
+
+// sample is a server-reported latency and when it came.
+type sample struct {
+	at time.Time
+	d  time.Duration
 }
 
 // failure is a session that ended before it was told to.
@@ -45,6 +49,7 @@ type collector struct {
 
 	mu       sync.Mutex
 	turns    []turnRecord
+	server   []sample
 	failures []failure
 	started  int
 	live     int
@@ -54,6 +59,13 @@ type collector struct {
 func (c *collector) addTurn(r turnRecord) {
 	c.mu.Lock()
 	c.turns = append(c.turns, r)
+	c.mu.Unlock()
+}
+
+// addServerV2V records the server's voice_to_voice_ms of a reply.
+func (c *collector) addServerV2V(at time.Time, d time.Duration) {
+	c.mu.Lock()
+	c.server = append(c.server, sample{at: at, d: d})
 	c.mu.Unlock()
 }
 
@@ -106,6 +118,7 @@ func (c *collector) counts() counts {
 // windowData is what happened in [from, to).
 type windowData struct {
 	turns    []turnRecord
+	server   []time.Duration
 	failures []failure
 	live     int
 	started  int
@@ -120,6 +133,11 @@ func (c *collector) window(from, to time.Time) windowData {
 	for _, t := range c.turns {
 		if !t.at.Before(from) && t.at.Before(to) {
 			w.turns = append(w.turns, t)
+		}
+	}
+	for _, v := range c.server {
+		if !v.at.Before(from) && v.at.Before(to) {
+			w.server = append(w.server, v.d)
 		}
 	}
 	for _, f := range c.failures {
@@ -137,54 +155,72 @@ func (c *collector) window(from, to time.Time) windowData {
 }
 
 // turnState is the question a caller is waiting on, shared by its sender
-// (which opens and may time it out) and its reader (which answers it).
+// (which opens it and may give up on it) and its reader (which sees the
+// answer arrive and end).
 type turnState struct {
 	mu         sync.Mutex
 	open       bool
 	speechEnd  time.Time
 	firstAudio time.Time
+	lastAudio  time.Time
 }
 
 // ask opens a question whose audio ended at end.
 func (s *turnState) ask(end time.Time) {
 	s.mu.Lock()
-	s.open, s.speechEnd, s.firstAudio = true, end, time.Time{}
+	s.open, s.speechEnd, s.firstAudio, s.lastAudio = true, end, time.Time{}, time.Time{}
 	s.mu.Unlock()
 }
 
-// audio notes an agent audio frame received at t.
-func (s *turnState) audio(t time.Time) {
+// audio notes an agent audio frame received at t; the first one of an
+// open question answers it (the record is returned then).
+func (s *turnState) audio(t time.Time) (turnRecord, bool) {
 	s.mu.Lock()
-	if s.open && s.firstAudio.IsZero() {
-		s.firstAudio = t
+	defer s.mu.Unlock()
+	if !s.open {
+		return turnRecord{}, false
 	}
-	s.mu.Unlock()
+	s.lastAudio = t
+	if !s.firstAudio.IsZero() {
+		return turnRecord{}, false
+	}
+	s.firstAudio = t
+	return turnRecord{at: t, outcome: answered, v2v: t.Sub(s.speechEnd)}, true
 }
 
-// end closes the open question (false if none was open).
-func (s *turnState) end(at time.Time, outcome turnOutcome, serverV2V time.Duration) (turnRecord, bool) {
+// end closes the open question: the reply is over, or the caller gives up.
+// A question no audio answered is recorded with outcome (the record is
+// returned then).
+func (s *turnState) end(at time.Time, outcome turnOutcome) (turnRecord, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.open {
 		return turnRecord{}, false
 	}
 	s.open = false
-	r := turnRecord{at: at, outcome: outcome, serverV2V: serverV2V}
-	if outcome == answered {
-		if s.firstAudio.IsZero() {
-			r.outcome = timedOut // a reply without audio is no answer to a caller
-		} else {
-			r.v2v = s.firstAudio.Sub(s.speechEnd)
-		}
+	if !s.firstAudio.IsZero() {
+		return turnRecord{}, false
 	}
-	return r, true
+	return turnRecord{at: at, outcome: outcome}, true
 }
 
-// isOpen reports whether a question is open and since when.
-func (s *turnState) isOpen() (time.Time, bool) {
+// isOpen reports whether a question is open.
+func (s *turnState) isOpen() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.speechEnd, s.open
+	return s.open
+}
+
+// stalled reports whether an open question has waited longer than timeout
+// for its first agent audio, or, once answered, for more of it.
+func (s *turnState) stalled(now time.Time, timeout time.Duration) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	since := s.speechEnd
+	if !s.lastAudio.IsZero() {
+		since = s.lastAudio
+	}
+	return s.open && now.Sub(since) > timeout
 }
 
 // waitingFor is how long an open question without agent audio has waited at t.

@@ -126,13 +126,16 @@ func TestRunCounts(t *testing.T) {
 	assert.Equal(t, st.Turns, st.Answered+st.Unrecognized+st.TimedOut)
 	assert.Zero(t, st.Unrecognized)
 	assert.Equal(t, st.Answered+st.PendingCounted, st.VoiceToVoice.N)
-	assert.Equal(t, st.Answered, st.ServerVoiceToVoice.N, "the server reports every answered turn")
+	// The server reports each reply when it ends: all but the (at most one
+	// per caller) still playing when the window closed.
+	assert.LessOrEqual(t, st.ServerVoiceToVoice.N, st.Answered)
+	assert.GreaterOrEqual(t, st.ServerVoiceToVoice.N, st.Answered-3)
 	assert.LessOrEqual(t, st.VoiceToVoice.P50, st.VoiceToVoice.P90)
 	assert.LessOrEqual(t, st.VoiceToVoice.P90, st.VoiceToVoice.P99)
 	assert.LessOrEqual(t, st.VoiceToVoice.P99, st.VoiceToVoice.Max)
 	assert.Positive(t, st.VoiceToVoice.P50)
-	// Two words of 100 ms each: 10 frames of 20 ms per answer, all before its metrics event.
-	assert.GreaterOrEqual(t, st.ServerFrames, int64(10*st.Answered))
+	// Two words of 100 ms each: 10 frames of 20 ms per finished answer.
+	assert.GreaterOrEqual(t, st.ServerFrames, int64(10*(st.Answered-3)+min(st.Answered, 3)))
 	assert.Positive(t, st.ClientFrames)
 	assert.GreaterOrEqual(t, len(ts.llm.Requests()), st.Answered)
 	assert.GreaterOrEqual(t, ts.stt.Streams(), st.Turns)

@@ -212,7 +212,7 @@ func (e *engine) window(ctx context.Context, d time.Duration, sessions int) Step
 		ServerFrames: c1.serverFrames - c0.serverFrames, ServerLate: c1.serverLate - c0.serverLate,
 		ServerErrors: c1.serverErrors - c0.serverErrors,
 	}
-	var v2v, server []time.Duration
+	var v2v []time.Duration
 	var longest time.Duration
 	for _, t := range w.turns {
 		st.Turns++
@@ -221,9 +221,6 @@ func (e *engine) window(ctx context.Context, d time.Duration, sessions int) Step
 			st.Answered++
 			v2v = append(v2v, t.v2v)
 			longest = max(longest, t.v2v)
-			if t.serverV2V > 0 {
-				server = append(server, t.serverV2V)
-			}
 		case unrecognized:
 			st.Unrecognized++
 		case timedOut:
@@ -240,7 +237,7 @@ func (e *engine) window(ctx context.Context, d time.Duration, sessions int) Step
 			st.PendingCounted++
 		}
 	}
-	st.VoiceToVoice, st.ServerVoiceToVoice = summarise(v2v), summarise(server)
+	st.VoiceToVoice, st.ServerVoiceToVoice = summarise(v2v), summarise(w.server)
 	if frames := st.ClientFrames + st.ServerFrames; frames > 0 {
 		st.LateFraction = float64(st.ClientLate+st.ServerLate) / float64(frames)
 	}

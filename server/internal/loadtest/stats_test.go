@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestPercentile(t *testing.T) {
@@ -70,4 +71,41 @@ func TestPlayout(t *testing.T) {
 	assert.False(t, at(240*time.Millisecond))
 	p.on = false // a new response
 	assert.False(t, at(time.Second))
+}
+
+// TestTurnState: a question is answered by its first audio frame (later
+// frames and the end of the reply record nothing more); one that ends
+// without audio is recorded with the outcome given; stalls count from the
+// question, then from the last frame.
+func TestTurnState(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	var s turnState
+	_, ok := s.audio(t0)
+	assert.False(t, ok, "no question open")
+
+	s.ask(t0)
+	assert.True(t, s.isOpen())
+	w, ok := s.waitingFor(t0.Add(300 * time.Millisecond))
+	assert.True(t, ok)
+	assert.Equal(t, 300*time.Millisecond, w)
+	assert.False(t, s.stalled(t0.Add(time.Second), time.Second))
+	assert.True(t, s.stalled(t0.Add(1001*time.Millisecond), time.Second))
+	r, ok := s.audio(t0.Add(700 * time.Millisecond))
+	require.True(t, ok)
+	assert.Equal(t, turnRecord{at: t0.Add(700 * time.Millisecond), outcome: answered, v2v: 700 * time.Millisecond}, r)
+	_, ok = s.waitingFor(t0.Add(time.Second))
+	assert.False(t, ok, "answered: no longer waiting")
+	_, ok = s.audio(t0.Add(2 * time.Second))
+	assert.False(t, ok, "only the first frame answers")
+	assert.False(t, s.stalled(t0.Add(2500*time.Millisecond), time.Second), "stalls count from the last frame")
+	_, ok = s.end(t0.Add(3*time.Second), timedOut)
+	assert.False(t, ok, "an answered question records nothing at its end")
+	assert.False(t, s.isOpen())
+
+	s.ask(t0.Add(10 * time.Second))
+	r, ok = s.end(t0.Add(11*time.Second), unrecognized)
+	require.True(t, ok)
+	assert.Equal(t, unrecognized, r.outcome)
+	_, ok = s.end(t0.Add(12*time.Second), timedOut)
+	assert.False(t, ok, "ended once")
 }
