@@ -118,6 +118,10 @@ func (r *Report) WriteTable(w io.Writer) error {
 		for _, c := range s.Crossed {
 			fmt.Fprintf(&b, "%d sessions: crossed: %s\n", s.Sessions, c)
 		}
+		if s.TimedOut > 0 || s.Unrecognized > 0 || s.ServerErrors > 0 {
+			fmt.Fprintf(&b, "%d sessions: %d turns timed out, %d unrecognized, %d error events from the server\n",
+				s.Sessions, s.TimedOut, s.Unrecognized, s.ServerErrors)
+		}
 		if s.ProcError != "" {
 			fmt.Fprintf(&b, "%d sessions: process sampling: %s\n", s.Sessions, s.ProcError)
 		}
