@@ -3,6 +3,7 @@
 //	parley [--config FILE]...           serve (default configs/parley.yaml); SIGHUP reloads
 //	parley config check [FILE...]       validate a configuration and exit
 //	parley config print [--config F]... print the effective configuration, secrets redacted
+//	parley loadtest [flags]             simulated callers on /ws/voice; see --help
 //
 // Several files layer, lowest first (config.MergeRule): a base file and
 // overlays, e.g. --config configs/parley.yaml --config configs/examples/anthropic.yaml.
@@ -17,12 +18,14 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/parleyhq/parley/server/internal/app"
 	"github.com/parleyhq/parley/server/internal/config"
 	"github.com/parleyhq/parley/server/internal/httpapi"
+	"github.com/parleyhq/parley/server/internal/loadtest"
 	"github.com/parleyhq/parley/server/internal/mcpnotes"
 	"github.com/parleyhq/parley/server/internal/telemetry"
 )
@@ -50,6 +53,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if len(args) > 0 && args[0] == "mcp-notes" {
 		return mcpNotesCmd(args[1:], stderr)
+	}
+	if len(args) > 0 && args[0] == "loadtest" {
+		return loadtestCmd(args[1:], stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "serve" {
 		args = args[1:]
@@ -172,6 +178,82 @@ func mcpNotesCmd(args []string, stderr io.Writer) int {
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "mcp-notes:", err)
+		return exitError
+	}
+	return exitOK
+}
+
+// loadtestCmd runs `parley loadtest`: it parses flags into a
+// loadtest.Config, runs it and prints the table (and the JSON line).
+func loadtestCmd(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("parley loadtest", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg := loadtest.Config{}
+	fs.StringVar(&cfg.URL, "url", loadtest.DefaultURL, "server base URL; callers use its /ws/voice")
+	fs.StringVar(&cfg.Token, "token", "", "API key or client token (sent as Authorization: Bearer)")
+	fs.BoolVar(&cfg.AllowRemote, "allow-remote", false, "allow a target that is not loopback")
+	wav := fs.String("wav", "", "question to speak: a 16 kHz PCM16 WAV (default: 1.3 s of generated voiced speech)")
+	fs.IntVar(&cfg.Sessions, "sessions", loadtest.DefaultSessions, "concurrent callers (a ramp's first step)")
+	fs.DurationVar(&cfg.Duration, "duration", loadtest.DefaultDuration, "length of a run (not a ramp)")
+	fs.DurationVar(&cfg.Gap, "gap", loadtest.DefaultGap, "silence after each answer before the next question")
+	fs.DurationVar(&cfg.Stagger, "stagger", loadtest.DefaultStagger, "delay between the starts of two callers")
+	fs.DurationVar(&cfg.TurnTimeout, "turn-timeout", loadtest.DefaultTurnTimeout, "wait for an answer before asking again")
+	fs.BoolVar(&cfg.Ramp, "ramp", false, "add --step callers every --step-duration until a threshold is crossed")
+	fs.IntVar(&cfg.Step, "step", loadtest.DefaultStep, "callers added per ramp step")
+	fs.DurationVar(&cfg.StepDuration, "step-duration", loadtest.DefaultStepDuration, "length of a ramp step")
+	fs.IntVar(&cfg.MaxSessions, "max-sessions", loadtest.DefaultMaxSessions, "a ramp's largest step")
+	fs.DurationVar(&cfg.MaxP99, "max-p99", 0, "voice-to-voice p99 threshold (0: none; a ramp with no threshold uses 2s and --max-late 0.01)")
+	fs.Float64Var(&cfg.MaxLate, "max-late", -1, "late-frame threshold, a fraction of all frames (negative: none)")
+	pids := fs.String("pid", "", "comma-separated process ids (server, plugins) to sample CPU and RSS of")
+	asJSON := fs.Bool("json", false, "also print the report as one JSON object on the last line")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "parley loadtest: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	for _, p := range strings.Split(*pids, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		n, err := strconv.Atoi(p)
+		if err != nil {
+			fmt.Fprintf(stderr, "parley loadtest: --pid %q: not a process id\n", p)
+			return exitUsage
+		}
+		cfg.PIDs = append(cfg.PIDs, n)
+	}
+	cfg.Speech = loadtest.Question()
+	if *wav != "" {
+		s, err := loadtest.LoadWAV(*wav)
+		if err != nil {
+			fmt.Fprintln(stderr, "parley loadtest:", err)
+			return exitUsage
+		}
+		cfg.Speech = s
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	rep, err := loadtest.Run(ctx, cfg, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "parley loadtest:", err)
+		if errors.Is(err, loadtest.ErrInvalidConfig) {
+			return exitUsage
+		}
+		return exitError
+	}
+	if err := rep.WriteTable(stdout); err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitError
+	}
+	if *asJSON {
+		if err := rep.WriteJSON(stdout); err != nil {
+			fmt.Fprintln(stderr, err)
+			return exitError
+		}
+	}
+	if !rep.OK {
 		return exitError
 	}
 	return exitOK

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -148,4 +149,42 @@ func TestBinaryServesAndStopsOnSIGTERM(t *testing.T) {
 		t.Fatal("parley did not exit after SIGTERM")
 	}
 	assert.Contains(t, rest.String(), "stopped cleanly")
+}
+
+// TestLoadtestCommand: flags are checked, a remote target is refused, and
+// a run against a closed port reports its failed sessions in the table and
+// as one JSON object on the last line, with a failing exit code.
+func TestLoadtestCommand(t *testing.T) {
+	var out, errOut bytes.Buffer
+	assert.Equal(t, exitUsage, run([]string{"loadtest", "--sessions", "0"}, &out, &errOut))
+	assert.Contains(t, errOut.String(), "--sessions")
+	errOut.Reset()
+	assert.Equal(t, exitUsage, run([]string{"loadtest", "--pid", "x"}, &out, &errOut))
+	assert.Equal(t, exitUsage, run([]string{"loadtest", "--wav", filepath.Join(t.TempDir(), "none.wav")}, &out, &errOut))
+	errOut.Reset()
+	assert.Equal(t, exitError, run([]string{"loadtest", "--url", "http://192.0.2.10:8080"}, &out, &errOut))
+	assert.Contains(t, errOut.String(), "not a loopback address")
+
+	var lc net.ListenConfig
+	ln, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	out.Reset()
+	errOut.Reset()
+	code := run([]string{"loadtest", "--url", "http://" + addr, "--sessions", "2", "--duration", "1s", "--stagger", "0", "--json"}, &out, &errOut)
+	assert.Equal(t, exitError, code, errOut.String())
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	require.GreaterOrEqual(t, len(lines), 2)
+	assert.Contains(t, lines[0], "sessions")
+	var rep struct {
+		OK    bool `json:"ok"`
+		Steps []struct {
+			Failed int `json:"sessions_failed"`
+		} `json:"steps"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(lines[len(lines)-1]), &rep))
+	assert.False(t, rep.OK)
+	require.Len(t, rep.Steps, 1)
+	assert.Equal(t, 2, rep.Steps[0].Failed)
 }
