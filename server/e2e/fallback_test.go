@@ -152,6 +152,21 @@ func fetchPluginStatus(ctx context.Context, addr string) (map[string]pluginState
 	return out, nil
 }
 
+// sendText sends text as the user's typed turn (input.text).
+func sendText(ctx context.Context, t *testing.T, c *websocket.Conn, text string) {
+	t.Helper()
+	msg, err := json.Marshal(map[string]string{"type": "input.text", "text": text})
+	require.NoError(t, err)
+	require.NoError(t, c.Write(ctx, websocket.MessageText, msg))
+}
+
+// typed sends one input.text and reads the turn.
+func typed(t *testing.T, c *websocket.Conn, text string) *turn {
+	t.Helper()
+	sendText(t.Context(), t, c, text)
+	return readTurn(t.Context(), t, c)
+}
+
 // readTurn reads events until the turn's metrics event.
 func readTurn(ctx context.Context, t *testing.T, c *websocket.Conn) *turn {
 	t.Helper()

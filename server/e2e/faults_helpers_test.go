@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -366,6 +368,100 @@ func assertCleanErrors(t *testing.T, errs []faultEvent) {
 			assert.False(t, leakPatterns.MatchString(v), "error detail %s leaks internals: %+v", k, e)
 		}
 	}
+}
+
+// pluginPIDs remembers the pid of every plugin process seen during a
+// test, to check none is left once the server is gone.
+type pluginPIDs struct {
+	mu   sync.Mutex
+	seen map[int]bool
+}
+
+// note reads the server's plugin list and returns each running plugin's
+// pid by name, remembering them.
+func (b *pluginPIDs) note(ctx context.Context, addr string) map[string]int {
+	st := pluginStatusNoFail(ctx, addr)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.seen == nil {
+		b.seen = map[int]bool{}
+	}
+	out := map[string]int{}
+	for name, p := range st {
+		if p.PID > 0 {
+			b.seen[p.PID] = true
+			out[name] = p.PID
+		}
+	}
+	return out
+}
+
+// all returns every pid seen.
+func (b *pluginPIDs) all() map[int]bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return maps.Clone(b.seen)
+}
+
+// kill is one scheduled SIGKILL of a plugin: at (from the schedule's
+// start) of the plugin called name. With busy set, the kill first waits
+// for that count of streams under way to be above zero, so that it lands
+// mid-utterance or mid-reply.
+type kill struct {
+	at   time.Duration
+	name string
+	busy *atomic.Int64
+}
+
+// Kill-scheduling bounds: how often and how long a kill looks for a
+// stream of its kind under way (safety nets, not timing assertions).
+const (
+	busyPoll  = 5 * time.Millisecond
+	busyLimit = 10 * time.Second
+)
+
+// runKills SIGKILLs the plugins of schedule in its own goroutine, and
+// sends the kills that happened when it is done (or ctx ended).
+func runKills(ctx context.Context, addr string, pids *pluginPIDs, schedule []kill) <-chan []kill {
+	killed := make(chan []kill, 1)
+	go func() {
+		var done []kill
+		start := time.Now()
+		for _, k := range schedule {
+			select {
+			case <-time.After(time.Until(start.Add(k.at))):
+			case <-ctx.Done():
+				killed <- done
+				return
+			}
+			if k.busy != nil && !waitBusy(ctx, k.busy) {
+				continue
+			}
+			if pid := pids.note(ctx, addr)[k.name]; pid > 0 && syscall.Kill(pid, syscall.SIGKILL) == nil {
+				done = append(done, k)
+			}
+		}
+		killed <- done
+	}()
+	return killed
+}
+
+// waitBusy waits until n is above zero; false if it never was within
+// busyLimit or ctx ended.
+func waitBusy(ctx context.Context, n *atomic.Int64) bool {
+	tick := time.NewTicker(busyPoll)
+	defer tick.Stop()
+	limit := time.After(busyLimit)
+	for n.Load() == 0 {
+		select {
+		case <-tick.C:
+		case <-limit:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return true
 }
 
 // assertNoPluginLeft checks that no plugin process seen during the test is

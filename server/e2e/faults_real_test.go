@@ -3,9 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"sync"
-	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -53,31 +50,7 @@ pipeline:
 
 // Sizes of the real-provider run: smaller than the sim suite's (one kill
 // per kind), to keep make test short.
-const (
-	realProviderTurns = 3
-	// busyPoll and busyLimit: how often and how long a kill looks for a
-	// stream of its kind under way (safety nets, not timing assertions).
-	busyPoll  = 5 * time.Millisecond
-	busyLimit = 10 * time.Second
-)
-
-// waitBusy waits until n is above zero; false if it never was within
-// busyLimit or ctx ended.
-func waitBusy(ctx context.Context, n *atomic.Int64) bool {
-	tick := time.NewTicker(busyPoll)
-	defer tick.Stop()
-	limit := time.After(busyLimit)
-	for n.Load() == 0 {
-		select {
-		case <-tick.C:
-		case <-limit:
-			return false
-		case <-ctx.Done():
-			return false
-		}
-	}
-	return true
-}
+const realProviderTurns = 3
 
 // TestFaultsSIGKILLRealProviders is issue 13's reproduction: the real
 // server binary and the real Deepgram, Anthropic and ElevenLabs plugin
@@ -100,59 +73,19 @@ func TestFaultsSIGKILLRealProviders(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	type kill struct {
-		at   time.Duration
-		name string
-		// busy is the fake's count of streams under way: the kill waits
-		// for one, so that it lands mid-utterance or mid-reply.
-		busy *atomic.Int64
-	}
 	schedule := []kill{
 		{6 * time.Second, "stt-deepgram", &fakes.sttLive},
 		{9 * time.Second, "tts-elevenlabs", &fakes.ttsLive},
 		{12 * time.Second, "llm-anthropic", &fakes.llmLive},
 	}
-	pids := map[int]bool{}
-	var pidMu sync.Mutex
-	note := func() map[string]int {
-		st := pluginStatusNoFail(ctx, srv.addr)
-		pidMu.Lock()
-		defer pidMu.Unlock()
-		out := map[string]int{}
-		for name, p := range st {
-			if p.PID > 0 {
-				pids[p.PID] = true
-				out[name] = p.PID
-			}
-		}
-		return out
-	}
-	require.Len(t, note(), len(schedule), "every plugin runs with a pid")
-	killed := make(chan []kill, 1)
-	go func() {
-		var done []kill
-		start := time.Now()
-		for _, k := range schedule {
-			select {
-			case <-time.After(time.Until(start.Add(k.at))):
-			case <-ctx.Done():
-				killed <- done
-				return
-			}
-			if !waitBusy(ctx, k.busy) {
-				continue
-			}
-			if pid := note()[k.name]; pid > 0 && syscall.Kill(pid, syscall.SIGKILL) == nil {
-				done = append(done, k)
-			}
-		}
-		killed <- done
-	}()
+	var pids pluginPIDs
+	require.Len(t, pids.note(ctx, srv.addr), len(schedule), "every plugin runs with a pid")
+	killed := runKills(ctx, srv.addr, &pids, schedule)
 	talkStart := time.Now()
 	runs := runTalkers(ctx, srv.addr, faultSessions, realProviderTurns, samples)
 	talked := time.Since(talkStart)
 	kills := <-killed
-	note()
+	pids.note(ctx, srv.addr)
 
 	turns, completed, interrupted := checkRuns(t, runs, realProviderTurns)
 	rec := recoveries(t, srv)
@@ -172,7 +105,7 @@ func TestFaultsSIGKILLRealProviders(t *testing.T) {
 	}
 
 	require.NoError(t, srv.stop())
-	assertNoPluginLeft(t, pids)
+	assertNoPluginLeft(t, pids.all())
 	fakes.close()
 	goleak.VerifyNone(t, leaks)
 }

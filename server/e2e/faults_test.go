@@ -3,8 +3,6 @@ package e2e
 import (
 	"context"
 	"regexp"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -96,50 +94,16 @@ func TestFaultsSIGKILLUnderLoad(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	type kill struct {
-		at   time.Duration
-		name string
-	}
 	schedule := []kill{
-		{6 * time.Second, "stt-sim"}, {8 * time.Second, "tts-flite"}, {10 * time.Second, "llm-sim"},
-		{16 * time.Second, "stt-sim"}, {18 * time.Second, "tts-flite"}, {21 * time.Second, "llm-sim"},
+		{6 * time.Second, "stt-sim", nil}, {8 * time.Second, "tts-flite", nil}, {10 * time.Second, "llm-sim", nil},
+		{16 * time.Second, "stt-sim", nil}, {18 * time.Second, "tts-flite", nil}, {21 * time.Second, "llm-sim", nil},
 	}
-	pids := map[int]bool{}
-	var pidMu sync.Mutex
-	note := func() map[string]int {
-		st := pluginStatusNoFail(ctx, srv.addr)
-		pidMu.Lock()
-		defer pidMu.Unlock()
-		out := map[string]int{}
-		for name, p := range st {
-			if p.PID > 0 {
-				pids[p.PID] = true
-				out[name] = p.PID
-			}
-		}
-		return out
-	}
-	note()
-	killed := make(chan []kill, 1)
-	go func() {
-		var done []kill
-		start := time.Now()
-		for _, k := range schedule {
-			select {
-			case <-time.After(time.Until(start.Add(k.at))):
-			case <-ctx.Done():
-				killed <- done
-				return
-			}
-			if pid := note()[k.name]; pid > 0 && syscall.Kill(pid, syscall.SIGKILL) == nil {
-				done = append(done, k)
-			}
-		}
-		killed <- done
-	}()
+	var pids pluginPIDs
+	pids.note(ctx, srv.addr)
+	killed := runKills(ctx, srv.addr, &pids, schedule)
 	runs := runTalkers(ctx, srv.addr, faultSessions, faultTurns, samples)
 	kills := <-killed
-	note()
+	pids.note(ctx, srv.addr)
 
 	turns, completed, interrupted := checkRuns(t, runs, faultTurns)
 
@@ -157,7 +121,7 @@ func TestFaultsSIGKILLUnderLoad(t *testing.T) {
 
 	// No process left once the server is gone.
 	require.NoError(t, srv.stop())
-	assertNoPluginLeft(t, pids)
+	assertNoPluginLeft(t, pids.all())
 	goleak.VerifyNone(t, leaks)
 }
 

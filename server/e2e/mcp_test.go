@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,15 +13,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// typed sends one input.text and reads the turn.
-func typed(t *testing.T, c *websocket.Conn, text string) *turn {
-	t.Helper()
-	msg, err := json.Marshal(map[string]string{"type": "input.text", "text": text})
-	require.NoError(t, err)
-	require.NoError(t, c.Write(t.Context(), websocket.MessageText, msg))
-	return readTurn(t.Context(), t, c)
-}
 
 // mcpNotesPID finds the server's child running `parley mcp-notes`.
 func mcpNotesPID(t *testing.T, parent int) int {

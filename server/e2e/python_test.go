@@ -60,9 +60,7 @@ func voiceConn(ctx context.Context, t *testing.T, addr string) *websocket.Conn {
 // agent's audio samples.
 func textTurn(ctx context.Context, t *testing.T, c *websocket.Conn, text string) (*turn, []int16) {
 	t.Helper()
-	msg, err := json.Marshal(map[string]string{"type": "input.text", "text": text})
-	require.NoError(t, err)
-	require.NoError(t, c.Write(ctx, websocket.MessageText, msg))
+	sendText(ctx, t, c, text)
 	ctx, cancel := context.WithTimeout(ctx, turnLimit)
 	defer cancel()
 	tr := &turn{}

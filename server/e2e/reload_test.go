@@ -73,10 +73,7 @@ func sessionGeneration(t *testing.T, base, id string) int {
 // it returns the turn's audio bytes.
 func askText(t *testing.T, c *websocket.Conn, text string) int {
 	t.Helper()
-	msg, err := json.Marshal(map[string]string{"type": "input.text", "text": text})
-	require.NoError(t, err)
-	require.NoError(t, c.Write(t.Context(), websocket.MessageText, msg))
-	tr := readTurn(t.Context(), t, c)
+	tr := typed(t, c, text)
 	_, failed := tr.first("error")
 	assert.False(t, failed, "no error event: %+v", tr.events)
 	_, done := tr.first("response.done")

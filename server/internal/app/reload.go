@@ -179,20 +179,29 @@ var reloadable = []string{ //nolint:gochecknoglobals // a fixed table.
 
 // samePlugins reports whether the reloadable sections of a and b are equal.
 func samePlugins(a, b *config.Config) bool {
-	return reflect.DeepEqual(a.Plugins.Instances, b.Plugins.Instances) &&
-		a.Plugins.HealthInterval == b.Plugins.HealthInterval &&
-		a.Plugins.DefaultStartTimeout == b.Plugins.DefaultStartTimeout &&
-		a.Plugins.DefaultRestart == b.Plugins.DefaultRestart &&
-		reflect.DeepEqual(a.Pipeline, b.Pipeline) &&
-		a.Resilience.Breaker == b.Resilience.Breaker &&
-		a.Resilience.Retry == b.Resilience.Retry &&
-		a.Resilience.FirstOutput == b.Resilience.FirstOutput
+	for _, k := range changedKeys(a, b) {
+		if isReloadable(k) {
+			return false
+		}
+	}
+	return true
 }
 
 // restartKeys lists the config keys (koanf names) that differ between a
-// and b and that a reload does not apply, sorted. Lists and maps count as
-// one key.
+// and b and that a reload does not apply, sorted.
 func restartKeys(a, b *config.Config) []string {
+	var out []string
+	for _, k := range changedKeys(a, b) {
+		if !isReloadable(k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// changedKeys lists the config keys (koanf names) that differ between a
+// and b, sorted; a reloadable section, a list or a map counts as one key.
+func changedKeys(a, b *config.Config) []string {
 	var out []string
 	diffKeys(reflect.ValueOf(*a), reflect.ValueOf(*b), "", &out)
 	sort.Strings(out)
@@ -200,10 +209,7 @@ func restartKeys(a, b *config.Config) []string {
 }
 
 func diffKeys(a, b reflect.Value, prefix string, out *[]string) {
-	if isReloadable(prefix) {
-		return
-	}
-	if a.Kind() != reflect.Struct || a.Type() == reflect.TypeFor[time.Time]() {
+	if isReloadable(prefix) || a.Kind() != reflect.Struct || a.Type() == reflect.TypeFor[time.Time]() {
 		if !reflect.DeepEqual(a.Interface(), b.Interface()) {
 			*out = append(*out, prefix)
 		}

@@ -288,12 +288,7 @@ func resolveEnv(cfg *Config, vars map[string]string) {
 	}
 	for i := range cfg.Plugins.Instances {
 		in := &cfg.Plugins.Instances[i]
-		in.EnvValues = make(map[string]string, len(in.Env))
-		for _, name := range in.Env {
-			if v, ok := vars[name]; ok {
-				in.EnvValues[name] = v
-			}
-		}
+		in.EnvValues = lookupNames(in.Env, vars)
 	}
 	if name := cfg.Auth.Tokens.SecretEnv; name != "" {
 		cfg.Auth.Tokens.Keys, cfg.tokenKeyErr = parseTokenKeys(vars[name])
@@ -308,28 +303,36 @@ func resolveEnv(cfg *Config, vars map[string]string) {
 	}
 	for i := range cfg.Tools.MCP {
 		m := &cfg.Tools.MCP[i]
-		m.HeaderValues = make(map[string]string, len(m.HeadersEnv))
-		for header, name := range m.HeadersEnv {
-			if v, ok := vars[name]; ok {
-				m.HeaderValues[header] = v
-			}
-		}
-		m.EnvValues = make(map[string]string, len(m.Env))
-		for _, name := range m.Env {
-			if v, ok := vars[name]; ok {
-				m.EnvValues[name] = v
-			}
-		}
+		m.HeaderValues = lookupHeaders(m.HeadersEnv, vars)
+		m.EnvValues = lookupNames(m.Env, vars)
 	}
 	for i := range cfg.Tools.Webhooks {
 		w := &cfg.Tools.Webhooks[i]
-		w.HeaderValues = make(map[string]string, len(w.HeadersEnv))
-		for header, name := range w.HeadersEnv {
-			if v, ok := vars[name]; ok {
-				w.HeaderValues[header] = v
-			}
+		w.HeaderValues = lookupHeaders(w.HeadersEnv, vars)
+	}
+}
+
+// lookupNames returns the values of the variables names that are set.
+func lookupNames(names []string, vars map[string]string) map[string]string {
+	out := make(map[string]string, len(names))
+	for _, name := range names {
+		if v, ok := vars[name]; ok {
+			out[name] = v
 		}
 	}
+	return out
+}
+
+// lookupHeaders returns header → value for each header whose variable
+// (headersEnv: header → variable name) is set.
+func lookupHeaders(headersEnv, vars map[string]string) map[string]string {
+	out := make(map[string]string, len(headersEnv))
+	for header, name := range headersEnv {
+		if v, ok := vars[name]; ok {
+			out[header] = v
+		}
+	}
+	return out
 }
 
 // UnknownKeyError names a configuration key Parley does not know.
