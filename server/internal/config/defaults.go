@@ -132,6 +132,7 @@ func Default() Config {
 			MinSpeechMin:  defaultMinSpeechMin,
 			MinSpeechMax:  defaultMinSpeechMax,
 		},
+		Turn: defaultTurn(),
 		Plugins: Plugins{
 			HealthInterval:      defaultHealthInterval,
 			DefaultStartTimeout: defaultStartTimeout,

@@ -135,7 +135,7 @@ func (s *Session) onCommand(ctx context.Context, cmd Command) {
 		s.applyUpdate(c)
 	case InputText:
 		s.interrupt(ReasonNewInput)
-		s.startResponse(ctx, c.Text, turnTimes{})
+		s.startResponse(ctx, c.Text, turnTimes{}, nil)
 	case Cancel:
 		s.interrupt(ReasonClientCancel)
 	case ToolResult:
@@ -158,11 +158,11 @@ func (s *Session) onCommand(ctx context.Context, cmd Command) {
 			format = dtmfText
 		}
 		s.interrupt(ReasonNewInput)
-		s.startResponse(ctx, strings.Replace(format, "%s", c.Digits, 1), turnTimes{})
+		s.startResponse(ctx, strings.Replace(format, "%s", c.Digits, 1), turnTimes{}, nil)
 	case Ping:
 		s.send(Pong(c))
 	case CommitInput:
-		s.commitInput()
+		s.commitInput(ctx)
 	case ClearInput:
 		s.clearInput()
 	case AddUserText:
@@ -179,7 +179,7 @@ func (s *Session) onCommand(ctx context.Context, cmd Command) {
 		if c.Instructions != "" {
 			prompt = c.Instructions
 		}
-		s.respond(ctx, prompt, turnTimes{}, c.OutOfBand)
+		s.respond(ctx, prompt, turnTimes{}, c.OutOfBand, nil)
 	}
 }
 
@@ -230,9 +230,10 @@ func (s *Session) applyUpdate(u Update) {
 	if u.Tools != nil {
 		s.client.Declare(u.Tools)
 	}
-	if next.minSilence != s.st.minSilence {
+	if next.minSilence != s.st.minSilence && s.m.turn.SpeechHang == 0 {
 		s.in.seg.SetMinSilence(next.minSilence)
 	}
+	s.updates++
 	if next.minSpeech != s.st.minSpeech {
 		s.in.seg.SetMinSpeech(next.minSpeech)
 	}

@@ -53,6 +53,10 @@ type StartParams struct {
 	// Labels are facts about the connection shown in Info (a call's
 	// call_sid, from, to); the keys are the transport's.
 	Labels map[string]string
+	// NoResume: the protocol cannot take a response back after telling
+	// the client it was interrupted (OpenAI Realtime), so speech over the
+	// agent interrupts it for good instead of pausing it.
+	NoResume bool
 }
 
 // Info describes a running session (the admin API).
@@ -143,10 +147,18 @@ type Session struct {
 	turn  turnState
 	in    input
 	hist  history
+	// uturn is the user's turn being heard, utt its segment being
+	// spoken (nil between segments).
+	uturn *userTurn
 	utt   *utterance
-	// finishing is an utterance whose speech ended and whose final
-	// transcript is still awaited while the user speaks again.
-	finishing *utterance
+	// finishing is a turn that ended and whose final transcript is still
+	// awaited while the user speaks again.
+	finishing *userTurn
+	// updates counts applied Updates (a preemptive reply asked before
+	// one is not used).
+	updates int
+	// noResume: see StartParams.NoResume.
+	noResume bool
 	// respondAfter is a Respond waiting for a committed utterance's
 	// transcript (manual turns).
 	respondAfter *Respond
@@ -177,7 +189,7 @@ func newSession(m *Manager, id SessionID, ip string, p StartParams, lease Lease)
 	s := &Session{
 		id: id, m: m, sink: p.Sink, remoteIP: ip, reportsPlayback: p.ReportsPlayback,
 		transport: p.Transport, started: m.clock.Now(), maxDur: p.MaxDuration, promptLocked: p.SystemPrompt != "",
-		server: m.tools, labels: p.Labels, plugins: lease.Plugins, generation: lease.Generation,
+		server: m.tools, labels: p.Labels, noResume: p.NoResume, plugins: lease.Plugins, generation: lease.Generation,
 		log:    m.log.With(logKeySessionID, string(id), logKeyRemoteIP, ip, logKeyTransport, p.Transport),
 		client: tools.NewClient(m.clock, m.cfg.ClientToolTimeout),
 		loop:   make(chan func(context.Context), loopQueue),
@@ -199,7 +211,11 @@ func newSession(m *Manager, id SessionID, ip string, p StartParams, lease Lease)
 	if p.Voice != "" {
 		s.st.voice = p.Voice
 	}
-	s.in.init(m.vad)
+	vcfg := m.vad
+	if m.turn.SpeechHang > 0 {
+		vcfg.MinSilence = m.turn.SpeechHang
+	}
+	s.in.init(vcfg)
 	s.st.threshold, s.st.minSpeech = s.in.energy.Threshold(), m.vad.MinSpeech
 	if err := s.setInputRate(in); err != nil {
 		return nil, err

@@ -71,7 +71,7 @@ func Classify(text string) (Verdict, string) {
 		return Incomplete, ReasonFiller
 	case last == "you" && isAuxiliary(prev) && !isWh(w[0]) && w[0] != "how":
 		return Incomplete, ReasonAuxiliary // "can you", "would you"
-	case isOrdinal(last) && isArticle(prev):
+	case isOrdinal(last) && prev == "the":
 		return Incomplete, ReasonOrdinal // "the second"
 	}
 	if v, reason, ok := dictation(w); ok {

@@ -109,6 +109,8 @@ C what does that mean
 C who won the game last night
 C the meeting is over
 C log me in
+C wait a second
+C just a second
 I set a timer for
 I set a timer for um
 I what is twelve plus
