@@ -405,10 +405,10 @@ func newLimiter(cfg *config.Config) (ratelimit.Limiter, func()) {
 func turnTaking(t config.Turn) session.TurnTaking {
 	d := session.SilenceDetector()
 	if t.Detector == config.DetectorRules {
-		d = session.RulesDetector(t.CompleteDelay, t.IncompleteDelay)
+		d = session.RulesDetector()
 	}
 	return session.TurnTaking{
-		Detector: d, SpeechHang: t.SpeechHang, MaxEndpointDelay: t.MaxEndpointDelay, Preemptive: t.Preemptive,
+		Detector: d, CompleteDelay: t.CompleteDelay, IncompleteDelay: t.IncompleteDelay, PauseAfter: t.PauseAfter, SpeechHang: t.SpeechHang, MaxEndpointDelay: t.MaxEndpointDelay, Preemptive: t.Preemptive,
 		MinInterruptionWords: t.MinInterruptionWords, Backchannels: t.Backchannels,
 		ResumeFalseInterruption: t.ResumeFalseInterruption, FalseInterruptionTimeout: t.FalseInterruptionTimeout,
 	}

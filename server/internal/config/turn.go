@@ -14,6 +14,9 @@ const (
 	defaultMaxEndpointDelay         = 3 * time.Second
 	defaultMinInterruptionWords     = 1
 	defaultFalseInterruptionTimeout = time.Second
+	defaultPauseAfter               = 150 * time.Millisecond
+	// maxInterruptionWords bounds turn.min_interruption_words.
+	maxInterruptionWords = 10
 	// maxSpeechHang bounds turn.speech_hang: a hang longer than this is an
 	// end-of-turn wait, which the detector sets.
 	maxSpeechHang = 2 * time.Second
@@ -54,9 +57,11 @@ type Turn struct {
 	// Backchannels are the acknowledgements that never interrupt the
 	// agent when they are all the user said (lowercase, matched whole).
 	Backchannels []string `koanf:"backchannels"`
-	// ResumeFalseInterruption resumes a reply paused for user sound that
-	// yields no words within FalseInterruptionTimeout.
+	// ResumeFalseInterruption pauses the agent after PauseAfter of voiced
+	// sound over it and resumes the reply if that sound yields no words
+	// within FalseInterruptionTimeout.
 	ResumeFalseInterruption  bool          `koanf:"resume_false_interruption"`
+	PauseAfter               time.Duration `koanf:"pause_after"`
 	FalseInterruptionTimeout time.Duration `koanf:"false_interruption_timeout"`
 }
 
@@ -66,7 +71,7 @@ func defaultTurn() Turn {
 		CompleteDelay: defaultCompleteDelay, IncompleteDelay: defaultIncompleteDelay, MaxEndpointDelay: defaultMaxEndpointDelay,
 		Preemptive: true, MinInterruptionWords: defaultMinInterruptionWords,
 		Backchannels:            []string{"uh-huh", "mm-hmm", "mhm", "yeah", "yep", "okay", "ok", "right", "i see", "sure"},
-		ResumeFalseInterruption: true, FalseInterruptionTimeout: defaultFalseInterruptionTimeout,
+		ResumeFalseInterruption: true, FalseInterruptionTimeout: defaultFalseInterruptionTimeout, PauseAfter: defaultPauseAfter,
 	}
 }
 
@@ -88,9 +93,10 @@ func (c *Config) validateTurn(v *validator) {
 	if t.MaxEndpointDelay < t.IncompleteDelay {
 		v.fail("turn.max_endpoint_delay", t.MaxEndpointDelay, "must be >= turn.incomplete_delay (%s)", t.IncompleteDelay)
 	}
-	if t.MinInterruptionWords < 1 {
-		v.fail("turn.min_interruption_words", t.MinInterruptionWords, "must be at least 1")
+	if t.MinInterruptionWords < 1 || t.MinInterruptionWords > maxInterruptionWords {
+		v.fail("turn.min_interruption_words", t.MinInterruptionWords, "must be within 1..%d", maxInterruptionWords)
 	}
+	v.positive("turn.pause_after", t.PauseAfter)
 	for i, b := range t.Backchannels {
 		if strings.TrimSpace(b) == "" || b != strings.ToLower(b) {
 			v.fail(fmt.Sprintf("turn.backchannels[%d]", i), b, "must be a non-empty lowercase phrase")

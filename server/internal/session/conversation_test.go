@@ -255,7 +255,6 @@ func TestTypedConversation(t *testing.T) {
 	assert.Equal(t, session.ReasonBargeIn, intr.Reason)
 	assert.Equal(t, 400*time.Millisecond, intr.Played, "the last reported position")
 	assert.Equal(t, "Once upon", intr.TextPlayed)
-	assert.Greater(t, frames(seen), 0, "frames went on until the decision")
 	tc.audio(sessiontest.Silence(600*time.Millisecond, rate))
 	_, fin := until[session.TranscriptFinal](tc, false, nil)
 	assert.Empty(t, fin.Text, "the interrupting speech recognised nothing: no turn")

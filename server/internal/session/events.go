@@ -47,6 +47,14 @@ type Updated struct {
 	ThresholdDB float64
 	// Tools are the names of every tool the model is offered.
 	Tools []string
+	Turn  TurnSettings
+}
+
+// TurnSettings are the session's turn-taking values (TurnUpdate).
+type TurnSettings struct {
+	CompleteDelay, IncompleteDelay, FalseInterruptionTimeout time.Duration
+	MinInterruptionWords                                     int
+	ResumeFalseInterruption, Preemptive                      bool
 }
 
 // SpeechStarted: the VAD heard the user start; Audio is the onset as an

@@ -10,7 +10,7 @@ import (
 //
 //   - recognised words that are not backchannels — at least
 //     MinInterruptionWords of them — interrupt at once;
-//   - interrupt_after of speech pauses the reply at once (its audio stops,
+//   - PauseAfter of speech pauses the reply at once (its audio stops,
 //     the client is told it was interrupted, resumable); the pipeline runs
 //     on without sending, so the reply's text gets finished;
 //   - words then confirm the interruption (the pause stays the cut, and
@@ -28,18 +28,24 @@ const (
 )
 
 func (s *Session) resumable() bool {
-	return s.m.turn.ResumeFalseInterruption && !s.noResume
+	return s.st.turn.resume && !s.noResume
 }
 
 // checkBargeIn pauses or interrupts the agent once the user has spoken
 // over it for interrupt_after.
 func (s *Session) checkBargeIn(speaking bool) {
 	r, t := s.resp, s.uturn
-	if !speaking || r == nil || r.paused || s.in.voicedDuration() < s.m.cfg.InterruptAfter {
+	if !speaking || r == nil || r.paused {
 		return
 	}
+	voiced := s.in.voicedDuration()
 	if t != nil && t.overAgent && !t.confirmed && s.resumable() {
-		s.pause(r)
+		if voiced >= s.m.turn.PauseAfter {
+			s.pause(r)
+		}
+		return
+	}
+	if voiced < s.m.cfg.InterruptAfter {
 		return
 	}
 	s.interrupt(ReasonBargeIn)
@@ -71,7 +77,7 @@ func (s *Session) judgeOverAgent(ctx context.Context, t *userTurn) {
 		return
 	}
 	n := s.substantive(t.text())
-	if mw := s.m.turn.MinInterruptionWords; (mw > 0 && n >= mw) || (r.paused && n > 0) {
+	if mw := s.st.turn.minWords; (mw > 0 && n >= mw) || (r.paused && n > 0) {
 		s.confirm(ctx, t)
 		return
 	}
@@ -112,7 +118,7 @@ func (s *Session) checkFalseInterruption(ctx context.Context) {
 	if r == nil || !r.paused || r.resumeWanted {
 		return
 	}
-	if t != nil && (!t.overAgent || t.confirmed || s.utt != nil || s.in.pos < t.speechEnd+s.m.turn.FalseInterruptionTimeout) {
+	if t != nil && (!t.overAgent || t.confirmed || s.utt != nil || s.in.pos < t.speechEnd+s.st.turn.falseTimeout) {
 		return
 	}
 	if t != nil {

@@ -104,6 +104,15 @@ type settings struct {
 	threshold float64
 	// manualTurns: turns end on CommitInput only (manual.go).
 	manualTurns bool
+	turn        turnSettings
+}
+
+// turnSettings are the turn-taking values a client may change
+// (TurnUpdate); they start as the server's (TurnTaking).
+type turnSettings struct {
+	complete, incomplete, falseTimeout time.Duration
+	minWords                           int
+	resume, preemptive                 bool
 }
 
 // Session is one conversation. Its state is owned by one goroutine (run);
@@ -198,6 +207,10 @@ func newSession(m *Manager, id SessionID, ip string, p StartParams, lease Lease)
 		st: settings{
 			inputRate: in, outputRate: out, systemPrompt: m.cfg.SystemPrompt,
 			voice: m.cfg.Voice, language: m.cfg.Language, minSilence: m.vad.MinSilence,
+			turn: turnSettings{
+				complete: m.turn.CompleteDelay, incomplete: m.turn.IncompleteDelay, falseTimeout: m.turn.FalseInterruptionTimeout,
+				minWords: m.turn.MinInterruptionWords, resume: m.turn.ResumeFalseInterruption, preemptive: m.turn.Preemptive,
+			},
 		},
 		ready: !p.AwaitUpdate,
 		hist:  history{limit: m.cfg.MaxHistory},

@@ -16,6 +16,10 @@ import (
 type TurnTaking struct {
 	// Detector chooses the end-of-turn wait; nil = SilenceDetector.
 	Detector TurnDetector
+	// CompleteDelay and IncompleteDelay are the waits after words that
+	// read as finished / as going on (clients may change them within
+	// MaxEndpointDelay); detectors get them in TurnInput.
+	CompleteDelay, IncompleteDelay time.Duration
 	// SpeechHang is the silence after which the VAD reports SpeechStopped
 	// (0 = the session's min silence: speech stopped is the end of turn).
 	SpeechHang time.Duration
@@ -30,10 +34,11 @@ type TurnTaking struct {
 	MinInterruptionWords int
 	// Backchannels never interrupt when they are all the user said.
 	Backchannels []string
-	// ResumeFalseInterruption pauses the agent on interrupt_after of
-	// speech and resumes it if that sound yields no words within
+	// ResumeFalseInterruption pauses the agent on PauseAfter of speech
+	// over it and resumes it if that sound yields no words within
 	// FalseInterruptionTimeout of its end (or only backchannels).
 	ResumeFalseInterruption  bool
+	PauseAfter               time.Duration
 	FalseInterruptionTimeout time.Duration
 }
 
@@ -59,8 +64,9 @@ type TurnInput struct {
 	// Final: Text is the recognizer's last word on all the turn's speech.
 	Final bool
 	// MinSilence is the session's vad.min_silence: the wait when the
-	// words give no cue.
-	MinSilence time.Duration
+	// words give no cue. CompleteDelay and IncompleteDelay are the
+	// session's waits after words that read as finished / going on.
+	MinSilence, CompleteDelay, IncompleteDelay time.Duration
 	// Language is the session's language (BCP 47).
 	Language string
 }
@@ -93,20 +99,20 @@ func (silenceDetector) EndOfTurn(in TurnInput) TurnVerdict {
 // SilenceDetector waits the session's min silence after every stop.
 func SilenceDetector() TurnDetector { return silenceDetector{} }
 
-type rulesDetector struct{ complete, incomplete time.Duration }
+type rulesDetector struct{}
 
-func (d rulesDetector) EndOfTurn(in TurnInput) TurnVerdict {
+func (rulesDetector) EndOfTurn(in TurnInput) TurnVerdict {
 	v, _ := turndetect.Classify(in.Text)
 	switch v {
 	case turndetect.Complete:
 		if !in.Final {
 			// A partial transcript may lag the speech: trust a finished
 			// sentence only once the recognizer's final words say so.
-			return TurnVerdict{Decision: v.String(), Wait: max(d.complete, in.MinSilence)}
+			return TurnVerdict{Decision: v.String(), Wait: max(in.CompleteDelay, in.MinSilence)}
 		}
-		return TurnVerdict{Decision: v.String(), Wait: d.complete}
+		return TurnVerdict{Decision: v.String(), Wait: in.CompleteDelay}
 	case turndetect.Incomplete:
-		return TurnVerdict{Decision: v.String(), Wait: d.incomplete}
+		return TurnVerdict{Decision: v.String(), Wait: in.IncompleteDelay}
 	}
 	return TurnVerdict{Decision: v.String(), Wait: in.MinSilence}
 }
@@ -115,9 +121,7 @@ func (d rulesDetector) EndOfTurn(in TurnInput) TurnVerdict {
 // finished request (once the words are final; on a partial transcript,
 // which may lag the speech, the session's min silence), incomplete when
 // they obviously go on, the session's min silence with no words yet.
-func RulesDetector(complete, incomplete time.Duration) TurnDetector {
-	return rulesDetector{complete: complete, incomplete: incomplete}
-}
+func RulesDetector() TurnDetector { return rulesDetector{} }
 
 // userTurn is the user's turn being heard: one or more speech segments
 // (each its own STT stream, an utterance) up to the end of the turn.
@@ -238,13 +242,16 @@ func (s *Session) decide(ctx context.Context, t *userTurn) {
 		return
 	}
 	text, final := t.text(), t.final()
-	v := s.m.turnDetector().EndOfTurn(TurnInput{Text: text, Final: final, MinSilence: s.st.minSilence, Language: s.st.language})
+	v := s.m.turnDetector().EndOfTurn(TurnInput{
+		Text: text, Final: final, MinSilence: s.st.minSilence, Language: s.st.language,
+		CompleteDelay: s.st.turn.complete, IncompleteDelay: s.st.turn.incomplete,
+	})
 	if mx := s.m.turn.MaxEndpointDelay; mx > 0 && v.Wait > mx {
 		v.Wait = mx
 	}
 	t.verdict = v
 	t.endAt = t.speechEnd + v.Wait
-	if final && text != "" && s.m.turn.Preemptive && !t.manual {
+	if final && text != "" && s.st.turn.preemptive && !t.manual {
 		s.startPreemptive(ctx, t, text)
 	}
 	s.checkTurnEnd(ctx)
@@ -320,10 +327,11 @@ func (s *Session) onTurnWords(ctx context.Context, t *userTurn) {
 	s.decide(ctx, t)
 }
 
-// words splits text into lowercase words for counting.
+// words splits text into lowercase words for counting; a hyphen splits
+// too ("uh-huh" and "uh huh" are the same backchannel).
 func words(text string) []string {
 	return strings.FieldsFunc(strings.ToLower(text), func(r rune) bool {
-		return r == ' ' || r == ',' || r == '.' || r == '!' || r == '?' || r == ';' || r == ':' || r == '\t' || r == '\n'
+		return r == ' ' || r == '-' || r == ',' || r == '.' || r == '!' || r == '?' || r == ';' || r == ':' || r == '\t' || r == '\n'
 	})
 }
 

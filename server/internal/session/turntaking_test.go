@@ -20,7 +20,8 @@ const rate16k = 16000
 // turnTaking is the configured default of turn.* (config/turn.go).
 func turnTaking() session.TurnTaking {
 	return session.TurnTaking{
-		Detector: session.RulesDetector(250*time.Millisecond, 1200*time.Millisecond), SpeechHang: 240 * time.Millisecond,
+		Detector: session.RulesDetector(), CompleteDelay: 250 * time.Millisecond, IncompleteDelay: 1200 * time.Millisecond,
+		PauseAfter: 150 * time.Millisecond, SpeechHang: 240 * time.Millisecond,
 		MaxEndpointDelay: 3 * time.Second, Preemptive: true, MinInterruptionWords: 1,
 		Backchannels:            []string{"uh-huh", "mm-hmm", "yeah", "okay", "right", "i see", "sure"},
 		ResumeFalseInterruption: true, FalseInterruptionTimeout: time.Second,
@@ -162,13 +163,13 @@ func playFrames(tc *typed, n int) {
 	}
 }
 
-// TestBackchannelDoesNotInterrupt: "uh-huh" over the agent is reported
-// and ignored; the reply plays to its end.
+// TestBackchannelDoesNotInterrupt: a short "uh-huh" over the agent (under
+// pause_after) is reported and ignored; the reply plays to its end.
 func TestBackchannelDoesNotInterrupt(t *testing.T) {
 	llm := answer(map[string]string{"tell me a story": story()})
 	tc := newTurnTyped(t, llm, &sessiontest.STT{Transcripts: []string{"uh-huh"}})
 	agentSpeaking(tc)
-	tc.audio(sessiontest.Speech(240*time.Millisecond, rate16k))
+	tc.audio(sessiontest.Speech(120*time.Millisecond, rate16k))
 	tc.audio(sessiontest.Silence(400*time.Millisecond, rate16k))
 	seen, bc := until[session.Backchannel](tc, false, nil)
 	assert.Equal(t, "uh-huh", bc.Text)
@@ -183,7 +184,8 @@ func TestBackchannelDoesNotInterrupt(t *testing.T) {
 }
 
 // TestLongBackchannelPausesAndResumes: "yeah" long enough to pause the
-// agent resumes it from the first word not heard.
+// agent (its audio stops at once) resumes it from the first word not
+// heard as soon as its words are known to be a backchannel.
 func TestLongBackchannelPausesAndResumes(t *testing.T) {
 	llm := answer(map[string]string{"tell me a story": story()})
 	tc := newTurnTyped(t, llm, &sessiontest.STT{Transcripts: []string{"yeah"}, PartialAfter: time.Minute})
@@ -241,10 +243,12 @@ func TestWordsInterrupt(t *testing.T) {
 	llm := answer(map[string]string{"tell me a story": story(), "stop please": "Okay."})
 	tc := newTurnTyped(t, llm, &sessiontest.STT{Transcripts: []string{"stop please"}})
 	agentSpeaking(tc)
-	tc.audio(sessiontest.Speech(200*time.Millisecond, rate16k))
+	// 120 ms: speech started (its pre-roll gives the recognizer the first
+	// word at once), not yet long enough to pause.
+	tc.audio(sessiontest.Speech(120*time.Millisecond, rate16k))
 	_, intr := until[session.ResponseInterrupted](tc, false, nil)
 	assert.False(t, intr.Resumable, "words interrupt for good")
-	tc.audio(sessiontest.Speech(300*time.Millisecond, rate16k))
+	tc.audio(sessiontest.Speech(380*time.Millisecond, rate16k))
 	tc.audio(sessiontest.Silence(600*time.Millisecond, rate16k))
 	seen, done := until[session.ResponseDone](tc, true, nil)
 	assert.Equal(t, "Okay.", done.Text)

@@ -62,6 +62,16 @@ type sessionUpdated struct {
 	MinSpeechMS       int64       `json:"min_speech_ms"`
 	ThresholdDB       float64     `json:"threshold_db"`
 	Tools             []string    `json:"tools"`
+	Turn              turnState   `json:"turn"`
+}
+
+type turnState struct {
+	CompleteDelayMS         int64 `json:"complete_delay_ms"`
+	IncompleteDelayMS       int64 `json:"incomplete_delay_ms"`
+	MinInterruptionWords    int   `json:"min_interruption_words"`
+	FalseInterruptionMS     int64 `json:"false_interruption_timeout_ms"`
+	ResumeFalseInterruption bool  `json:"resume_false_interruption"`
+	Preemptive              bool  `json:"preemptive"`
 }
 
 type speechEvent struct {
@@ -182,6 +192,11 @@ func encodable(ev session.Event) any {
 			Type: TypeSessionUpdated, InputAudioFormat: pcmFormat(e.InputRate), OutputAudioFormat: pcmFormat(e.OutputRate),
 			Voice: e.Voice, Language: e.Language, MinSilenceMS: e.MinSilence.Milliseconds(),
 			MinSpeechMS: e.MinSpeech.Milliseconds(), ThresholdDB: e.ThresholdDB, Tools: nonNil(e.Tools),
+			Turn: turnState{
+				CompleteDelayMS: e.Turn.CompleteDelay.Milliseconds(), IncompleteDelayMS: e.Turn.IncompleteDelay.Milliseconds(),
+				MinInterruptionWords: e.Turn.MinInterruptionWords, FalseInterruptionMS: e.Turn.FalseInterruptionTimeout.Milliseconds(),
+				ResumeFalseInterruption: e.Turn.ResumeFalseInterruption, Preemptive: e.Turn.Preemptive,
+			},
 		}
 	case session.SpeechStarted:
 		return speechEvent{Type: TypeSpeechStarted, AudioMS: e.Audio.Milliseconds()}

@@ -77,7 +77,7 @@ func TestEncodeMatchesSchemas(t *testing.T) {
 		{session.Established{SessionID: "sess_0123456789abcdef01234567", InputRate: 16000, OutputRate: 24000, AwaitingUpdate: true},
 			`{"type":"connection_established","session_id":"sess_0123456789abcdef01234567","protocol":"parley.v1","input_audio_format":{"encoding":"pcm16le","sample_rate":16000,"channels":1},"output_audio_format":{"encoding":"pcm16le","sample_rate":24000,"channels":1},"awaiting_update":true}`},
 		{session.Updated{InputRate: 16000, OutputRate: 16000, Voice: "slt", MinSilence: 600 * time.Millisecond, MinSpeech: 80 * time.Millisecond, ThresholdDB: 9.5},
-			`{"type":"session.updated","input_audio_format":{"encoding":"pcm16le","sample_rate":16000,"channels":1},"output_audio_format":{"encoding":"pcm16le","sample_rate":16000,"channels":1},"voice":"slt","language":"","min_silence_ms":600,"min_speech_ms":80,"threshold_db":9.5,"tools":[]}`},
+			`{"type":"session.updated","input_audio_format":{"encoding":"pcm16le","sample_rate":16000,"channels":1},"output_audio_format":{"encoding":"pcm16le","sample_rate":16000,"channels":1},"voice":"slt","language":"","min_silence_ms":600,"min_speech_ms":80,"threshold_db":9.5,"tools":[],"turn":{"complete_delay_ms":0,"incomplete_delay_ms":0,"min_interruption_words":0,"false_interruption_timeout_ms":0,"resume_false_interruption":false,"preemptive":false}}`},
 		{session.SpeechStarted{Audio: 1240 * time.Millisecond}, `{"type":"vad.speech_started","audio_ms":1240}`},
 		{session.SpeechStopped{Audio: 2 * time.Second}, `{"type":"vad.speech_stopped","audio_ms":2000}`},
 		{session.TranscriptPartial{Text: "what"}, `{"type":"transcript.partial","text":"what"}`},
