@@ -8,7 +8,7 @@ import (
 
 // Turn-taking defaults.
 const (
-	defaultSpeechHang               = 240 * time.Millisecond
+	defaultSpeechHang               = 200 * time.Millisecond
 	defaultCompleteDelay            = 250 * time.Millisecond
 	defaultIncompleteDelay          = 1200 * time.Millisecond
 	defaultMaxEndpointDelay         = 3 * time.Second

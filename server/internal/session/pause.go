@@ -76,7 +76,7 @@ func (s *Session) judgeOverAgent(ctx context.Context, t *userTurn) {
 		s.confirm(ctx, t)
 		return
 	}
-	n := s.substantive(t.text())
+	n, bc := s.substantive(t.text())
 	if mw := s.st.turn.minWords; (mw > 0 && n >= mw) || (r.paused && n > 0) {
 		s.confirm(ctx, t)
 		return
@@ -84,8 +84,8 @@ func (s *Session) judgeOverAgent(ctx context.Context, t *userTurn) {
 	if !t.final() {
 		return // more words may come
 	}
-	if text := t.text(); text != "" && n == 0 {
-		s.send(Backchannel{Text: text})
+	if bc {
+		s.send(Backchannel{Text: t.text()})
 		s.m.metrics.backchannels.Inc()
 	}
 	s.dropTurn(t)

@@ -335,20 +335,24 @@ func words(text string) []string {
 	})
 }
 
-// substantive counts the words of text that are not backchannels: the
-// configured phrases are removed wherever they occur whole.
-func (s *Session) substantive(text string) int {
+// substantive counts the words of text that could be a request: not
+// backchannels (the configured phrases, wherever they occur whole) and not
+// fillers, articles, conjunctions or prepositions (turndetect's function
+// words). backchannel reports whether a backchannel phrase was heard.
+func (s *Session) substantive(text string) (n int, backchannel bool) {
 	w := words(text)
-	n := 0
 	for i := 0; i < len(w); {
 		if k := s.backchannelAt(w, i); k > 0 {
 			i += k
+			backchannel = true
 			continue
 		}
-		n++
+		if !turndetect.IsFunctionWord(w[i]) {
+			n++
+		}
 		i++
 	}
-	return n
+	return n, backchannel
 }
 
 // backchannelAt returns the length in words of a backchannel phrase

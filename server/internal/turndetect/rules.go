@@ -339,3 +339,11 @@ func strandsAfter(w string) bool {
 	}
 	return false
 }
+
+// IsFunctionWord reports whether w (lowercase) carries no request of its
+// own: a filler ("um"), article, conjunction or preposition. Said alone
+// over the agent it is not an interruption (recognizers also turn coughs
+// and hums into such words).
+func IsFunctionWord(w string) bool {
+	return isFiller(w) || isArticle(w) || isConjunction(w) || isPreposition(w) || w == "uh-huh" || w == "huh"
+}

@@ -252,6 +252,19 @@ func TestClassifyNamesTheRule(t *testing.T) {
 	}
 }
 
+func TestFunctionWords(t *testing.T) {
+	for _, w := range []string{"um", "uh", "the", "a", "or", "and", "of", "to", "hmm"} {
+		if !turndetect.IsFunctionWord(w) {
+			t.Errorf("%q is a function word", w)
+		}
+	}
+	for _, w := range []string{"stop", "wait", "no", "time", "what", "head", "seven"} {
+		if turndetect.IsFunctionWord(w) {
+			t.Errorf("%q carries meaning", w)
+		}
+	}
+}
+
 func FuzzClassify(f *testing.F) {
 	for _, s := range []string{"what is twelve plus", "", "a@b.c", "'''", "- -", "5 5 5", "double"} {
 		f.Add(s)
