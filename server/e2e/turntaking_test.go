@@ -128,7 +128,9 @@ func (lc *liveCall) say(samples []int16) {
 	lc.mu.Unlock()
 }
 
-func (lc *liveCall) silence(d time.Duration) { lc.say(make([]int16, int(d.Seconds()*audio.SampleRate))) }
+func (lc *liveCall) silence(d time.Duration) {
+	lc.say(make([]int16, int(d.Seconds()*audio.SampleRate)))
+}
 
 // wait returns once everything queued has been sent.
 func (lc *liveCall) wait() {
