@@ -46,6 +46,8 @@ type setup struct {
 	auth    config.Auth
 	// guard is the memory guard (nil: never overloaded).
 	guard session.MemoryGuard
+	// opts are more session manager options (turn-taking).
+	opts []session.Option
 }
 
 type harness struct {
@@ -93,7 +95,7 @@ func newHarness(t testing.TB, llm *sessiontest.LLM, tune func(*setup)) *harness 
 	}
 	logger := slog.New(slog.DiscardHandler)
 	mgr, err := session.NewManager(s.session, s.vad, s.tools, session.Plugins{STT: h.stt, LLM: h.llm, TTS: h.tts},
-		s.guard, h.reg, logger, session.WithClock(h.clock))
+		s.guard, h.reg, logger, append([]session.Option{session.WithClock(h.clock)}, s.opts...)...)
 	require.NoError(t, err)
 	h.mgr = mgr
 	h.srv = httptest.NewServer(ws.New(s.ws, s.auth, mgr, logger))
