@@ -47,6 +47,9 @@ function resetTestState() {
     flushes: 0,
     lastFlush: null, // {droppedMs, afterMs}
     interruptions: [],
+    resumes: [], // {id, textPlayed}
+    backchannels: [],
+    turnEnds: [], // {decision, endpointMs}
     metrics: [],
     toolCalls: [],
     errors: [],
@@ -149,6 +152,14 @@ function wire(c) {
     userSpeaking = false;
     updateSpeaking();
   });
+  c.addEventListener("turn.ended", (e) => {
+    const d = e.detail;
+    test.turnEnds.push({ decision: d.decision, endpointMs: d.endpoint_delay_ms });
+  });
+  c.addEventListener("input.backchannel", (e) => {
+    test.backchannels.push(e.detail.text);
+    note(`Heard “${e.detail.text}” — an acknowledgement, not an interruption`);
+  });
   c.addEventListener("transcript.partial", (e) => {
     test.partials++;
     if (!e.detail.text) return;
@@ -183,11 +194,13 @@ function wire(c) {
   });
   c.addEventListener("response.interrupted", (e) => {
     const d = e.detail;
-    test.interruptions.push({ id: d.response_id, reason: d.reason, playedMs: d.played_ms, textPlayed: d.text_played });
-    record(d.response_id).status = "interrupted";
+    test.interruptions.push({
+      id: d.response_id, reason: d.reason, playedMs: d.played_ms, textPlayed: d.text_played, resumable: !!d.resumable,
+    });
+    record(d.response_id).status = d.resumable ? "paused" : "interrupted";
     const item = agentItems.get(d.response_id);
     if (item) {
-      item.li.classList.add("interrupted");
+      item.li.classList.add(d.resumable ? "paused" : "interrupted");
       const played = d.text_played || "";
       item.li.textContent = "";
       if (played) item.li.append(played);
@@ -199,8 +212,23 @@ function wire(c) {
         item.li.append(s);
       }
     }
+    if (d.resumable) {
+      note(`Agent paused after ${d.played_ms} ms of audio: it resumes if that was no words`);
+      return;
+    }
     const why = { barge_in: "you spoke over the agent", client_cancel: "cancelled", new_input: "new message" }[d.reason] || d.reason;
     note(`Agent interrupted (${why}) after ${d.played_ms} ms of audio`);
+  });
+  c.addEventListener("response.resumed", (e) => {
+    const d = e.detail;
+    test.resumes.push({ id: d.response_id, textPlayed: d.text_played });
+    record(d.response_id).status = "resumed";
+    const item = agentItems.get(d.response_id);
+    if (item) {
+      item.li.classList.remove("paused");
+      item.li.textContent = item.text;
+    }
+    note("No words heard: the agent goes on from where it paused");
   });
   c.addEventListener("tool.call", (e) => {
     const d = e.detail;
@@ -220,11 +248,13 @@ function wire(c) {
     th.scope = "row";
     th.textContent = String(turn);
     tr.append(th);
-    for (const v of [d.stt_final_ms, d.llm_ttft_ms, d.tts_ttfa_ms, d.voice_to_voice_ms]) {
+    for (const v of [d.endpoint_delay_ms, d.stt_final_ms, d.llm_ttft_ms, d.tts_ttfa_ms, d.voice_to_voice_ms]) {
       const td = document.createElement("td");
       td.textContent = typeof v === "number" ? String(Math.round(v)) : "—";
       tr.append(td);
     }
+    // The end-of-turn cell says what the detector made of the words.
+    if (d.turn_decision) tr.cells[1].title = d.turn_decision + (d.preemptive ? ", LLM asked early" : "");
     ui.latency.prepend(tr);
     while (ui.latency.rows.length > MAX_LATENCY_ROWS) ui.latency.deleteRow(-1);
   });
