@@ -251,7 +251,7 @@ func TestTypedConversation(t *testing.T) {
 		tc.do(session.Played{ResponseID: m.ResponseID, At: m.End})
 	}
 	tc.audio(sessiontest.Speech(500*time.Millisecond, rate))
-	seen, intr := until[session.ResponseInterrupted](tc, false, nil)
+	_, intr := until[session.ResponseInterrupted](tc, false, nil)
 	assert.Equal(t, session.ReasonBargeIn, intr.Reason)
 	assert.Equal(t, 400*time.Millisecond, intr.Played, "the last reported position")
 	assert.Equal(t, "Once upon", intr.TextPlayed)

@@ -47,8 +47,12 @@ const (
 )
 
 // minPhoneDigits is how many digits a dictated phone number has at least
-// before it can be complete (seven: a local number).
-const minPhoneDigits = 7
+// before it can be complete (seven: a local number); cueWindow is how many
+// words before the digits may name it ("my phone number is …").
+const (
+	minPhoneDigits = 7
+	cueWindow      = 3
+)
 
 // Classify judges text, the transcript of the turn so far, by its last
 // words, and names the rule that decided.
@@ -138,7 +142,7 @@ func dictation(w []string) (Verdict, string, bool) {
 	for start >= 0 && isDigitWord(w[start]) {
 		start--
 	}
-	for i := max(0, start-3); i <= start; i++ {
+	for i := max(0, start-cueWindow); i <= start; i++ {
 		if phoneCue(w[i]) && digits < minPhoneDigits {
 			return Incomplete, ReasonNumber, true
 		}
