@@ -236,11 +236,22 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	g.Go(func() error { return guard.Run(gctx) })
 	// The heartbeat outlives the run context: a draining node still
 	// refreshes its sessions' entries until they ended.
-	nodeCtx, stopNode := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopNode()
-	if node != nil {
-		g.Go(func() error { return node.Run(nodeCtx) })
+	nodeCtx, cancelNode := context.WithCancel(context.WithoutCancel(ctx))
+	nodeDone := make(chan struct{})
+	// stopNode ends the heartbeat and waits for it.
+	stopNode := func() {
+		cancelNode()
+		<-nodeDone
 	}
+	if node != nil {
+		go func() {
+			defer close(nodeDone)
+			_ = node.Run(nodeCtx)
+		}()
+	} else {
+		close(nodeDone)
+	}
+	defer stopNode()
 	var certsHUP chan os.Signal
 	if certs != nil {
 		certsHUP = make(chan os.Signal, 1)
@@ -288,8 +299,8 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		a.logger.Info("shutting down", "drain_timeout", cfg.HTTP.DrainTimeout, "shutdown_delay", cfg.HTTP.ShutdownDelay,
 			"drain_mode", string(cfg.HTTP.DrainMode))
 		err := a.drain(context.WithoutCancel(gctx), srv, mgr, voiceRTC, gens)
-		leaveCluster(context.WithoutCancel(gctx), node, a.logger)
 		stopNode()
+		leaveCluster(context.WithoutCancel(gctx), node, a.logger)
 		for _, m := range mcpServers {
 			if cerr := m.Close(); cerr != nil {
 				a.logger.Warn("MCP server did not close cleanly", "mcp_server", m.Name(), "error", cerr)

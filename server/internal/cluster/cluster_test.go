@@ -1,12 +1,9 @@
 package cluster
 
 import (
-	"bufio"
 	"context"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/parleyhq/parley/server/internal/cluster/clustertest"
 	"github.com/parleyhq/parley/server/internal/config"
 	"github.com/parleyhq/parley/server/internal/session"
 )
@@ -32,66 +30,13 @@ func TestMain(m *testing.M) {
 
 const testSecret = "0123456789abcdef-test-secret"
 
-// redisServer is a throwaway redis-server on a fixed loopback port that a
-// test can stop and start again.
-type redisServer struct {
-	t    *testing.T
-	port int
-	cmd  *exec.Cmd
-}
+// requireRedis makes a missing redis-server a failure in make test.
+const requireRedis = "E2E_REQUIRE_CLUSTER"
 
-func startRedis(t *testing.T) *redisServer {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := ln.Addr().(*net.TCPAddr).Port
-	require.NoError(t, ln.Close())
-	r := &redisServer{t: t, port: port}
-	r.start()
-	t.Cleanup(r.stop)
-	return r
-}
+func startRedis(t *testing.T) *clustertest.Redis { return clustertest.StartRedis(t, requireRedis) }
 
-func (r *redisServer) addr() string { return "127.0.0.1:" + strconv.Itoa(r.port) }
-
-func (r *redisServer) start() {
-	bin, err := exec.LookPath("redis-server")
-	require.NoError(r.t, err, "redis-server is needed (make test installs Debian's redis-server)")
-	cmd := exec.Command(bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-	out, err := cmd.StdoutPipe()
-	require.NoError(r.t, err)
-	require.NoError(r.t, cmd.Start())
-	r.cmd = cmd
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "Ready to accept connections") {
-				close(ready)
-				break
-			}
-		}
-		for sc.Scan() {
-		}
-	}()
-	select {
-	case <-ready:
-	case <-time.After(10 * time.Second):
-		r.t.Fatal("redis-server did not start")
-	}
-}
-
-func (r *redisServer) stop() {
-	if r.cmd == nil {
-		return
-	}
-	_ = r.cmd.Process.Kill()
-	_ = r.cmd.Wait()
-	r.cmd = nil
-}
-
-func (r *redisServer) client(t *testing.T) *redis.Client {
-	c := redis.NewClient(&redis.Options{Addr: r.addr(), MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+func client(t *testing.T, r *clustertest.Redis) *redis.Client {
+	c := redis.NewClient(&redis.Options{Addr: r.Addr(), MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
@@ -104,10 +49,10 @@ func testConfig(id string) config.Cluster {
 	}
 }
 
-func newNode(t *testing.T, r *redisServer, cfg config.Cluster) (*Node, *prometheus.Registry) {
+func newNode(t *testing.T, r *clustertest.Redis, cfg config.Cluster) (*Node, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	n, err := New(cfg, "test:", r.client(t), 10, "test", reg, nil)
+	n, err := New(cfg, "test:", client(t, r), 10, "test", reg, nil)
 	require.NoError(t, err)
 	return n, reg
 }
@@ -235,7 +180,7 @@ func TestDeadNodeExpires(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, nodes, 1)
 	assert.Equal(t, "b", nodes[0].ID)
-	_, err = r.client(t).Get(context.Background(), "test:cluster:session:sess_000000000000000000000001").Result()
+	_, err = client(t, r).Get(context.Background(), "test:cluster:session:sess_000000000000000000000001").Result()
 	assert.ErrorIs(t, err, redis.Nil, "the dead node's session entry expired")
 }
 
@@ -254,7 +199,7 @@ func TestRedisOutage(t *testing.T) {
 			require.NoError(t, err)
 			live.Started("sess_000000000000000000000002")
 
-			r.stop()
+			r.Stop()
 			require.Eventually(t, func() bool { return !a.RedisUp() }, 2*time.Second, 10*time.Millisecond)
 			assert.Equal(t, 0.0, testutil.ToFloat64(a.met.redisUp))
 			tk, err := a.Admit("10.0.0.3")
@@ -267,9 +212,9 @@ func TestRedisOutage(t *testing.T) {
 				assert.Equal(t, 1.0, testutil.ToFloat64(a.met.admissions.WithLabelValues("local_fallback")))
 			}
 
-			r.start() // empty: every entry is gone
+			r.Start() // empty: every entry is gone
 			require.Eventually(t, func() bool { return a.RedisUp() }, 3*time.Second, 10*time.Millisecond)
-			c := r.client(t)
+			c := client(t, r)
 			require.Eventually(t, func() bool {
 				owner, err := c.Get(context.Background(), "test:cluster:session:sess_000000000000000000000002").Result()
 				return err == nil && owner == "a"

@@ -265,7 +265,7 @@ func mergeEnv(dotEnv map[string]string, environ []string) map[string]string {
 func onlyPrefixed(m map[string]string) map[string]string {
 	out := make(map[string]string)
 	for k, v := range m {
-		if strings.HasPrefix(k, EnvPrefix) && k != EnvTokenSecret {
+		if strings.HasPrefix(k, EnvPrefix) && k != EnvTokenSecret && k != EnvClusterSecret {
 			out[k] = v
 		}
 	}
