@@ -48,10 +48,10 @@ const (
 
 // Node is this process's membership in the cluster.
 type Node struct {
-	cfg      config.Cluster
-	client   redis.UniversalClient
-	log      *slog.Logger
-	met      *metrics
+	cfg    config.Cluster
+	client redis.UniversalClient
+	log    *slog.Logger
+	met    *metrics
 	// capacity is this node's own session cap (session.max_sessions).
 	capacity int
 	version  string
@@ -208,21 +208,23 @@ func (s *slot) Started(id session.SessionID) {
 }
 
 // Release gives the lease back and removes the session's entry.
-func (s *slot) Release() {
+func (s *slot) Release() { s.release(context.Background()) }
+
+func (s *slot) release(ctx context.Context) {
 	s.once.Do(func() {
 		n := s.n
 		n.mu.Lock()
 		s.released = true
 		delete(n.slots, s.lease)
 		n.mu.Unlock()
-		n.removeSlot(s)
+		n.removeSlot(ctx, s)
 	})
 }
 
 // removeSlot deletes a released slot's lease and session entry. A failure
 // is left to the TTL: the lease expires within node_ttl.
-func (n *Node) removeSlot(s *slot) {
-	ctx, cancel := context.WithTimeout(context.Background(), redisCallTimeout)
+func (n *Node) removeSlot(ctx context.Context, s *slot) {
+	ctx, cancel := context.WithTimeout(ctx, redisCallTimeout)
 	defer cancel()
 	ipKey, sessKey := n.keys.leases(), n.keys.leases()
 	if s.ip != session.CarrierTraffic {
@@ -317,7 +319,7 @@ func (n *Node) heartbeat(ctx context.Context) {
 		gone := s.released
 		n.mu.Unlock()
 		if gone {
-			n.removeSlot(s)
+			n.removeSlot(ctx, s)
 		}
 	}
 }
@@ -332,7 +334,7 @@ func (n *Node) Leave(ctx context.Context) error {
 	}
 	n.mu.Unlock()
 	for _, s := range left {
-		s.Release()
+		s.release(ctx)
 	}
 	cctx, cancel := context.WithTimeout(ctx, redisCallTimeout)
 	defer cancel()

@@ -55,7 +55,7 @@ func StartRedis(t testing.TB, require string) *Redis {
 // FreePort is a loopback TCP port that was free a moment ago.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("free port: %v", err)
 	}
@@ -73,7 +73,8 @@ func (r *Redis) Addr() string { return "127.0.0.1:" + strconv.Itoa(r.port) }
 // accepts connections.
 func (r *Redis) Start() {
 	r.t.Helper()
-	cmd := exec.Command("redis-server", "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	// Stop ends it; the test's context is a backstop.
+	cmd := exec.CommandContext(r.t.Context(), "redis-server", "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		r.t.Fatalf("redis-server: %v", err)
