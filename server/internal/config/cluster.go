@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -93,6 +94,8 @@ func (c *Config) validateCluster(v *validator) {
 	switch {
 	case cl.SecretEnv == "":
 		v.fail("cluster.secret_env", cl.SecretEnv, "must name the variable holding the nodes' shared secret")
+	case cl.SecretEnv != EnvClusterSecret && strings.HasPrefix(cl.SecretEnv, EnvPrefix):
+		v.fail("cluster.secret_env", cl.SecretEnv, "must not start with %s (those are settings), except the reserved %s", EnvPrefix, EnvClusterSecret)
 	case len(cl.Secret) < minClusterSecretBytes:
 		v.fail("cluster.secret_env", cl.SecretEnv, "the variable must hold the nodes' shared secret, at least %d bytes (it is unset or shorter)", minClusterSecretBytes)
 	}
