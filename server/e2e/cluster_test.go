@@ -314,6 +314,9 @@ func TestClusterThreeNodes(t *testing.T) {
 	ids := nodeIDs(clusterNodeList(t, nodes[1].base()))
 	assert.Equal(t, []string{nodes[1].id, nodes[2].id}, ids, "the drained node left the registry at once")
 	assert.Contains(t, nodes[0].srv.logs.String(), "every session ended by itself")
+	assert.NotContains(t, nodes[0].srv.logs.String(), `"code":"draining"`,
+		"haproxy sent no new call to the node once it stopped admitting")
+	assert.Contains(t, nodes[1].srv.logs.String()+nodes[2].srv.logs.String(), `"msg":"session started"`)
 
 	// SIGKILL: the dead node's entries and leases expire within node_ttl.
 	doomed := make([]*talker, 0, clusterMax-1)
