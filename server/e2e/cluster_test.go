@@ -590,3 +590,82 @@ func patchCandidate(t *testing.T, base, id string) (int, http.Header) {
 	_ = resp.Body.Close()
 	return resp.StatusCode, resp.Header
 }
+
+// drainConfig drains the way a rolling deploy does, with short bounds.
+const drainConfig = `
+http:
+  shutdown_delay: 2s
+  drain_mode: wait
+  drain_timeout: 2s
+session:
+  max_sessions: 20
+  max_sessions_per_ip: 20
+rate_limit:
+  enabled: false
+plugins:
+  instances:
+    - name: stt-sim
+      kind: stt
+      path: ./bin/plugins/simplugin
+      args: ["-kind", "stt"]
+    - name: llm-sim
+      kind: llm
+      path: ./bin/plugins/simplugin
+      args: ["-kind", "llm"]
+    - name: tts-flite
+      kind: tts
+      path: ./bin/plugins/tts-flite
+      config: {voice: slt}
+pipeline:
+  stt: [stt-sim]
+  llm: [llm-sim]
+  tts: [tts-flite]
+`
+
+// TestDrainWaitTimeout: SIGTERM with http.drain_mode wait on one node
+// (no cluster): /readyz 503 at once while new sessions are still admitted
+// for shutdown_delay, then refused (503 draining); a call still running at
+// drain_timeout ends with the documented close (1001 "server shutting
+// down"), and the server exits 0.
+func TestDrainWaitTimeout(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: builds and runs the server and plugins")
+	}
+	srv := startServerWith(t, bins.get(t), drainConfig)
+	ctx := t.Context()
+	idle, _, err := dialVoiceStatus(ctx, srv.addr)
+	require.NoError(t, err)
+	require.NoError(t, srv.cmd.Process.Signal(syscall.SIGTERM))
+	require.Eventually(t, func() bool {
+		status, _, _ := call(t, http.MethodGet, "http://"+srv.addr+"/readyz", "", "")
+		return status == http.StatusServiceUnavailable
+	}, readyzAtOnce, 10*time.Millisecond, "/readyz turns 503 at once")
+	late, _, err := dialVoiceStatus(ctx, srv.addr)
+	require.NoError(t, err, "still admitting during shutdown_delay")
+	require.NoError(t, late.c.Close(websocket.StatusNormalClosure, "done"))
+	require.Eventually(t, func() bool {
+		tk, status, err := dialVoiceStatus(ctx, srv.addr)
+		if err == nil {
+			_ = tk.c.Close(websocket.StatusNormalClosure, "done")
+			return false
+		}
+		return status == http.StatusServiceUnavailable
+	}, 5*time.Second, 50*time.Millisecond, "refused once shutdown_delay passed")
+	select {
+	case err := <-idle.readErr:
+		assert.Equal(t, websocket.StatusGoingAway, websocket.CloseStatus(err), "%v", err)
+		var ce websocket.CloseError
+		require.ErrorAs(t, err, &ce)
+		assert.Equal(t, "server shutting down", ce.Reason)
+	case <-time.After(stopLimit):
+		t.Fatal("the live call was not ended at drain_timeout")
+	}
+	select {
+	case <-srv.exited:
+	case <-time.After(stopLimit):
+		t.Fatal("the server did not exit after the drain")
+	}
+	require.NoError(t, srv.stop(), "exit 0")
+	assert.Contains(t, srv.logs.String(), "drain timeout reached")
+	assert.Contains(t, srv.logs.String(), `"code":"draining"`)
+}
