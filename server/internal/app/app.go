@@ -115,6 +115,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		session.WithHTTPClient(webhookClient()),
 		session.WithServerTools(sources(mcpServers)...),
 		session.WithRecovery(cfg.Resilience.STTRecoverTimeout, cfg.Resilience.TTSRecoverTimeout),
+		session.WithTurnTaking(turnTaking(cfg.Turn)),
 	}
 	if node != nil {
 		// Cluster-wide caps after this node's own.
@@ -473,4 +474,17 @@ func newLimiter(cfg *config.Config) (ratelimit.Limiter, func()) {
 		return ratelimit.NewRedis(cfg.RateLimit, client, cfg.Redis.KeyPrefix), func() { _ = client.Close() }
 	}
 	return ratelimit.NewMemory(cfg.RateLimit, nil), func() {}
+}
+
+// turnTaking is the session's turn-taking from the turn.* settings.
+func turnTaking(t config.Turn) session.TurnTaking {
+	d := session.SilenceDetector()
+	if t.Detector == config.DetectorRules {
+		d = session.RulesDetector()
+	}
+	return session.TurnTaking{
+		Detector: d, CompleteDelay: t.CompleteDelay, IncompleteDelay: t.IncompleteDelay, PauseAfter: t.PauseAfter, SpeechHang: t.SpeechHang, MaxEndpointDelay: t.MaxEndpointDelay, Preemptive: t.Preemptive,
+		MinInterruptionWords: t.MinInterruptionWords, Backchannels: t.Backchannels,
+		ResumeFalseInterruption: t.ResumeFalseInterruption, FalseInterruptionTimeout: t.FalseInterruptionTimeout,
+	}
 }

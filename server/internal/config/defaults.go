@@ -133,6 +133,7 @@ func Default() Config {
 			MinSpeechMin:  defaultMinSpeechMin,
 			MinSpeechMax:  defaultMinSpeechMax,
 		},
+		Turn: defaultTurn(),
 		Plugins: Plugins{
 			HealthInterval:      defaultHealthInterval,
 			DefaultStartTimeout: defaultStartTimeout,

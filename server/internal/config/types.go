@@ -15,6 +15,7 @@ type Config struct {
 	WebRTC     WebRTC     `koanf:"webrtc"`
 	Session    Session    `koanf:"session"`
 	VAD        VAD        `koanf:"vad"`
+	Turn       Turn       `koanf:"turn"`
 	Plugins    Plugins    `koanf:"plugins"`
 	Pipeline   Pipeline   `koanf:"pipeline"`
 	Resilience Resilience `koanf:"resilience"`

@@ -98,6 +98,7 @@ func (c *Config) Validate() error {
 	c.validateHTTP(v)
 	c.validateStreams(v)
 	c.validateSession(v)
+	c.validateTurn(v)
 	c.validatePlugins(v)
 	c.validateRest(v)
 	c.validateTelephony(v)

@@ -23,6 +23,7 @@ type Update struct {
 	// Tools replaces the client's tools when not nil (empty: none).
 	Tools []tools.Definition
 	VAD   *VADUpdate
+	Turn  *TurnUpdate
 	// ManualTurns, when true, ends turns only on CommitInput (push to
 	// talk): the VAD neither ends turns nor barges in, and a committed
 	// utterance's transcript goes into the history without an answer
@@ -39,6 +40,24 @@ type VADUpdate struct {
 	// ThresholdDB is the speech threshold in dB above the noise floor.
 	ThresholdDB *float64
 }
+
+// TurnUpdate changes the session's turn-taking within the server's
+// limits (TurnTaking): the waits after finished and unfinished words (at
+// most MaxEndpointDelay, complete ≤ incomplete), the words that interrupt
+// (1..10), the false interruption timeout (100 ms..10 s), and whether to
+// pause and resume and to ask the LLM preemptively.
+type TurnUpdate struct {
+	CompleteDelay, IncompleteDelay, FalseInterruptionTimeout *time.Duration
+	MinInterruptionWords                                     *int
+	ResumeFalseInterruption, Preemptive                      *bool
+}
+
+// Client limits of TurnUpdate.
+const (
+	maxInterruptionWords     = 10
+	minFalseInterruptionWait = 100 * time.Millisecond
+	maxFalseInterruptionWait = 10 * time.Second
+)
 
 // InputText is typed user input: it interrupts the agent and starts a turn,
 // skipping STT.
@@ -135,7 +154,7 @@ func (s *Session) onCommand(ctx context.Context, cmd Command) {
 		s.applyUpdate(c)
 	case InputText:
 		s.interrupt(ReasonNewInput)
-		s.startResponse(ctx, c.Text, turnTimes{})
+		s.startResponse(ctx, c.Text, turnTimes{}, nil)
 	case Cancel:
 		s.interrupt(ReasonClientCancel)
 	case ToolResult:
@@ -158,11 +177,11 @@ func (s *Session) onCommand(ctx context.Context, cmd Command) {
 			format = dtmfText
 		}
 		s.interrupt(ReasonNewInput)
-		s.startResponse(ctx, strings.Replace(format, "%s", c.Digits, 1), turnTimes{})
+		s.startResponse(ctx, strings.Replace(format, "%s", c.Digits, 1), turnTimes{}, nil)
 	case Ping:
 		s.send(Pong(c))
 	case CommitInput:
-		s.commitInput()
+		s.commitInput(ctx)
 	case ClearInput:
 		s.clearInput()
 	case AddUserText:
@@ -179,13 +198,16 @@ func (s *Session) onCommand(ctx context.Context, cmd Command) {
 		if c.Instructions != "" {
 			prompt = c.Instructions
 		}
-		s.respond(ctx, prompt, turnTimes{}, c.OutOfBand)
+		s.respond(ctx, prompt, turnTimes{}, c.OutOfBand, nil)
 	}
 }
 
 func (s *Session) applyUpdate(u Update) {
 	next := s.st
 	if u.VAD != nil && !s.applyVAD(u.VAD, &next) {
+		return
+	}
+	if u.Turn != nil && !s.applyTurn(u.Turn, &next.turn) {
 		return
 	}
 	if u.SystemPrompt != nil && s.promptLocked {
@@ -230,9 +252,10 @@ func (s *Session) applyUpdate(u Update) {
 	if u.Tools != nil {
 		s.client.Declare(u.Tools)
 	}
-	if next.minSilence != s.st.minSilence {
+	if next.minSilence != s.st.minSilence && s.m.turn.SpeechHang == 0 {
 		s.in.seg.SetMinSilence(next.minSilence)
 	}
+	s.updates++
 	if next.minSpeech != s.st.minSpeech {
 		s.in.seg.SetMinSpeech(next.minSpeech)
 	}
@@ -252,7 +275,59 @@ func (s *Session) applyUpdate(u Update) {
 	s.send(Updated{
 		InputRate: next.inputRate, OutputRate: next.outputRate, Voice: next.voice, Language: next.language,
 		MinSilence: next.minSilence, MinSpeech: next.minSpeech, ThresholdDB: next.threshold, Tools: names,
+		Turn: TurnSettings{
+			CompleteDelay: next.turn.complete, IncompleteDelay: next.turn.incomplete, FalseInterruptionTimeout: next.turn.falseTimeout,
+			MinInterruptionWords: next.turn.minWords, ResumeFalseInterruption: next.turn.resume, Preemptive: next.turn.preemptive,
+		},
 	})
+}
+
+// applyTurn checks u against the limits and writes it to next; on the
+// first value out of limits it sends invalid_field naming the field and
+// the allowed range, and reports false (the update is refused whole).
+func (s *Session) applyTurn(u *TurnUpdate, next *turnSettings) bool {
+	refuse := func(field, value, allowed string) bool {
+		s.sendError(CodeInvalidField, field+" must be "+allowed, map[string]string{"field": field, "value": value})
+		return false
+	}
+	ms := func(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
+	mx := s.m.turn.MaxEndpointDelay
+	if mx <= 0 {
+		mx = s.m.vad.MinSilenceMax
+	}
+	if u.CompleteDelay != nil {
+		next.complete = *u.CompleteDelay
+	}
+	if u.IncompleteDelay != nil {
+		next.incomplete = *u.IncompleteDelay
+	}
+	switch {
+	case u.CompleteDelay != nil && (next.complete < 0 || next.complete > mx):
+		return refuse("turn.complete_delay_ms", ms(next.complete), "within 0.."+ms(mx))
+	case u.IncompleteDelay != nil && (next.incomplete < 0 || next.incomplete > mx):
+		return refuse("turn.incomplete_delay_ms", ms(next.incomplete), "within 0.."+ms(mx))
+	case next.incomplete < next.complete:
+		return refuse("turn.incomplete_delay_ms", ms(next.incomplete), "at least turn.complete_delay_ms ("+ms(next.complete)+")")
+	}
+	if w := u.MinInterruptionWords; w != nil {
+		if *w < 1 || *w > maxInterruptionWords {
+			return refuse("turn.min_interruption_words", strconv.Itoa(*w), "within 1.."+strconv.Itoa(maxInterruptionWords))
+		}
+		next.minWords = *w
+	}
+	if d := u.FalseInterruptionTimeout; d != nil {
+		if *d < minFalseInterruptionWait || *d > maxFalseInterruptionWait {
+			return refuse("turn.false_interruption_timeout_ms", ms(*d), "within "+ms(minFalseInterruptionWait)+".."+ms(maxFalseInterruptionWait))
+		}
+		next.falseTimeout = *d
+	}
+	if u.ResumeFalseInterruption != nil {
+		next.resume = *u.ResumeFalseInterruption
+	}
+	if u.Preemptive != nil {
+		next.preemptive = *u.Preemptive
+	}
+	return true
 }
 
 // applyVAD checks u's VAD settings against the server's limits (a zero

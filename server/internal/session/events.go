@@ -47,15 +47,38 @@ type Updated struct {
 	ThresholdDB float64
 	// Tools are the names of every tool the model is offered.
 	Tools []string
+	Turn  TurnSettings
+}
+
+// TurnSettings are the session's turn-taking values (TurnUpdate).
+type TurnSettings struct {
+	CompleteDelay, IncompleteDelay, FalseInterruptionTimeout time.Duration
+	MinInterruptionWords                                     int
+	ResumeFalseInterruption, Preemptive                      bool
 }
 
 // SpeechStarted: the VAD heard the user start; Audio is the onset as an
 // offset into the session's input audio.
 type SpeechStarted struct{ Audio time.Duration }
 
-// SpeechStopped: the user stopped; Audio is the end of the last speech
-// frame as an offset into the input audio.
+// SpeechStopped: the user stopped (after the VAD's hang); Audio is the
+// end of the last speech frame as an offset into the input audio. The
+// turn may go on: TurnEnded says when it is over.
 type SpeechStopped struct{ Audio time.Duration }
+
+// TurnEnded: the user's turn was judged complete; the answer follows once
+// its final transcript is in. Audio is the input audio offset at that
+// moment, EndpointDelay how long after the end of speech that was, and
+// Decision what the turn detector made of the words ("complete",
+// "incomplete", "unknown", "silence", "forced", "manual").
+type TurnEnded struct {
+	Audio, EndpointDelay time.Duration
+	Decision             string
+}
+
+// Backchannel: the user said only an acknowledgement ("uh-huh", "yeah")
+// over the agent's speech; it did not interrupt and is not a turn.
+type Backchannel struct{ Text string }
 
 // TranscriptPartial is interim recognised text of the current utterance.
 type TranscriptPartial struct{ Text string }
@@ -103,13 +126,31 @@ const (
 // ResponseInterrupted ends a response that was cut off: no audio or event
 // of it follows. Played is how much of its audio was heard; TextPlayed the
 // text that covers (whole words), which is what the history keeps.
+//
+// Resumable: the agent was paused for user sound not yet known to be
+// words; if it yields none (a cough, a door) within the false
+// interruption timeout, ResponseResumed follows and the response goes on
+// (more audio, then ResponseDone or ResponseInterrupted). Otherwise — the
+// next response starts, or nothing follows — the interruption is final
+// and the history keeps TextPlayed.
 type ResponseInterrupted struct {
 	ResponseID string
 	Reason     InterruptReason
 	Played     time.Duration
 	TextPlayed string
 	// Usage is the LLM's token count so far, as plugins report it.
-	Usage sdk.Usage
+	Usage     sdk.Usage
+	Resumable bool
+}
+
+// ResponseResumed: a resumable interruption was false; the response goes
+// on from the first word not heard, re-synthesised (AudioStarted, frames,
+// then ResponseDone or ResponseInterrupted). Played and TextPlayed are
+// what had been heard when it paused.
+type ResponseResumed struct {
+	ResponseID string
+	Played     time.Duration
+	TextPlayed string
 }
 
 // ResponseStatus is how a response that was not interrupted ended.
@@ -151,6 +192,13 @@ type Metrics struct {
 	TTSTTFA *time.Duration
 	// VoiceToVoice: end of user speech to first agent audio sent.
 	VoiceToVoice *time.Duration
+	// EndpointDelay: end of user speech to the end of the turn (the
+	// end-of-turn wait), and TurnDecision the detector's decision (empty
+	// for a response that answered no spoken turn).
+	EndpointDelay *time.Duration
+	TurnDecision  string
+	// Preemptive: the LLM was asked before the turn ended.
+	Preemptive bool
 }
 
 // Error reports a problem to the client; the session goes on.
@@ -172,6 +220,9 @@ func (Established) isEvent()         {}
 func (Updated) isEvent()             {}
 func (SpeechStarted) isEvent()       {}
 func (SpeechStopped) isEvent()       {}
+func (TurnEnded) isEvent()           {}
+func (Backchannel) isEvent()         {}
+func (ResponseResumed) isEvent()     {}
 func (TranscriptPartial) isEvent()   {}
 func (TranscriptFinal) isEvent()     {}
 func (ResponseStarted) isEvent()     {}

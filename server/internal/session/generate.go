@@ -62,12 +62,9 @@ func (r *response) generate(ctx context.Context, fail context.CancelCauseFunc) e
 	msgs := r.messages
 	maxRounds := r.s.m.cfg.MaxToolRounds
 	for round := 0; ; round++ {
-		req := sdk.GenerateRequest{Messages: msgs, MaxTokens: r.s.m.cfg.MaxTokens}
-		if t := r.s.m.cfg.Temperature; t != 0 {
-			req.Temperature = &t
-		}
-		if round < maxRounds {
-			req.Tools = r.toolDefs
+		req := r.s.llmRequest(msgs, r.toolDefs)
+		if round >= maxRounds {
+			req.Tools = nil
 		}
 		if round == 0 {
 			r.setTime(func(t *turnTimes) { t.llmStart = r.s.m.clock.Now() })
@@ -141,7 +138,7 @@ func (r *response) generate(ctx context.Context, fail context.CancelCauseFunc) e
 func (r *response) generateRound(ctx context.Context, req sdk.GenerateRequest, first bool,
 	split *SentenceSplitter, speak func(string) error,
 ) (calls []sdk.ToolCall, shown bool, err error) {
-	stream, err := r.s.plugins.LLM.Generate(ctx, req)
+	stream, err := r.llmStream(ctx, req)
 	if err != nil {
 		return nil, false, &turnError{code: CodeLLMFailed, err: err}
 	}
@@ -197,6 +194,24 @@ func (r *response) generateRound(ctx context.Context, req sdk.GenerateRequest, f
 	}
 }
 
+// llmStream opens an LLM round's stream: the preemptive call's, asked
+// with the same request before the turn ended, for the first round;
+// otherwise a new call.
+func (r *response) llmStream(ctx context.Context, req sdk.GenerateRequest) (sdk.LLMStream, error) {
+	p := r.pre
+	if p == nil {
+		return r.s.plugins.LLM.Generate(ctx, req)
+	}
+	r.pre = nil
+	select {
+	case <-p.ready:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	r.setTime(func(t *turnTimes) { t.llmStart = p.started })
+	return p.stream, p.err
+}
+
 // waitFor waits d on the session's clock; false if ctx ended first.
 func (r *response) waitFor(ctx context.Context, d time.Duration) bool {
 	ch, stop := r.s.m.clock.At(r.s.m.clock.Now().Add(d))
@@ -211,18 +226,45 @@ func (r *response) waitFor(ctx context.Context, d time.Duration) bool {
 
 // openTTS opens the response's TTS stream and starts its receiver and pacer.
 func (r *response) openTTS(ctx context.Context, fail context.CancelCauseFunc) (*ttsPipe, error) {
+	return r.openTTSFrom(ctx, fail, "", 0)
+}
+
+// speakFrom speaks the whole response text from byte from on (a paused
+// reply resumed, pause.go) and waits until its audio is all paced out.
+func (r *response) speakFrom(ctx context.Context, fail context.CancelCauseFunc, from int) error {
+	p, err := r.openTTSFrom(ctx, fail, r.fullText(), from)
+	if err != nil {
+		return err
+	}
+	if err := <-p.recvDone; err != nil {
+		return err
+	}
+	if err := <-p.paceDone; err != nil {
+		return fmt.Errorf("session: pacing: %w", err)
+	}
+	return nil
+}
+
+// openTTSFrom opens a TTS stream that speaks text from byte from on (all
+// of it sent and closed at once when text is given; empty text: the
+// caller sends it as it comes) and starts its receiver and pacer.
+func (r *response) openTTSFrom(ctx context.Context, fail context.CancelCauseFunc, text string, from int) (*ttsPipe, error) {
 	p := &ttsPipe{
 		cfg:      sdk.TTSConfig{Voice: r.voice, SampleRate: r.outRate, Encoding: sdk.EncodingPCM16LE},
 		recvDone: make(chan error, 1), paceDone: make(chan error, 1),
 	}
+	if text != "" {
+		p.text.WriteString(text)
+		p.closed = true
+	}
 	p.mu.Lock()
-	err := p.reopen(ctx, r.s.plugins.TTS, 0)
+	err := p.reopen(ctx, r.s.plugins.TTS, from)
 	if err != nil && sdk.CodeOf(err) == sdk.CodeUnavailable && ctx.Err() == nil {
 		// The plugin host retried and fell back; every synthesizer is down
 		// right now (restarting after a crash): wait for one, as a stream
 		// failing mid-reply does, instead of losing the turn.
 		r.s.log.Warn("no tts available at the start of a reply, waiting for one", "response_id", r.id, "error", err)
-		err = r.reopenWithin(ctx, p, 0, err)
+		err = r.reopenWithin(ctx, p, from, err)
 	}
 	p.mu.Unlock()
 	if err != nil {

@@ -14,6 +14,9 @@ type history struct {
 	// the front so far, so positions stay valid across cuts.
 	limit   int
 	dropped int
+	// version counts changes (a preemptive reply asked before one is
+	// not used).
+	version int
 }
 
 // roundRec is one LLM round of a response: its text range in the
@@ -34,6 +37,7 @@ type committed struct {
 }
 
 func (h *history) append(msgs ...sdk.Message) {
+	h.version++
 	h.msgs = append(h.msgs, msgs...)
 	if h.limit <= 0 || len(h.msgs) <= h.limit {
 		return
@@ -118,6 +122,7 @@ func (h *history) recut(c *committed, full string, rounds []roundRec, cut int) b
 	msgs = append(msgs, repl...)
 	msgs = append(msgs, h.msgs[i+c.n:]...)
 	h.msgs = msgs
+	h.version++
 	c.n, c.cut = len(repl), cut
 	return true
 }

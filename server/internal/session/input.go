@@ -86,7 +86,7 @@ func (s *Session) onAudio(ctx context.Context, pcm []byte) {
 }
 
 // processFrame runs VAD on one 16 kHz frame and drives the turn: speech
-// start and end, audio to the recognizer, and barge-in.
+// segments, audio to the recognizer, the end of the turn, and barge-in.
 func (s *Session) processFrame(ctx context.Context, f *audio.Frame) {
 	in := &s.in
 	in.pos += audio.FrameDuration
@@ -100,47 +100,23 @@ func (s *Session) processFrame(ctx context.Context, f *audio.Frame) {
 	}
 	switch res.Event {
 	case vad.SpeechStarted:
-		s.onSpeechStarted(ctx, res)
+		s.send(SpeechStarted{Audio: res.At})
+		if s.resp == nil {
+			s.setTurn(turnUserSpeaking)
+		}
+		s.beginSegment(ctx, res.PreRoll)
 	case vad.SpeechStopped:
-		s.onSpeechStopped(res)
+		s.send(SpeechStopped{Audio: res.At})
+		s.endSegment(ctx, res.At)
+		if s.uturn == nil {
+			s.settle()
+		}
 	default:
 		if res.Speaking && s.utt != nil && !s.utt.closing {
 			s.sttSend(f)
 		}
 	}
-	if res.Speaking && s.resp != nil && in.voicedDuration() >= s.m.cfg.InterruptAfter {
-		s.interrupt(ReasonBargeIn)
-		if s.utt != nil {
-			s.utt.bargedIn = true
-		}
-		s.setTurn(turnUserSpeaking)
-	}
-}
-
-func (s *Session) onSpeechStarted(ctx context.Context, res vad.Result) {
-	s.send(SpeechStarted{Audio: res.At})
-	if s.resp == nil {
-		s.setTurn(turnUserSpeaking)
-	}
-	s.startUtterance(ctx, res.PreRoll)
-}
-
-func (s *Session) onSpeechStopped(res vad.Result) {
-	s.send(SpeechStopped{Audio: res.At})
-	u := s.utt
-	if u == nil {
-		if s.resp == nil {
-			s.setTurn(turnListening)
-		}
-		return
-	}
-	u.speechEnd = s.m.clock.Now().Add(-(s.in.pos - res.At))
-	if s.resp != nil && !u.bargedIn {
-		// Speech over the agent that never reached the interruption
-		// threshold (a backchannel, a cough): not a turn.
-		u.cancel()
-		s.utt = nil
-		return
-	}
-	s.endUtterance(u)
+	s.checkBargeIn(res.Speaking)
+	s.checkFalseInterruption(ctx)
+	s.checkTurnEnd(ctx)
 }

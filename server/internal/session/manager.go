@@ -142,8 +142,10 @@ const defaultRecover = 2 * time.Second
 // Manager admits sessions (global cap, per-IP cap, memory guard), keeps the
 // registry of running sessions and drains them on shutdown.
 type Manager struct {
-	cfg        config.Session
-	vad        config.VAD
+	cfg config.Session
+	vad config.VAD
+	// turn: see WithTurnTaking.
+	turn       TurnTaking
 	plugins    Plugins
 	source     PluginSource
 	guard      MemoryGuard
@@ -205,6 +207,14 @@ func NewManager(cfg config.Session, vad config.VAD, toolCfg config.Tools, p Plug
 		m.tools = tools.Join(append([]tools.Source{tb}, m.extraTools...)...)
 	}
 	return m, nil
+}
+
+// turnDetector is the end-of-turn detector in force.
+func (m *Manager) turnDetector() TurnDetector {
+	if m.turn.Detector == nil {
+		return silenceDetector{}
+	}
+	return m.turn.Detector
 }
 
 // Clock returns the manager's clock (transports use it for rate limits).

@@ -23,8 +23,9 @@ type ClearInput struct{}
 
 // manualFrame takes one 16 kHz frame under manual turns.
 func (s *Session) manualFrame(ctx context.Context, f *audio.Frame) {
-	if s.utt == nil || s.utt.closing {
-		s.startUtterance(ctx, nil)
+	if s.utt == nil {
+		t := s.beginSegment(ctx, nil)
+		t.manual, t.overAgent = true, false
 		if s.utt == nil {
 			return
 		}
@@ -33,21 +34,22 @@ func (s *Session) manualFrame(ctx context.Context, f *audio.Frame) {
 	s.sttSend(f)
 }
 
-func (s *Session) commitInput() {
-	u := s.utt
-	if !s.st.manualTurns || u == nil || u.closing {
+func (s *Session) commitInput(ctx context.Context) {
+	t := s.uturn
+	if !s.st.manualTurns || t == nil || t.ended || s.utt == nil {
 		s.sendError(CodeInvalidField, "nothing to commit: commit needs manual turns and audio since the last commit or clear",
 			map[string]string{"field": "commit"})
 		return
 	}
-	u.speechEnd = s.m.clock.Now()
-	s.endUtterance(u)
+	s.endUtterance(s.utt)
+	t.speechEnd, t.speechEndAt = s.in.pos, s.m.clock.Now()
+	s.endTurn(ctx, t, DecisionManual)
 }
 
 func (s *Session) clearInput() {
-	if u := s.utt; u != nil && !u.closing {
-		u.cancel()
-		s.utt = nil
+	if t := s.uturn; t != nil && !t.ended {
+		t.cancel(s)
+		s.uturn, s.utt = nil, nil
 		s.settle()
 	}
 }
@@ -58,7 +60,7 @@ func (s *Session) awaitingCommit() bool {
 	if !s.st.manualTurns {
 		return false
 	}
-	return (s.utt != nil && s.utt.closing) || s.finishing != nil
+	return (s.uturn != nil && s.uturn.ended) || s.finishing != nil
 }
 
 // manualFinal records a committed utterance's transcript: into the

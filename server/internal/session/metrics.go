@@ -31,6 +31,10 @@ type metrics struct {
 	refused      *prometheus.CounterVec
 	interrupts   *prometheus.CounterVec
 	recoveries   *prometheus.CounterVec
+	endpoint     *prometheus.HistogramVec
+	preemptive   *prometheus.CounterVec
+	backchannels prometheus.Counter
+	pauses       *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -57,11 +61,30 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: metricsNamespace, Subsystem: "turn", Name: "plugin_recoveries_total",
 			Help: "Plugin streams that failed mid-turn, by kind and whether a restarted or fallback plugin took over.",
 		}, []string{"kind", "outcome"}),
+		endpoint: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: metricsNamespace, Subsystem: "turn", Name: "endpoint_delay_seconds",
+			Help: "End of user speech to the end of the turn, by the turn detector's decision.", Buckets: latencyBuckets(),
+		}, []string{"decision"}),
+		preemptive: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: metricsNamespace, Subsystem: "turn", Name: "preemptive_total",
+			Help: "LLM calls started before the end of the turn: used, or discarded because the user went on.",
+		}, []string{"outcome"}),
+		backchannels: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: metricsNamespace, Subsystem: "turn", Name: "backchannels_total",
+			Help: "Acknowledgements over the agent's speech that did not interrupt it.",
+		}),
+		pauses: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: metricsNamespace, Subsystem: "turn", Name: "pauses_total",
+			Help: "Replies paused for user sound, by outcome: resumed (a false interruption) or interrupted.",
+		}, []string{"outcome"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.sttFinal, m.llmTTFT, m.ttsTTFA, m.voiceToVoice, m.active, m.refused, m.interrupts, m.recoveries} {
+	for _, c := range []prometheus.Collector{
+		m.sttFinal, m.llmTTFT, m.ttsTTFA, m.voiceToVoice, m.active, m.refused, m.interrupts, m.recoveries,
+		m.endpoint, m.preemptive, m.backchannels, m.pauses,
+	} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("session: register metrics: %w", err)
 		}
@@ -78,6 +101,10 @@ type turnTimes struct {
 	ttsFirstText  time.Time
 	ttsFirstAudio time.Time
 	firstAudioOut time.Time
+	// endpointDelay and decision: the end-of-turn wait of a spoken turn.
+	endpointDelay time.Duration
+	decision      string
+	preemptive    bool
 }
 
 func span(from, to time.Time) (time.Duration, bool) {
@@ -89,7 +116,11 @@ func span(from, to time.Time) (time.Duration, bool) {
 
 // observe records t in the histograms and returns the metrics event.
 func (m *metrics) observe(responseID string, t turnTimes) Metrics {
-	ev := Metrics{ResponseID: responseID}
+	ev := Metrics{ResponseID: responseID, TurnDecision: t.decision, Preemptive: t.preemptive}
+	if t.decision != "" {
+		d := t.endpointDelay
+		ev.EndpointDelay = &d
+	}
 	for _, s := range []struct {
 		from, to time.Time
 		h        prometheus.Histogram

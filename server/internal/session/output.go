@@ -48,6 +48,12 @@ type output struct {
 	mu      sync.Mutex
 	closed  bool
 	started bool
+	// paused: frames are dropped (the pipeline runs on, faster than real
+	// time) and events held until resume or close; pausedAt is the
+	// played position when it paused.
+	paused   bool
+	pausedAt time.Duration
+	held     []Event
 	// reported: the played position is what the client reports (heard),
 	// not the estimate from what was sent.
 	reported  bool
@@ -74,9 +80,66 @@ func (o *output) emit(ev Event) bool {
 	if o.closed {
 		return false
 	}
+	if o.paused {
+		o.held = append(o.held, ev)
+		return true
+	}
 	if err := o.sink.Event(ev); err != nil {
 		o.onSendErr(err)
 		return false
+	}
+	return true
+}
+
+// pause stops the audio at once and returns how much the client has
+// played (as close does); the pacer goes on without sending.
+func (o *output) pause() time.Duration {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.reported {
+		o.pausedAt = min(o.heard, o.sent)
+	} else {
+		o.pausedAt = o.playedLocked(o.clock.Now())
+	}
+	o.paused = true
+	return o.pausedAt
+}
+
+// resume ends a pause: the audio timeline goes back to where playback
+// stopped (the spans after it are forgotten; the one being spoken ends
+// at byte cut of the text, where the new audio's text starts), ev is
+// sent, then the events held while paused. False if the output is closed.
+func (o *output) resume(cut int, ev Event) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed || !o.paused {
+		return false
+	}
+	at := o.pausedAt
+	keep := o.spans[:0]
+	for _, sp := range o.spans {
+		if sp.audioStart >= at {
+			continue
+		}
+		if sp.audioEnd > at {
+			sp.audioEnd, sp.textEnd = at, min(sp.textEnd, cut)
+			if sp.textEnd <= sp.textStart {
+				continue
+			}
+		}
+		keep = append(keep, sp)
+	}
+	o.spans, o.marked = keep, len(keep)
+	o.sent, o.received, o.heard = at, at, min(o.heard, at)
+	o.queuedEnd = o.clock.Now()
+	o.paused, o.started = false, false
+	held := o.held
+	o.held = nil
+	for _, e := range append([]Event{ev}, held...) {
+		if err := o.sink.Event(e); err != nil {
+			o.onSendErr(err)
+			return false
+		}
 	}
 	return true
 }
@@ -88,7 +151,11 @@ func (o *output) close() time.Duration {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.closed = true
-	if o.reported {
+	o.held = nil
+	switch {
+	case o.paused:
+		return o.pausedAt
+	case o.reported:
 		return min(o.heard, o.sent)
 	}
 	return o.playedLocked(o.clock.Now())
@@ -184,6 +251,9 @@ func (o *output) sendFrameLocked(frame []byte, first *bool) bool {
 	if o.closed {
 		return false
 	}
+	if o.paused {
+		return true // dropped: the reply resumes from its text, re-synthesised
+	}
 	if !o.started {
 		o.started = true
 		*first = true
@@ -220,6 +290,9 @@ func (o *output) sendFrameLocked(frame []byte, first *bool) bool {
 func (o *output) sendAt() time.Time {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if o.paused {
+		return time.Time{} // nothing is sent: no need to wait
+	}
 	return o.queuedEnd.Add(audio.FrameDuration - max(o.lookahead, audio.FrameDuration))
 }
 

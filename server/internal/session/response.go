@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/parleyhq/parley/sdk"
 	"github.com/parleyhq/parley/server/internal/tools"
@@ -51,31 +52,40 @@ type response struct {
 	endSession bool
 	// usage sums the LLM rounds' token counts.
 	usage sdk.Usage
+	// pre is the preemptive LLM call its first round uses (generate).
+	pre *preemptive
+
+	// Pause state, owned by the session goroutine (pause.go): paused at
+	// pausedPlayed of audio; finished (with finishErr) once its pipeline
+	// ended while paused; resumeWanted once the pause proved false before
+	// that.
+	paused, finished, resumeWanted bool
+	pausedPlayed                   time.Duration
+	finishErr                      error
 }
 
 // startResponse records the user's turn and starts the agent's answer.
-func (s *Session) startResponse(ctx context.Context, userText string, times turnTimes) {
+func (s *Session) startResponse(ctx context.Context, userText string, times turnTimes, pre *preemptive) {
 	s.hist.append(sdk.Message{Role: sdk.RoleUser, Content: userText})
-	s.respond(ctx, s.st.systemPrompt, times, false)
+	s.respond(ctx, s.st.systemPrompt, times, false, pre)
 }
 
 // respond starts the agent's answer to the history, with systemPrompt;
 // an out-of-band answer is not committed to the history.
-func (s *Session) respond(ctx context.Context, systemPrompt string, times turnTimes, outOfBand bool) {
+func (s *Session) respond(ctx context.Context, systemPrompt string, times turnTimes, outOfBand bool, pre *preemptive) {
 	s.nextResp++
 	s.turns.Add(1)
 	id := "resp_" + strconv.Itoa(s.nextResp)
-	msgs := make([]sdk.Message, 0, len(s.hist.msgs)+1)
-	if systemPrompt != "" {
-		msgs = append(msgs, sdk.Message{Role: sdk.RoleSystem, Content: systemPrompt})
-	}
-	msgs = append(msgs, s.hist.msgs...)
-	set := tools.Set{s.server, s.client}
+	msgs, set := s.requestMessages(systemPrompt, nil)
 	rctx, cancel := context.WithCancel(ctx)
+	if pre != nil {
+		context.AfterFunc(rctx, pre.cancel)
+		times.preemptive = true
+	}
 	r := &response{
 		id: id, s: s, cancel: cancel, messages: msgs, tools: set, toolDefs: set.Tools(),
 		voice: s.st.voice, outRate: s.st.outputRate, language: s.st.language, times: times,
-		done: make(chan struct{}), outOfBand: outOfBand,
+		done: make(chan struct{}), outOfBand: outOfBand, pre: pre,
 	}
 	r.out = newOutput(s.m.clock, s.sink, s.m.cfg.OutputLookahead, s.st.outputRate, id, s.onSendErr)
 	r.out.reported = s.reportsPlayback
@@ -93,6 +103,20 @@ func (s *Session) respond(ctx context.Context, systemPrompt string, times turnTi
 	go r.run(rctx)
 }
 
+// requestMessages are what the LLM is asked with: the system prompt, the
+// history and then extra; set is the tools it is offered.
+func (s *Session) requestMessages(systemPrompt string, extra *sdk.Message) ([]sdk.Message, tools.Set) {
+	msgs := make([]sdk.Message, 0, len(s.hist.msgs)+2)
+	if systemPrompt != "" {
+		msgs = append(msgs, sdk.Message{Role: sdk.RoleSystem, Content: systemPrompt})
+	}
+	msgs = append(msgs, s.hist.msgs...)
+	if extra != nil {
+		msgs = append(msgs, *extra)
+	}
+	return msgs, tools.Set{s.server, s.client}
+}
+
 // interrupt cuts off the current response (if any): its output stops
 // before this returns, its streams are cancelled and the history keeps
 // only the text that was played.
@@ -106,8 +130,13 @@ func (s *Session) interrupt(reason InterruptReason) {
 	r.cancel()
 	spoken := r.out.textPlayed(r.fullText(), played)
 	s.commit(r, len(spoken), false)
-	s.log.Info("response interrupted", "response_id", r.id, "reason", string(reason), "played", played.String())
-	s.send(ResponseInterrupted{ResponseID: r.id, Reason: reason, Played: played, TextPlayed: spoken, Usage: r.usageNow()})
+	s.log.Info("response interrupted", "response_id", r.id, "reason", string(reason), "played", played.String(), "was_paused", r.paused)
+	if r.paused {
+		// The client was told at the pause (Resumable); it stays cut there.
+		s.m.metrics.pauses.WithLabelValues(pauseInterrupted).Inc()
+	} else {
+		s.send(ResponseInterrupted{ResponseID: r.id, Reason: reason, Played: played, TextPlayed: spoken, Usage: r.usageNow()})
+	}
 	s.sendMetrics(r)
 	s.m.metrics.interrupts.WithLabelValues(string(reason)).Inc()
 	s.setTurn(turnListening)
@@ -115,9 +144,18 @@ func (s *Session) interrupt(reason InterruptReason) {
 
 // finishResponse runs on the session goroutine when a response's
 // goroutine is done.
-func (s *Session) finishResponse(r *response, err error) {
+func (s *Session) finishResponse(ctx context.Context, r *response, err error) {
 	if s.resp != r {
 		return // already interrupted
+	}
+	if r.paused {
+		// Its text and audio are all made; what was heard waits for the
+		// pause to be judged (pause.go).
+		r.finished, r.finishErr = true, err
+		if r.resumeWanted {
+			s.resumeResponse(ctx, r)
+		}
+		return
 	}
 	s.resp = nil
 	status := StatusCompleted
@@ -254,5 +292,5 @@ func (r *response) run(parent context.Context) {
 	if parent.Err() != nil {
 		return // interrupted: the session already moved on
 	}
-	r.s.postAsync(func(context.Context) { r.s.finishResponse(r, err) })
+	r.s.postAsync(func(ctx context.Context) { r.s.finishResponse(ctx, r, err) })
 }

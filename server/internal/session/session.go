@@ -53,6 +53,10 @@ type StartParams struct {
 	// Labels are facts about the connection shown in Info (a call's
 	// call_sid, from, to); the keys are the transport's.
 	Labels map[string]string
+	// NoResume: the protocol cannot take a response back after telling
+	// the client it was interrupted (OpenAI Realtime), so speech over the
+	// agent interrupts it for good instead of pausing it.
+	NoResume bool
 }
 
 // Info describes a running session (the admin API).
@@ -100,6 +104,15 @@ type settings struct {
 	threshold float64
 	// manualTurns: turns end on CommitInput only (manual.go).
 	manualTurns bool
+	turn        turnSettings
+}
+
+// turnSettings are the turn-taking values a client may change
+// (TurnUpdate); they start as the server's (TurnTaking).
+type turnSettings struct {
+	complete, incomplete, falseTimeout time.Duration
+	minWords                           int
+	resume, preemptive                 bool
 }
 
 // Session is one conversation. Its state is owned by one goroutine (run);
@@ -143,10 +156,18 @@ type Session struct {
 	turn  turnState
 	in    input
 	hist  history
+	// uturn is the user's turn being heard, utt its segment being
+	// spoken (nil between segments).
+	uturn *userTurn
 	utt   *utterance
-	// finishing is an utterance whose speech ended and whose final
-	// transcript is still awaited while the user speaks again.
-	finishing *utterance
+	// finishing is a turn that ended and whose final transcript is still
+	// awaited while the user speaks again.
+	finishing *userTurn
+	// updates counts applied Updates (a preemptive reply asked before
+	// one is not used).
+	updates int
+	// noResume: see StartParams.NoResume.
+	noResume bool
 	// respondAfter is a Respond waiting for a committed utterance's
 	// transcript (manual turns).
 	respondAfter *Respond
@@ -177,7 +198,7 @@ func newSession(m *Manager, id SessionID, ip string, p StartParams, lease Lease)
 	s := &Session{
 		id: id, m: m, sink: p.Sink, remoteIP: ip, reportsPlayback: p.ReportsPlayback,
 		transport: p.Transport, started: m.clock.Now(), maxDur: p.MaxDuration, promptLocked: p.SystemPrompt != "",
-		server: m.tools, labels: p.Labels, plugins: lease.Plugins, generation: lease.Generation,
+		server: m.tools, labels: p.Labels, noResume: p.NoResume, plugins: lease.Plugins, generation: lease.Generation,
 		log:    m.log.With(logKeySessionID, string(id), logKeyRemoteIP, ip, logKeyTransport, p.Transport),
 		client: tools.NewClient(m.clock, m.cfg.ClientToolTimeout),
 		loop:   make(chan func(context.Context), loopQueue),
@@ -186,6 +207,10 @@ func newSession(m *Manager, id SessionID, ip string, p StartParams, lease Lease)
 		st: settings{
 			inputRate: in, outputRate: out, systemPrompt: m.cfg.SystemPrompt,
 			voice: m.cfg.Voice, language: m.cfg.Language, minSilence: m.vad.MinSilence,
+			turn: turnSettings{
+				complete: m.turn.CompleteDelay, incomplete: m.turn.IncompleteDelay, falseTimeout: m.turn.FalseInterruptionTimeout,
+				minWords: m.turn.MinInterruptionWords, resume: m.turn.ResumeFalseInterruption, preemptive: m.turn.Preemptive,
+			},
 		},
 		ready: !p.AwaitUpdate,
 		hist:  history{limit: m.cfg.MaxHistory},
@@ -199,7 +224,11 @@ func newSession(m *Manager, id SessionID, ip string, p StartParams, lease Lease)
 	if p.Voice != "" {
 		s.st.voice = p.Voice
 	}
-	s.in.init(m.vad)
+	vcfg := m.vad
+	if m.turn.SpeechHang > 0 {
+		vcfg.MinSilence = m.turn.SpeechHang
+	}
+	s.in.init(vcfg)
 	s.st.threshold, s.st.minSpeech = s.in.energy.Threshold(), m.vad.MinSpeech
 	if err := s.setInputRate(in); err != nil {
 		return nil, err

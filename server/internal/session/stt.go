@@ -17,37 +17,41 @@ const (
 	sttQueueDuration = sttQueueFrames * audio.FrameDuration
 )
 
-// utterance is one user speech segment being transcribed. Its frames go
-// through audio to the goroutine that owns the STT stream.
+// utterance is one speech segment of a user turn being transcribed: one
+// STT stream. Its frames go through audio to the goroutine that owns the
+// stream.
 type utterance struct {
+	turn      *userTurn
 	audio     chan []byte
 	cancel    context.CancelFunc
 	closing   bool
-	bargedIn  bool
 	finals    []string
+	partial   string
 	lastFinal time.Time
-	speechEnd time.Time
+	// done: the stream ended (its finals are all in) or failed.
+	done bool
 	// attempt is the STT stream whose events count: a stream that failed
 	// mid-utterance is replaced and its finals forgotten (see sttFeed).
 	attempt int
 }
 
-// startUtterance opens a new utterance at speech start, pre-roll first.
-func (s *Session) startUtterance(ctx context.Context, preRoll []audio.Frame) {
-	if u := s.utt; u != nil {
-		s.utt = nil
-		if u.closing {
-			// Its final transcript is on the way: keep waiting for it.
-			if s.finishing != nil {
-				s.finishing.cancel()
-			}
-			s.finishing = u
-		} else {
-			u.cancel()
-		}
+// words are the segment's recognised words so far: finals, then the
+// current partial.
+func (u *utterance) words() []string {
+	if u.partial == "" || u.done {
+		return u.finals
+	}
+	return append(u.finals[:len(u.finals):len(u.finals)], u.partial)
+}
+
+// startUtterance opens a new segment of turn t, pre-roll first.
+func (s *Session) startUtterance(ctx context.Context, t *userTurn, preRoll []audio.Frame) {
+	if s.utt != nil {
+		s.endUtterance(s.utt)
 	}
 	uctx, cancel := context.WithCancel(ctx)
-	u := &utterance{audio: make(chan []byte, sttQueueFrames), cancel: cancel, attempt: 1}
+	u := &utterance{turn: t, audio: make(chan []byte, sttQueueFrames), cancel: cancel, attempt: 1}
+	t.segs = append(t.segs, u)
 	s.utt = u
 	for i := range preRoll {
 		if !s.sttSend(&preRoll[i]) {
@@ -59,15 +63,20 @@ func (s *Session) startUtterance(ctx context.Context, preRoll []audio.Frame) {
 	go s.runUtterance(uctx, u, cfg)
 }
 
-// endUtterance: the user's speech ended; the final transcript follows.
+// endUtterance: the segment's speech ended; its final transcript follows.
 func (s *Session) endUtterance(u *utterance) {
+	if s.utt == u {
+		s.utt = nil
+	}
+	if u.closing || u.done {
+		return
+	}
 	u.closing = true
-	s.setTurn(turnThinking)
 	close(u.audio) // the sender closes the stream after the last frame
 }
 
-// sttSend queues one frame for the utterance's STT stream; false (and the
-// utterance fails) if the recognizer is too far behind.
+// sttSend queues one frame for the current segment's STT stream; false
+// (and the segment fails) if the recognizer is too far behind.
 func (s *Session) sttSend(f *audio.Frame) bool {
 	u := s.utt
 	select {
@@ -75,6 +84,7 @@ func (s *Session) sttSend(f *audio.Frame) bool {
 		return true
 	default:
 		u.cancel()
+		u.done, u.finals, u.partial = true, nil, ""
 		s.utt = nil
 		s.pluginError(CodeSTTFailed, sdk.Errorf(sdk.CodeResourceExhausted, "speech recognizer is %s behind", sttQueueDuration))
 		return false
@@ -91,53 +101,53 @@ func (s *Session) runUtterance(ctx context.Context, u *utterance, cfg sdk.STTCon
 }
 
 // onTranscript handles one recognizer event (or its end) on the session
-// goroutine; the utterance's final text starts the response.
+// goroutine: the turn's words change, and once the turn has ended and
+// every segment is final, the turn is answered.
 func (s *Session) onTranscript(ctx context.Context, u *utterance, attempt int, ev sdk.TranscriptEvent, err error) {
-	if (s.utt != u && s.finishing != u) || attempt != u.attempt {
+	t := u.turn
+	if (s.uturn != t && s.finishing != t) || attempt != u.attempt || u.done {
 		return
 	}
 	switch {
 	case err == nil && !ev.Final:
-		s.send(TranscriptPartial{Text: ev.Text})
+		u.partial = ev.Text
+		s.send(TranscriptPartial{Text: t.text()})
+		s.onTurnWords(ctx, t)
 		return
 	case err == nil:
-		if t := strings.TrimSpace(ev.Text); t != "" {
-			u.finals = append(u.finals, t)
+		before := t.text()
+		if txt := strings.TrimSpace(ev.Text); txt != "" {
+			u.finals = append(u.finals, txt)
 		}
+		u.partial = ""
 		u.lastFinal = s.m.clock.Now()
+		if now := t.text(); now != before && now != "" {
+			s.send(TranscriptPartial{Text: now}) // the turn's words so far
+		}
+		s.onTurnWords(ctx, t)
 		return
 	}
+	u.done, u.partial = true, ""
 	if s.utt == u {
 		s.utt = nil
-	} else {
-		s.finishing = nil
 	}
 	u.cancel()
 	if !errors.Is(err, io.EOF) {
+		u.finals = nil // the segment failed: nothing of it is answered
 		s.pluginError(CodeSTTFailed, err)
 		s.settle()
-		if s.st.manualTurns && u.closing {
-			s.manualFinal(ctx, "") // a waiting Respond answers what there is
-		}
-		return
 	}
-	if !u.closing {
-		return // the stream ended before the end of speech: nothing to answer
+	s.segmentDone(ctx, t)
+}
+
+// segmentDone: one of t's segments has all its words.
+func (s *Session) segmentDone(ctx context.Context, t *userTurn) {
+	switch {
+	case t.overAgent && !t.confirmed:
+		s.judgeOverAgent(ctx, t)
+	case t.ended:
+		s.answerTurn(ctx, t)
+	default:
+		s.decide(ctx, t)
 	}
-	text := strings.Join(u.finals, " ")
-	s.send(TranscriptFinal{Text: text})
-	if s.st.manualTurns {
-		s.manualFinal(ctx, text)
-		return
-	}
-	if text == "" {
-		s.settle()
-		return
-	}
-	final := u.lastFinal
-	if final.IsZero() {
-		final = s.m.clock.Now()
-	}
-	s.interrupt(ReasonNewInput)
-	s.startResponse(ctx, text, turnTimes{speechEnd: u.speechEnd, sttFinal: final})
 }

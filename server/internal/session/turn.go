@@ -30,7 +30,7 @@ func (s *Session) setTurn(st turnState) {
 // settle returns to listening unless the user or the agent is busy.
 func (s *Session) settle() {
 	switch {
-	case s.utt != nil && !s.utt.closing:
+	case s.uturn != nil && !s.uturn.ended:
 		s.setTurn(turnUserSpeaking)
 	case s.resp == nil:
 		s.setTurn(turnListening)

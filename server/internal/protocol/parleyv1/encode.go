@@ -14,6 +14,9 @@ const (
 	TypeSessionUpdated        = "session.updated"
 	TypeSpeechStarted         = "vad.speech_started"
 	TypeSpeechStopped         = "vad.speech_stopped"
+	TypeTurnEnded             = "turn.ended"
+	TypeBackchannel           = "input.backchannel"
+	TypeResponseResumed       = "response.resumed"
 	TypeTranscriptPartial     = "transcript.partial"
 	TypeTranscriptFinal       = "transcript.final"
 	TypeTextDelta             = "response.text.delta"
@@ -59,11 +62,35 @@ type sessionUpdated struct {
 	MinSpeechMS       int64       `json:"min_speech_ms"`
 	ThresholdDB       float64     `json:"threshold_db"`
 	Tools             []string    `json:"tools"`
+	Turn              turnState   `json:"turn"`
+}
+
+type turnState struct {
+	CompleteDelayMS         int64 `json:"complete_delay_ms"`
+	IncompleteDelayMS       int64 `json:"incomplete_delay_ms"`
+	MinInterruptionWords    int   `json:"min_interruption_words"`
+	FalseInterruptionMS     int64 `json:"false_interruption_timeout_ms"`
+	ResumeFalseInterruption bool  `json:"resume_false_interruption"`
+	Preemptive              bool  `json:"preemptive"`
 }
 
 type speechEvent struct {
 	Type    string `json:"type"`
 	AudioMS int64  `json:"audio_ms"`
+}
+
+type turnEnded struct {
+	Type            string `json:"type"`
+	AudioMS         int64  `json:"audio_ms"`
+	EndpointDelayMS int64  `json:"endpoint_delay_ms"`
+	Decision        string `json:"decision"`
+}
+
+type responseResumed struct {
+	Type       string `json:"type"`
+	ResponseID string `json:"response_id"`
+	PlayedMS   int64  `json:"played_ms"`
+	TextPlayed string `json:"text_played"`
 }
 
 type transcriptEvent struct {
@@ -96,6 +123,8 @@ type responseInterrupted struct {
 	Reason     session.InterruptReason `json:"reason"`
 	PlayedMS   int64                   `json:"played_ms"`
 	TextPlayed string                  `json:"text_played"`
+	// Resumable is present (true) when response.resumed may follow.
+	Resumable bool `json:"resumable,omitempty"`
 }
 
 type toolCall struct {
@@ -114,6 +143,9 @@ type metrics struct {
 	LLMTTFTMS    *float64 `json:"llm_ttft_ms,omitempty"`
 	TTSTTFAMS    *float64 `json:"tts_ttfa_ms,omitempty"`
 	VoiceToVoice *float64 `json:"voice_to_voice_ms,omitempty"`
+	EndpointMS   *float64 `json:"endpoint_delay_ms,omitempty"`
+	Decision     string   `json:"turn_decision,omitempty"`
+	Preemptive   bool     `json:"preemptive,omitempty"`
 }
 
 type errorEvent struct {
@@ -160,11 +192,26 @@ func encodable(ev session.Event) any {
 			Type: TypeSessionUpdated, InputAudioFormat: pcmFormat(e.InputRate), OutputAudioFormat: pcmFormat(e.OutputRate),
 			Voice: e.Voice, Language: e.Language, MinSilenceMS: e.MinSilence.Milliseconds(),
 			MinSpeechMS: e.MinSpeech.Milliseconds(), ThresholdDB: e.ThresholdDB, Tools: nonNil(e.Tools),
+			Turn: turnState{
+				CompleteDelayMS: e.Turn.CompleteDelay.Milliseconds(), IncompleteDelayMS: e.Turn.IncompleteDelay.Milliseconds(),
+				MinInterruptionWords: e.Turn.MinInterruptionWords, FalseInterruptionMS: e.Turn.FalseInterruptionTimeout.Milliseconds(),
+				ResumeFalseInterruption: e.Turn.ResumeFalseInterruption, Preemptive: e.Turn.Preemptive,
+			},
 		}
 	case session.SpeechStarted:
 		return speechEvent{Type: TypeSpeechStarted, AudioMS: e.Audio.Milliseconds()}
 	case session.SpeechStopped:
 		return speechEvent{Type: TypeSpeechStopped, AudioMS: e.Audio.Milliseconds()}
+	case session.TurnEnded:
+		return turnEnded{
+			Type: TypeTurnEnded, AudioMS: e.Audio.Milliseconds(), EndpointDelayMS: e.EndpointDelay.Milliseconds(), Decision: e.Decision,
+		}
+	case session.Backchannel:
+		return transcriptEvent{Type: TypeBackchannel, Text: e.Text}
+	case session.ResponseResumed:
+		return responseResumed{
+			Type: TypeResponseResumed, ResponseID: e.ResponseID, PlayedMS: e.Played.Milliseconds(), TextPlayed: e.TextPlayed,
+		}
 	case session.TranscriptPartial:
 		return transcriptEvent{Type: TypeTranscriptPartial, Text: e.Text}
 	case session.TranscriptFinal:
@@ -178,7 +225,7 @@ func encodable(ev session.Event) any {
 	case session.ResponseInterrupted:
 		return responseInterrupted{
 			Type: TypeResponseInterrupted, ResponseID: e.ResponseID, Reason: e.Reason,
-			PlayedMS: e.Played.Milliseconds(), TextPlayed: e.TextPlayed,
+			PlayedMS: e.Played.Milliseconds(), TextPlayed: e.TextPlayed, Resumable: e.Resumable,
 		}
 	case session.ToolCall:
 		return toolCall{
@@ -188,7 +235,8 @@ func encodable(ev session.Event) any {
 	case session.Metrics:
 		return metrics{
 			Type: TypeMetrics, ResponseID: e.ResponseID, STTMS: ms(e.STTFinal), LLMTTFTMS: ms(e.LLMTTFT),
-			TTSTTFAMS: ms(e.TTSTTFA), VoiceToVoice: ms(e.VoiceToVoice),
+			TTSTTFAMS: ms(e.TTSTTFA), VoiceToVoice: ms(e.VoiceToVoice), EndpointMS: ms(e.EndpointDelay),
+			Decision: e.TurnDecision, Preemptive: e.Preemptive,
 		}
 	case session.Error:
 		details := e.Details

@@ -31,6 +31,16 @@ type vadUpdate struct {
 	ThresholdDB  *float64 `json:"threshold_db"`
 }
 
+// turnUpdate is session.update's `turn` object.
+type turnUpdate struct {
+	CompleteDelayMS         *int  `json:"complete_delay_ms"`
+	IncompleteDelayMS       *int  `json:"incomplete_delay_ms"`
+	MinInterruptionWords    *int  `json:"min_interruption_words"`
+	FalseInterruptionMS     *int  `json:"false_interruption_timeout_ms"`
+	ResumeFalseInterruption *bool `json:"resume_false_interruption"`
+	Preemptive              *bool `json:"preemptive"`
+}
+
 type toolDefinition struct {
 	Name        string          `json:"name"`
 	Description string          `json:"description"`
@@ -45,6 +55,7 @@ type sessionUpdate struct {
 	Language         *string          `json:"language"`
 	Tools            []toolDefinition `json:"tools"`
 	VAD              *vadUpdate       `json:"vad"`
+	Turn             *turnUpdate      `json:"turn"`
 }
 
 type inputText struct {
@@ -181,7 +192,23 @@ func (m *sessionUpdate) command() (session.Command, error) {
 		}
 		u.VAD = v
 	}
+	if t := m.Turn; t != nil {
+		u.Turn = &session.TurnUpdate{
+			CompleteDelay: msDuration(t.CompleteDelayMS), IncompleteDelay: msDuration(t.IncompleteDelayMS),
+			FalseInterruptionTimeout: msDuration(t.FalseInterruptionMS), MinInterruptionWords: t.MinInterruptionWords,
+			ResumeFalseInterruption: t.ResumeFalseInterruption, Preemptive: t.Preemptive,
+		}
+	}
 	return u, nil
+}
+
+// msDuration converts optional milliseconds (the session checks limits).
+func msDuration(p *int) *time.Duration {
+	if p == nil {
+		return nil
+	}
+	d := time.Duration(*p) * time.Millisecond
+	return &d
 }
 
 func toolDefinitions(in []toolDefinition) ([]tools.Definition, error) {
@@ -210,13 +237,7 @@ func toolDefinitions(in []toolDefinition) ([]tools.Definition, error) {
 // command refuses values no server limit can allow; the session checks
 // the configured limits.
 func (v *vadUpdate) command() (*session.VADUpdate, error) {
-	ms := func(p *int) *time.Duration {
-		if p == nil {
-			return nil
-		}
-		d := time.Duration(*p) * time.Millisecond
-		return &d
-	}
+	ms := msDuration
 	if v.MinSilenceMS != nil && *v.MinSilenceMS < 0 {
 		return nil, protoErr(session.CodeInvalidField, "vad.min_silence_ms must not be negative", map[string]string{"field": "vad.min_silence_ms"})
 	}

@@ -21,14 +21,14 @@ func TestSchemasCoverProtocol(t *testing.T) {
 		parleyv1.TypeConnectionEstablished, parleyv1.TypeSessionUpdated, parleyv1.TypeSpeechStarted, parleyv1.TypeSpeechStopped,
 		parleyv1.TypeTranscriptPartial, parleyv1.TypeTranscriptFinal, parleyv1.TypeTextDelta, parleyv1.TypeAudioStarted,
 		parleyv1.TypeResponseDone, parleyv1.TypeResponseInterrupted, parleyv1.TypeToolCall, parleyv1.TypeMetrics,
-		parleyv1.TypeError, parleyv1.TypePong,
+		parleyv1.TypeError, parleyv1.TypePong, parleyv1.TypeTurnEnded, parleyv1.TypeBackchannel, parleyv1.TypeResponseResumed,
 	} {
 		assert.Contains(t, s, "server/"+typ)
 	}
 	for _, typ := range []string{parleyv1.TypeSessionUpdate, parleyv1.TypeInputText, parleyv1.TypeResponseCancel, parleyv1.TypeToolResult, parleyv1.TypePing} {
 		assert.Contains(t, s, "client/"+typ)
 	}
-	assert.Len(t, s, 19)
+	assert.Len(t, s, 22)
 }
 
 // TestClientSchemasAgreeWithParser: messages valid per the client schemas
@@ -77,7 +77,7 @@ func TestEncodeMatchesSchemas(t *testing.T) {
 		{session.Established{SessionID: "sess_0123456789abcdef01234567", InputRate: 16000, OutputRate: 24000, AwaitingUpdate: true},
 			`{"type":"connection_established","session_id":"sess_0123456789abcdef01234567","protocol":"parley.v1","input_audio_format":{"encoding":"pcm16le","sample_rate":16000,"channels":1},"output_audio_format":{"encoding":"pcm16le","sample_rate":24000,"channels":1},"awaiting_update":true}`},
 		{session.Updated{InputRate: 16000, OutputRate: 16000, Voice: "slt", MinSilence: 600 * time.Millisecond, MinSpeech: 80 * time.Millisecond, ThresholdDB: 9.5},
-			`{"type":"session.updated","input_audio_format":{"encoding":"pcm16le","sample_rate":16000,"channels":1},"output_audio_format":{"encoding":"pcm16le","sample_rate":16000,"channels":1},"voice":"slt","language":"","min_silence_ms":600,"min_speech_ms":80,"threshold_db":9.5,"tools":[]}`},
+			`{"type":"session.updated","input_audio_format":{"encoding":"pcm16le","sample_rate":16000,"channels":1},"output_audio_format":{"encoding":"pcm16le","sample_rate":16000,"channels":1},"voice":"slt","language":"","min_silence_ms":600,"min_speech_ms":80,"threshold_db":9.5,"tools":[],"turn":{"complete_delay_ms":0,"incomplete_delay_ms":0,"min_interruption_words":0,"false_interruption_timeout_ms":0,"resume_false_interruption":false,"preemptive":false}}`},
 		{session.SpeechStarted{Audio: 1240 * time.Millisecond}, `{"type":"vad.speech_started","audio_ms":1240}`},
 		{session.SpeechStopped{Audio: 2 * time.Second}, `{"type":"vad.speech_stopped","audio_ms":2000}`},
 		{session.TranscriptPartial{Text: "what"}, `{"type":"transcript.partial","text":"what"}`},
@@ -95,6 +95,15 @@ func TestEncodeMatchesSchemas(t *testing.T) {
 			`{"type":"metrics","response_id":"resp_1","llm_ttft_ms":12.5,"voice_to_voice_ms":700}`},
 		{session.Error{Code: session.CodeSTTFailed, Message: "boom"}, `{"type":"error","code":"stt_failed","message":"boom","details":{}}`},
 		{session.Pong{ID: "7"}, `{"type":"pong","id":"7"}`},
+		{session.TurnEnded{Audio: 2500 * time.Millisecond, EndpointDelay: 250 * time.Millisecond, Decision: "complete"},
+			`{"type":"turn.ended","audio_ms":2500,"endpoint_delay_ms":250,"decision":"complete"}`},
+		{session.Backchannel{Text: "uh-huh"}, `{"type":"input.backchannel","text":"uh-huh"}`},
+		{session.ResponseResumed{ResponseID: "resp_2", Played: 800 * time.Millisecond, TextPlayed: "It is"},
+			`{"type":"response.resumed","response_id":"resp_2","played_ms":800,"text_played":"It is"}`},
+		{session.ResponseInterrupted{ResponseID: "resp_2", Reason: session.ReasonBargeIn, Played: 800 * time.Millisecond, TextPlayed: "It is", Resumable: true},
+			`{"type":"response.interrupted","response_id":"resp_2","reason":"barge_in","played_ms":800,"text_played":"It is","resumable":true}`},
+		{session.Metrics{ResponseID: "resp_2", EndpointDelay: d(250 * time.Millisecond), TurnDecision: "complete", Preemptive: true},
+			`{"type":"metrics","response_id":"resp_2","endpoint_delay_ms":250,"turn_decision":"complete","preemptive":true}`},
 	} {
 		msg, ok := parleyv1.Encode(tc.ev)
 		require.True(t, ok, "%T", tc.ev)

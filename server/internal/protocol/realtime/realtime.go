@@ -147,7 +147,9 @@ type Conn struct {
 	committed []pendingUser
 	// speechStart and userAudio time the current spoken user item.
 	speechStart, userAudio time.Duration
-	scratch                []byte
+	// speechEnd is where the last speech of the turn stopped.
+	speechEnd time.Duration
+	scratch   []byte
 }
 
 // pendingUser is a committed user item awaiting its transcript.

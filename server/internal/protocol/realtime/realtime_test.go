@@ -242,7 +242,8 @@ func TestOutOfBand(t *testing.T) {
 	assert.Equal(t, "item_not_found", str(h.take()[0], "error", "code"))
 }
 
-// TestSpokenTurn: VAD events, the committed user item with its transcript.
+// TestSpokenTurn: VAD events (a pause within the turn keeps its item), the
+// item committed at the end of the turn with its transcript.
 func TestSpokenTurn(t *testing.T) {
 	h := newHarness(t)
 	h.client(`{"type":"session.update","session":{"audio":{"input":{"transcription":{"model":"any"}}}}}`)
@@ -250,8 +251,12 @@ func TestSpokenTurn(t *testing.T) {
 	h.take()
 	h.event(session.SpeechStarted{Audio: 400 * time.Millisecond})
 	h.event(session.TranscriptPartial{Text: "what"})
+	// A pause inside the turn: the same item goes on.
+	h.event(session.SpeechStopped{Audio: 900 * time.Millisecond})
+	h.event(session.SpeechStarted{Audio: 1100 * time.Millisecond})
 	h.event(session.TranscriptPartial{Text: "what time"})
 	h.event(session.SpeechStopped{Audio: 1500 * time.Millisecond})
+	h.event(session.TurnEnded{Audio: 1750 * time.Millisecond, EndpointDelay: 250 * time.Millisecond, Decision: "complete"})
 	h.event(session.TranscriptFinal{Text: "what time is it"})
 	h.event(session.ResponseStarted{ResponseID: "r1"})
 	evs := h.take()

@@ -23,10 +23,18 @@ func (c *Conn) Event(ev session.Event) error {
 		c.applied(e)
 		return c.send(sessionEvent{Type: "session.updated", EventID: c.eventID(), Session: c.sessionObject()})
 	case session.SpeechStarted:
+		if c.userItem != "" {
+			return nil // speech again within the same turn: the same item
+		}
 		c.userItem, c.partial, c.speechStart = c.itemID(), "", e.Audio
 		return c.send(bufferEvent{Type: "input_audio_buffer.speech_started", EventID: c.eventID(), ItemID: c.userItem, AudioStartMs: ms(e.Audio)})
 	case session.SpeechStopped:
-		return c.speechStopped(e)
+		c.speechEnd = e.Audio // the turn may go on: committed at turn.ended
+	case session.TurnEnded:
+		if e.Decision == session.DecisionManual {
+			return nil // input_audio_buffer.commit answered it
+		}
+		return c.speechStopped(session.SpeechStopped{Audio: c.speechEnd})
 	case session.TranscriptPartial:
 		return c.partialTranscript(e.Text)
 	case session.TranscriptFinal:

@@ -101,6 +101,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	conn := realtime.NewConn(wire{wc}, r.URL.Query().Get(modelParam))
 	sess, err := h.mgr.Start(ctx, res, session.StartParams{
 		Sink: conn, Transport: transportName, InputSampleRate: realtime.InputRate, OutputSampleRate: realtime.OutputRate,
+		NoResume: true, // Realtime clients cannot take a cancelled response back
 	})
 	if err != nil {
 		log.Error("session start failed", "error", err)
