@@ -32,7 +32,7 @@ NOTICES      := THIRD_PARTY_NOTICES.md
 DEBS_RUN  := gcc pkg-config libc6-dev libpocketsphinx-dev pocketsphinx pocketsphinx-en-us flite flite1-dev libopus-dev libopusfile-dev
 # The Python plugin SDK (sdk/python) runs on Debian's Python and packages only.
 DEBS_PY   := python3 python3-grpcio python3-protobuf python3-cryptography
-DEBS_TEST := $(DEBS_RUN) $(DEBS_PY) git protobuf-compiler protobuf-compiler-grpc sox espeak-ng chromium chromium-driver redis-server coturn
+DEBS_TEST := $(DEBS_RUN) $(DEBS_PY) git protobuf-compiler protobuf-compiler-grpc sox espeak-ng chromium chromium-driver redis-server coturn haproxy
 
 TEST_TIMEOUT ?= 20m
 
@@ -78,7 +78,7 @@ $(NODE_STAMP):
 
 .PHONY: test
 test: deps-test build node-deps ## run the whole suite with the race detector (unit, plugin integration, end-to-end)
-	E2E_REQUIRE_OPENAI_SDK=1 E2E_REQUIRE_MCP_EVERYTHING=1 E2E_REQUIRE_TURN=1 $(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+	E2E_REQUIRE_OPENAI_SDK=1 E2E_REQUIRE_MCP_EVERYTHING=1 E2E_REQUIRE_TURN=1 E2E_REQUIRE_CLUSTER=1 $(GO) test -race -timeout $(TEST_TIMEOUT) ./...
 
 .PHONY: test-short
 test-short: ## quick unit tests only

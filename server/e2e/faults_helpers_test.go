@@ -55,6 +55,11 @@ func dialTalker(ctx context.Context, addr string) (*talker, error) {
 	if err != nil {
 		return nil, err
 	}
+	return startTalker(ctx, c)
+}
+
+// startTalker reads c's events and frames and sends the session.update.
+func startTalker(ctx context.Context, c *websocket.Conn) (*talker, error) {
 	c.SetReadLimit(1 << 20)
 	tk := &talker{c: c, events: make(chan faultEvent, 4096), frames: make(chan struct{}, 1<<16), readErr: make(chan error, 1)}
 	go func() {

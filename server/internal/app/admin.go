@@ -9,6 +9,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/parleyhq/parley/server/internal/auth"
+	"github.com/parleyhq/parley/server/internal/cluster"
 	"github.com/parleyhq/parley/server/internal/httpapi"
 	"github.com/parleyhq/parley/server/internal/session"
 )
@@ -47,6 +48,17 @@ type sessionJSON struct {
 	Generation int `json:"generation"`
 	// Labels are the transport's facts (a phone call's call_sid, from, to).
 	Labels map[string]string `json:"labels,omitempty"`
+	// Node is the cluster node that runs the session (cluster mode only).
+	Node string `json:"node,omitempty"`
+}
+
+// sessionsJSON is GET /v1/sessions. In cluster mode it lists every node's
+// sessions; UnreachableNodes are live nodes that did not answer (their
+// sessions are missing) and Partial says the list is incomplete.
+type sessionsJSON struct {
+	Sessions         []sessionJSON `json:"sessions"`
+	UnreachableNodes []string      `json:"unreachable_nodes,omitempty"`
+	Partial          bool          `json:"partial,omitempty"`
 }
 
 func toJSON(i session.Info) sessionJSON {
@@ -59,36 +71,31 @@ func toJSON(i session.Info) sessionJSON {
 // adminRoutes are the operator's API: list, inspect and end sessions,
 // stop admitting new ones (drain) while the running ones go on, and
 // reload the plugin configuration.
-func adminRoutes(mgr *session.Manager, stopAdmitting func(), reload *reloader) func(r chi.Router) {
+//
+// node is the cluster membership (nil: a single node): then the list
+// covers every node and a session on another node is forwarded to it.
+func adminRoutes(mgr *session.Manager, node *cluster.Node, stopAdmitting func(), reload *reloader) func(r chi.Router) {
 	return func(r chi.Router) {
-		r.Get(PathSessions, func(w http.ResponseWriter, _ *http.Request) {
+		r.Get(PathSessions, func(w http.ResponseWriter, r *http.Request) {
 			infos := mgr.Sessions()
-			out := make([]sessionJSON, 0, len(infos))
+			out := sessionsJSON{Sessions: make([]sessionJSON, 0, len(infos))}
 			for _, i := range infos {
-				out = append(out, toJSON(i))
+				j := toJSON(i)
+				if node != nil {
+					j.Node = node.ID()
+				}
+				out.Sessions = append(out.Sessions, j)
 			}
-			httpapi.WriteJSON(w, http.StatusOK, map[string][]sessionJSON{"sessions": out})
+			if node != nil {
+				clusterSessions(r, node, &out)
+			}
+			httpapi.WriteJSON(w, http.StatusOK, out)
 		})
-		r.Get(PathSession, func(w http.ResponseWriter, r *http.Request) {
-			s, ok := mgr.Lookup(session.SessionID(chi.URLParam(r, "id")))
-			if !ok {
-				httpapi.WriteError(w, http.StatusNotFound, codeSessionNotFound, "no running session with this id", nil)
-				return
+		r.Group(func(r chi.Router) {
+			if node != nil {
+				r.Use(node.Forward(localSession(mgr)))
 			}
-			httpapi.WriteJSON(w, http.StatusOK, toJSON(s.Info()))
-		})
-		r.Delete(PathSession, func(w http.ResponseWriter, r *http.Request) {
-			s, ok := mgr.Lookup(session.SessionID(chi.URLParam(r, "id")))
-			if !ok {
-				httpapi.WriteError(w, http.StatusNotFound, codeSessionNotFound, "no running session with this id", nil)
-				return
-			}
-			s.Close(session.EndByOperator, "ended by an operator")
-			select {
-			case <-s.Done():
-				w.WriteHeader(http.StatusNoContent)
-			case <-r.Context().Done():
-			}
+			sessionRoutes(r, mgr)
 		})
 		r.Post(PathAdminDrain, func(w http.ResponseWriter, _ *http.Request) {
 			stopAdmitting()
@@ -161,4 +168,29 @@ func tokenRoutes(tokens *auth.Tokens) func(r chi.Router) {
 			httpapi.WriteJSON(w, http.StatusCreated, tokenResponse{Token: tok.Token, TokenType: "Bearer", ExpiresAt: tok.ExpiresAt, SessionID: tok.SessionID})
 		})
 	}
+}
+
+// sessionRoutes inspect and end one session of this node.
+func sessionRoutes(r chi.Router, mgr *session.Manager) {
+	r.Get(PathSession, func(w http.ResponseWriter, r *http.Request) {
+		s, ok := mgr.Lookup(session.SessionID(chi.URLParam(r, "id")))
+		if !ok {
+			httpapi.WriteError(w, http.StatusNotFound, codeSessionNotFound, "no running session with this id", nil)
+			return
+		}
+		httpapi.WriteJSON(w, http.StatusOK, toJSON(s.Info()))
+	})
+	r.Delete(PathSession, func(w http.ResponseWriter, r *http.Request) {
+		s, ok := mgr.Lookup(session.SessionID(chi.URLParam(r, "id")))
+		if !ok {
+			httpapi.WriteError(w, http.StatusNotFound, codeSessionNotFound, "no running session with this id", nil)
+			return
+		}
+		s.Close(session.EndByOperator, "ended by an operator")
+		select {
+		case <-s.Done():
+			w.WriteHeader(http.StatusNoContent)
+		case <-r.Context().Done():
+		}
+	})
 }

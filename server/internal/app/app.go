@@ -99,7 +99,12 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	if err != nil {
 		return fmt.Errorf("plugins: %w", err)
 	}
-	mgr, err := session.NewManager(cfg.Session, cfg.VAD, cfg.Tools, session.Plugins{}, guard, reg, a.logger,
+	node, closeNode, err := newClusterNode(cfg, a.version.Version, reg, a.logger)
+	if err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	defer closeNode()
+	mgrOpts := []session.Option{
 		session.WithPluginSource(func() session.Lease {
 			l := gens.Acquire()
 			return session.Lease{
@@ -110,7 +115,13 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		session.WithHTTPClient(webhookClient()),
 		session.WithServerTools(sources(mcpServers)...),
 		session.WithRecovery(cfg.Resilience.STTRecoverTimeout, cfg.Resilience.TTSRecoverTimeout),
-		session.WithTurnTaking(turnTaking(cfg.Turn)))
+		session.WithTurnTaking(turnTaking(cfg.Turn)),
+	}
+	if node != nil {
+		// Cluster-wide caps after this node's own.
+		mgrOpts = append(mgrOpts, session.WithAdmitter(node))
+	}
+	mgr, err := session.NewManager(cfg.Session, cfg.VAD, cfg.Tools, session.Plugins{}, guard, reg, a.logger, mgrOpts...)
 	if err != nil {
 		return fmt.Errorf("sessions: %w", err)
 	}
@@ -181,14 +192,26 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 			r.Method(http.MethodGet, PathVoiceWS, voiceWS)
 			r.Method(http.MethodGet, rtransport.Path, realtimeWS)
 			if voiceRTC != nil {
-				voiceRTC.Routes(r)
+				r.Group(func(r chi.Router) {
+					if node != nil {
+						// PATCH/DELETE of a session on another node go there.
+						r.Use(node.Forward(localSession(mgr)))
+					}
+					voiceRTC.Routes(r)
+				})
 			}
 		},
 		Tokens: verifier,
-		Admin: adminRoutes(mgr, func() {
-			quiesced.Store(true)
-			mgr.StopAdmitting()
-		}, reload),
+		Admin: func(r chi.Router) {
+			adminRoutes(mgr, node, func() {
+				quiesced.Store(true)
+				mgr.StopAdmitting()
+				if node != nil {
+					node.SetDraining()
+				}
+			}, reload)(r)
+			clusterRoutes(node)(r)
+		},
 		Mint: tokenRoutes(tokens),
 		Callbacks: func(r chi.Router) {
 			if phone != nil {
@@ -212,6 +235,24 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 
 	g, gctx := errgroup.WithContext(runCtx)
 	g.Go(func() error { return guard.Run(gctx) })
+	// The heartbeat outlives the run context: a draining node still
+	// refreshes its sessions' entries until they ended.
+	nodeCtx, cancelNode := context.WithCancel(context.WithoutCancel(ctx))
+	nodeDone := make(chan struct{})
+	// stopNode ends the heartbeat and waits for it.
+	stopNode := func() {
+		cancelNode()
+		<-nodeDone
+	}
+	if node != nil {
+		go func() {
+			defer close(nodeDone)
+			_ = node.Run(nodeCtx)
+		}()
+	} else {
+		close(nodeDone)
+	}
+	defer stopNode()
 	var certsHUP chan os.Signal
 	if certs != nil {
 		certsHUP = make(chan os.Signal, 1)
@@ -253,8 +294,14 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	g.Go(func() error {
 		<-gctx.Done()
 		draining.Store(true)
-		a.logger.Info("shutting down", "drain_timeout", cfg.HTTP.DrainTimeout)
+		if node != nil {
+			node.SetDraining()
+		}
+		a.logger.Info("shutting down", "drain_timeout", cfg.HTTP.DrainTimeout, "shutdown_delay", cfg.HTTP.ShutdownDelay,
+			"drain_mode", string(cfg.HTTP.DrainMode))
 		err := a.drain(context.WithoutCancel(gctx), srv, mgr, voiceRTC, gens)
+		stopNode()
+		leaveCluster(context.WithoutCancel(gctx), node, a.logger)
 		for _, m := range mcpServers {
 			if cerr := m.Close(); cerr != nil {
 				a.logger.Warn("MCP server did not close cleanly", "mcp_server", m.Name(), "error", cerr)
@@ -341,9 +388,32 @@ func (a *App) secure(ln net.Listener) (net.Listener, *tlsconf.Reloader, error) {
 // stops the plugins — all bounded by the drain timeout. ctx must not be
 // the (already cancelled) run context.
 func (a *App) drain(ctx context.Context, srv *http.Server, mgr *session.Manager, rtc *webrtc.Handler, host *pluginhost.Generations) error {
-	dctx, cancel := context.WithTimeout(ctx, a.cfg.HTTP.DrainTimeout)
-	defer cancel()
 	start := time.Now()
+	if d := a.cfg.HTTP.ShutdownDelay; d > 0 {
+		// /readyz is 503 already; new sessions are still admitted until
+		// the load balancers have noticed.
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+	}
+	bound := a.cfg.HTTP.DrainTimeout
+	if a.cfg.HTTP.DrainMode == config.DrainWait {
+		mgr.StopAdmitting()
+		wctx, cancel := context.WithTimeout(ctx, a.cfg.HTTP.DrainTimeout)
+		err := mgr.Wait(wctx)
+		cancel()
+		if err != nil {
+			a.logger.Info("drain timeout reached: ending the sessions still running", "running", mgr.Count())
+		} else {
+			a.logger.Info("every session ended by itself", "took", time.Since(start))
+		}
+		bound = drainCloseGrace
+	}
+	dctx, cancel := context.WithTimeout(ctx, bound)
+	defer cancel()
 	var errs []error
 	if err := mgr.Drain(dctx); err != nil {
 		errs = append(errs, err)
@@ -366,6 +436,11 @@ func (a *App) drain(ctx context.Context, srv *http.Server, mgr *session.Manager,
 	a.logger.Info("drained", "took", time.Since(start))
 	return nil
 }
+
+// drainCloseGrace bounds the rest of a drain_mode wait shutdown once the
+// sessions ended or drain_timeout passed: closing what is left, in-flight
+// requests, the plugins.
+const drainCloseGrace = 10 * time.Second
 
 // Webhook connection limits: tools are few, calls short; each tool's own
 // timeout bounds a call.

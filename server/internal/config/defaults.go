@@ -90,6 +90,7 @@ func Default() Config {
 			IdleTimeout:       defaultIdleTimeout,
 			MaxBodyBytes:      defaultMaxBodyBytes,
 			DrainTimeout:      defaultDrainTimeout,
+			DrainMode:         DrainClose,
 			TLS:               TLS{ReloadInterval: defaultTLSReload},
 		},
 		WebSocket: WebSocket{
@@ -174,6 +175,7 @@ func Default() Config {
 		Log:       Log{Level: LevelInfo, Format: FormatAuto},
 		Telemetry: Telemetry{MemorySampleInterval: defaultMemorySample},
 		Telephony: defaultTelephony(),
+		Cluster:   defaultCluster(),
 		Auth:      Auth{Tokens: defaultTokens()},
 	}
 }

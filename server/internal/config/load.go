@@ -126,6 +126,10 @@ func LoadWith(o Options) (*Config, error) {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	resolveEnv(&cfg, vars)
+	if cfg.Cluster.NodeID == "" {
+		// The pod or machine name: unique per node in the usual deploys.
+		cfg.Cluster.NodeID, _ = os.Hostname()
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -261,7 +265,7 @@ func mergeEnv(dotEnv map[string]string, environ []string) map[string]string {
 func onlyPrefixed(m map[string]string) map[string]string {
 	out := make(map[string]string)
 	for k, v := range m {
-		if strings.HasPrefix(k, EnvPrefix) && k != EnvTokenSecret {
+		if strings.HasPrefix(k, EnvPrefix) && k != EnvTokenSecret && k != EnvClusterSecret {
 			out[k] = v
 		}
 	}
@@ -297,6 +301,9 @@ func resolveEnv(cfg *Config, vars map[string]string) {
 		if s := &cfg.WebRTC.ICEServers[i]; s.SecretEnv != "" {
 			s.Secret = []byte(vars[s.SecretEnv])
 		}
+	}
+	if name := cfg.Cluster.SecretEnv; name != "" {
+		cfg.Cluster.Secret = []byte(vars[name])
 	}
 	if name := cfg.Telephony.Twilio.AuthTokenEnv; name != "" {
 		cfg.Telephony.Twilio.AuthToken = vars[name]

@@ -25,6 +25,7 @@ type Config struct {
 	Log        Log        `koanf:"log"`
 	Telemetry  Telemetry  `koanf:"telemetry"`
 	Telephony  Telephony  `koanf:"telephony"`
+	Cluster    Cluster    `koanf:"cluster"`
 	// tokenKeyErr is why Auth.Tokens.SecretEnv's value did not parse.
 	tokenKeyErr error
 	// Secrets holds the provider keys found in the environment under their
@@ -42,14 +43,36 @@ type HTTP struct {
 	IdleTimeout    time.Duration `koanf:"idle_timeout"`
 	// MaxBodyBytes caps request bodies on plain routes.
 	MaxBodyBytes int64 `koanf:"max_body_bytes"`
-	// DrainTimeout bounds graceful shutdown after SIGINT/SIGTERM.
+	// DrainTimeout bounds graceful shutdown after SIGINT/SIGTERM: with
+	// DrainMode wait, how long live sessions may go on before they are
+	// ended.
 	DrainTimeout time.Duration `koanf:"drain_timeout"`
+	// ShutdownDelay is how long after SIGTERM the server still admits new
+	// sessions while /readyz already answers 503, so that load balancers
+	// take it out of rotation first.
+	ShutdownDelay time.Duration `koanf:"shutdown_delay"`
+	// DrainMode is what SIGTERM does to live sessions: close (end them at
+	// once) or wait (let them finish within DrainTimeout).
+	DrainMode DrainMode `koanf:"drain_mode"`
 	// TrustedProxies are CIDRs whose X-Forwarded-For/X-Real-IP is believed.
 	TrustedProxies []string `koanf:"trusted_proxies"`
 	// TLS, when CertFile and KeyFile are set, makes Parley terminate TLS
 	// itself.
 	TLS TLS `koanf:"tls"`
 }
+
+// DrainMode is what a shutdown does to live sessions.
+type DrainMode string
+
+// The http.drain_mode values.
+const (
+	// DrainClose ends live sessions at once (close reason "server
+	// shutting down").
+	DrainClose DrainMode = "close"
+	// DrainWait lets live sessions finish by themselves within
+	// http.drain_timeout, then ends the rest ("server shutting down").
+	DrainWait DrainMode = "wait"
+)
 
 // TLS configures HTTPS served by Parley itself (not needed behind a
 // TLS-terminating proxy).

@@ -103,6 +103,7 @@ func (c *Config) Validate() error {
 	c.validateRest(v)
 	c.validateTelephony(v)
 	c.validateAuth(v)
+	c.validateCluster(v)
 	return errors.Join(v.errs...)
 }
 
@@ -112,6 +113,10 @@ func (c *Config) validateHTTP(v *validator) {
 	v.positive("http.request_timeout", c.HTTP.RequestTimeout)
 	v.nonNegative("http.idle_timeout", c.HTTP.IdleTimeout)
 	v.nonNegative("http.drain_timeout", c.HTTP.DrainTimeout)
+	v.nonNegative("http.shutdown_delay", c.HTTP.ShutdownDelay)
+	if !oneOf(c.HTTP.DrainMode, DrainClose, DrainWait) {
+		v.fail("http.drain_mode", c.HTTP.DrainMode, "must be one of %s", joinStr(DrainClose, DrainWait))
+	}
 	v.atLeast("http.max_body_bytes", c.HTTP.MaxBodyBytes, 1)
 	for i, p := range c.HTTP.TrustedProxies {
 		if _, err := netip.ParsePrefix(p); err != nil {

@@ -118,6 +118,24 @@ func WithRecovery(stt, tts time.Duration) Option {
 	}
 }
 
+// Admitter is an admission step after the node's own checks: the
+// cluster's global caps. Admit returns the slot it granted, or
+// ErrSessionLimit or ErrIPLimit.
+type Admitter interface {
+	Admit(ip string) (Ticket, error)
+}
+
+// Ticket is a slot granted by an Admitter. Started tells it the session id
+// once the session runs; Release gives it back (called once, when the
+// reservation is released or the session ended).
+type Ticket interface {
+	Started(id SessionID)
+	Release()
+}
+
+// WithAdmitter adds a second admission step after the node's own caps.
+func WithAdmitter(a Admitter) Option { return func(m *Manager) { m.admitter = a } }
+
 // defaultRecover is the recovery bound when WithRecovery is not given.
 const defaultRecover = 2 * time.Second
 
@@ -142,6 +160,8 @@ type Manager struct {
 	sttRecover, ttsRecover time.Duration
 	// filters shares resampling filters between sessions.
 	filters audio.FilterCache
+	// admitter is the optional second admission step (WithAdmitter).
+	admitter Admitter
 
 	wg       sync.WaitGroup
 	mu       sync.Mutex
@@ -205,6 +225,15 @@ type Reservation struct {
 	m    *Manager
 	ip   string
 	once sync.Once
+	// ticket is the Admitter's slot (nil without one).
+	ticket Ticket
+}
+
+// releaseTicket gives the Admitter's slot back.
+func (r *Reservation) releaseTicket() {
+	if r.ticket != nil {
+		r.ticket.Release()
+	}
 }
 
 // ClientIP is the per-IP admission key of a request's RemoteAddr
@@ -227,6 +256,26 @@ const CarrierTraffic = ""
 // ErrOverloaded, ErrSessionLimit or ErrIPLimit. Transports reserve before
 // accepting the connection so they can refuse cleanly.
 func (m *Manager) Reserve(ip string) (*Reservation, error) {
+	r, err := m.reserveLocal(ip)
+	if err != nil || m.admitter == nil {
+		return r, err
+	}
+	// Outside the lock: the Admitter may ask another process.
+	t, err := m.admitter.Admit(ip)
+	if err != nil {
+		m.mu.Lock()
+		m.reserved--
+		m.dropIPLocked(ip)
+		m.mu.Unlock()
+		m.metrics.refused.WithLabelValues(string(RefusalCode(err))).Inc()
+		return nil, err
+	}
+	r.ticket = t
+	return r, nil
+}
+
+// reserveLocal admits against this node's own caps.
+func (m *Manager) reserveLocal(ip string) (*Reservation, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var err error
@@ -253,9 +302,10 @@ func (m *Manager) Reserve(ip string) (*Reservation, error) {
 func (r *Reservation) Release() {
 	r.once.Do(func() {
 		r.m.mu.Lock()
-		defer r.m.mu.Unlock()
 		r.m.reserved--
 		r.m.dropIPLocked(r.ip)
+		r.m.mu.Unlock()
+		r.releaseTicket()
 	})
 }
 
@@ -298,6 +348,7 @@ func (m *Manager) Start(ctx context.Context, r *Reservation, p StartParams) (*Se
 		m.reserved--
 		m.dropIPLocked(r.ip)
 		m.mu.Unlock()
+		r.releaseTicket()
 		return nil, err
 	}
 	lease := m.lease()
@@ -308,6 +359,7 @@ func (m *Manager) Start(ctx context.Context, r *Reservation, p StartParams) (*Se
 		m.reserved--
 		m.dropIPLocked(r.ip)
 		m.mu.Unlock()
+		r.releaseTicket()
 		return nil, err
 	}
 	m.mu.Lock()
@@ -316,6 +368,7 @@ func (m *Manager) Start(ctx context.Context, r *Reservation, p StartParams) (*Se
 		m.dropIPLocked(r.ip)
 		m.mu.Unlock()
 		lease.release()
+		r.releaseTicket()
 		return nil, fmt.Errorf("%w: %s", ErrSessionIDInUse, id)
 	}
 	m.sessions[id] = s
@@ -323,6 +376,9 @@ func (m *Manager) Start(ctx context.Context, r *Reservation, p StartParams) (*Se
 	m.wg.Add(1)
 	m.mu.Unlock()
 	m.metrics.active.Inc()
+	if r.ticket != nil {
+		r.ticket.Started(id)
+	}
 	s.log.Info("session started")
 	s.sendEstablished()
 	go func() {
@@ -330,6 +386,7 @@ func (m *Manager) Start(ctx context.Context, r *Reservation, p StartParams) (*Se
 		s.run(ctx)
 		m.remove(s)
 		lease.release()
+		r.releaseTicket()
 	}()
 	if draining {
 		s.Close(EndShutdown, "server shutting down")
@@ -434,6 +491,22 @@ func (m *Manager) Lookup(id SessionID) (*Session, bool) {
 	defer m.mu.Unlock()
 	s, ok := m.sessions[id]
 	return s, ok
+}
+
+// Wait waits until no session runs or ctx ends, without ending any: a
+// node draining for a rolling deploy (after StopAdmitting).
+func (m *Manager) Wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		m.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("session: wait: %w", ctx.Err())
+	}
 }
 
 // Drain refuses new sessions, ends every running one (EndShutdown,
