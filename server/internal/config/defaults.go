@@ -36,7 +36,16 @@ const (
 	defaultOutputLookahead   = 120 * time.Millisecond
 	defaultSessionIdle       = 5 * time.Minute
 
-	defaultVADThreshold  = 12.0
+	defaultVADThreshold = 12.0
+	// defaultEnterProbability and defaultExitProbability are Silero's
+	// own recommended speech threshold and its 0.15 lower exit.
+	defaultEnterProbability = 0.5
+	defaultExitProbability  = 0.35
+	defaultBatchWait        = 4 * time.Millisecond
+	// defaultMaxUtterance: a spoken request to an agent rarely lasts 20 s;
+	// 30 s ends a turn that babble or steady noise holds open while still
+	// letting a long dictated message through in one turn.
+	defaultMaxUtterance  = 30 * time.Second
 	defaultMinSpeech     = 120 * time.Millisecond
 	defaultMinSilence    = 600 * time.Millisecond
 	defaultPreRoll       = 300 * time.Millisecond
@@ -121,16 +130,21 @@ func Default() Config {
 			IdleTimeout:       defaultSessionIdle,
 		},
 		VAD: VAD{
-			Threshold:     defaultVADThreshold,
-			MinSpeech:     defaultMinSpeech,
-			MinSilence:    defaultMinSilence,
-			PreRoll:       defaultPreRoll,
-			MinSilenceMin: defaultMinSilenceMin,
-			MinSilenceMax: defaultMinSilenceMax,
-			ThresholdMin:  defaultThresholdMin,
-			ThresholdMax:  defaultThresholdMax,
-			MinSpeechMin:  defaultMinSpeechMin,
-			MinSpeechMax:  defaultMinSpeechMax,
+			Engine:           VADEnergy,
+			EnterProbability: defaultEnterProbability,
+			ExitProbability:  defaultExitProbability,
+			BatchWait:        defaultBatchWait,
+			MaxUtterance:     defaultMaxUtterance,
+			Threshold:        defaultVADThreshold,
+			MinSpeech:        defaultMinSpeech,
+			MinSilence:       defaultMinSilence,
+			PreRoll:          defaultPreRoll,
+			MinSilenceMin:    defaultMinSilenceMin,
+			MinSilenceMax:    defaultMinSilenceMax,
+			ThresholdMin:     defaultThresholdMin,
+			ThresholdMax:     defaultThresholdMax,
+			MinSpeechMin:     defaultMinSpeechMin,
+			MinSpeechMax:     defaultMinSpeechMax,
 		},
 		Plugins: Plugins{
 			HealthInterval:      defaultHealthInterval,
