@@ -116,9 +116,6 @@ func (c *Config) validateTelephony(v *validator) {
 	if db := t.VAD.ThresholdDB; db != 0 && (db < lim.ThresholdMin || (lim.ThresholdMax > 0 && db > lim.ThresholdMax)) {
 		v.fail("telephony.vad.threshold_db", db, "must be 0 (vad.threshold) or within %g..%g", lim.ThresholdMin, lim.ThresholdMax)
 	}
-	if t.VAD.ThresholdDB != 0 && lim.Engine == VADSilero {
-		v.fail("telephony.vad.threshold_db", t.VAD.ThresholdDB, "must be 0 with vad.engine silero: a dB threshold applies to the energy engine only (Silero decides on vad.enter_probability/vad.exit_probability)")
-	}
 	if t.Twilio.AuthTokenEnv != "" && t.Twilio.AuthToken == "" {
 		v.fail("telephony.twilio.auth_token_env", t.Twilio.AuthTokenEnv, "names an environment variable that is not set")
 	}

@@ -57,15 +57,6 @@ telephony:
 			assert.True(t, strings.Contains(err.Error(), tc.key), "error %q names %s", err, tc.key)
 		})
 	}
-	t.Run("dB threshold with silero", func(t *testing.T) {
-		c := *cfg
-		c.VAD.Engine = VADSilero
-		c.Telephony.VAD.ThresholdDB = 10
-		err := c.Validate()
-		require.Error(t, err)
-		assert.Contains(t, err.Error(), "telephony.vad.threshold_db")
-		assert.Contains(t, err.Error(), "energy engine only")
-	})
 	off := Default()
 	off.Telephony.PublicURL = ""
 	assert.NoError(t, off.Validate(), "nothing is checked while telephony is off")

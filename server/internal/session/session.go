@@ -199,7 +199,7 @@ func newSession(m *Manager, id SessionID, ip string, p StartParams, lease Lease)
 	if p.Voice != "" {
 		s.st.voice = p.Voice
 	}
-	s.in.init(m.vad)
+	s.in.init(m.vad, m.newProber)
 	s.st.threshold, s.st.minSpeech = s.in.energy.Threshold(), m.vad.MinSpeech
 	if err := s.setInputRate(in); err != nil {
 		return nil, err

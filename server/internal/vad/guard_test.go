@@ -176,3 +176,25 @@ func TestProbabilityDetector(t *testing.T) {
 	assert.Equal(t, 1, p.resets)
 	assert.Zero(t, d.Probability())
 }
+
+func TestProbabilityDetectorThreshold(t *testing.T) {
+	tests := []struct {
+		name        string
+		db          float64
+		enter, exit float64
+	}{
+		{"configured", 0, 0.5, 0.35},
+		{"energy default 12 dB is 0.5", 12, 0.5, 0.35},
+		{"6 dB", 6, 0.25, 0.175},
+		{"24 dB capped", 24, 0.95, 0.665},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := NewProbabilityDetector(&fixedProber{probs: []float64{0}}, config.VAD{EnterProbability: 0.5, ExitProbability: 0.35})
+			d.SetThreshold(tt.db)
+			assert.InDelta(t, tt.enter, d.h.Enter, 1e-9)
+			assert.InDelta(t, tt.exit, d.h.Exit, 1e-9)
+			assert.InDelta(t, tt.enter*DBPerProbability, d.Threshold(), 1e-9)
+		})
+	}
+}
