@@ -44,7 +44,11 @@ const (
 	// later onsets. Pipecat uses 0.7 too.
 	defaultEnterProbability = 0.7
 	defaultExitProbability  = 0.5
-	defaultBatchWait        = 4 * time.Millisecond
+	// defaultBatchWait: with 100 listening sessions an 8 ms wait batches
+	// about 50 windows per inference and keeps the VAD near 0.25 % of a
+	// core per session (4 ms: 0.27 %, none: 0.5 %; server/BENCHMARKS.md).
+	// A lone session never waits.
+	defaultBatchWait = 8 * time.Millisecond
 	// defaultMaxUtterance: a spoken request to an agent rarely lasts 20 s;
 	// 30 s ends a turn that babble or steady noise holds open while still
 	// letting a long dictated message through in one turn.

@@ -79,6 +79,8 @@ type Engine struct {
 // batchTensors are the model inputs and outputs for one batch size.
 type batchTensors struct {
 	x, state, out, stateN *ort.Tensor[float32]
+	// ins and outs are the Run arguments (sr is shared).
+	ins, outs []ort.Value
 }
 
 // New loads ONNX Runtime from cfg.ONNXRuntimePath (once per process: the
@@ -303,7 +305,7 @@ func (e *Engine) infer1(batch []*Stream) {
 				copy(st[(l*n+i)*stateWidth:(l*n+i+1)*stateWidth], d.state[l*stateWidth:(l+1)*stateWidth])
 			}
 		}
-		err = e.sess.Run([]ort.Value{t.x, t.state, e.sr}, []ort.Value{t.out, t.stateN})
+		err = e.sess.Run(t.ins, t.outs)
 	}
 	e.runs.Add(1)
 	e.windows.Add(int64(n))
@@ -341,6 +343,7 @@ func (e *Engine) tensorsFor(n int) (*batchTensors, error) {
 		_ = t.destroy()
 		return nil, fmt.Errorf("%w: tensors for a batch of %d: %w", ErrRuntime, n, err)
 	}
+	t.ins, t.outs = []ort.Value{t.x, t.state, e.sr}, []ort.Value{t.out, t.stateN}
 	e.tensors[n] = t
 	return t, nil
 }
