@@ -116,6 +116,11 @@ fuzz: deps-run ## run every fuzz target for FUZZTIME each (crashers land in test
 bench: deps-run ## run the Go benchmarks (figures go to server/BENCHMARKS.md)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+.PHONY: vad-denoise-eval
+vad-denoise-eval: deps-test models ## measure a Speex denoiser before VAD and STT (F1 of both engines, pocketsphinx WER; ≈ 9 min; not in make test)
+	@.ci/ensure-packages libspeexdsp-dev
+	E2E_REQUIRE_SILERO=1 $(GO) test -tags speexeval -run '^TestDenoiseEvaluation$$' -v -count=1 -timeout 40m ./server/internal/vad/
+
 .PHONY: tools
 tools: $(TOOLS)/staticcheck $(TOOLS)/golangci-lint $(TOOLS)/deadcode ## install pinned lint tools into ./bin/tools
 $(TOOLS)/staticcheck:
