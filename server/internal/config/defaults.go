@@ -45,8 +45,8 @@ const (
 	defaultEnterProbability = 0.7
 	defaultExitProbability  = 0.5
 	// defaultBatchWait: with 100 listening sessions an 8 ms wait batches
-	// about 50 windows per inference and keeps the VAD near 0.25 % of a
-	// core per session (4 ms: 0.27 %, none: 0.5 %; server/BENCHMARKS.md).
+	// about 50 windows per inference and keeps the VAD at 0.23 % of a core
+	// per session (4 ms: 0.25 %, none: 0.51 %; server/BENCHMARKS.md).
 	// A lone session never waits.
 	defaultBatchWait = 8 * time.Millisecond
 	// defaultMaxUtterance: a spoken request to an agent rarely lasts 20 s;
