@@ -47,6 +47,17 @@ MCP_EVERYTHING_VERSION := 2026.8.31
 NODE_DIR            := $(BIN)/node
 NODE_STAMP          := $(NODE_DIR)/.openai-$(OPENAI_NODE_VERSION)-ws-$(WS_NODE_VERSION)-mcp-$(MCP_EVERYTHING_VERSION)
 
+# Silero VAD (vad.engine silero, configs/parley.yaml): the model and the
+# ONNX Runtime library it runs on, each one file of an npm package, fetched
+# with `npm pack` (no install scripts) and sha256-checked into ./bin/models
+# (git-ignored). `make build` (so run and test) does it; the server itself
+# never downloads anything. Linux x86-64 only: that is the library pinned.
+MODELS_DIR               := $(BIN)/models
+SILERO_VAD_WEB_VERSION   := 0.0.31
+SILERO_MODEL_SHA256      := 2623a2953f6ff3d2c1e61740c6cdb7168133479b267dfef114a4a3cc5bdd788f
+ONNXRUNTIME_NODE_VERSION := 1.30.0
+ONNXRUNTIME_SHA256       := ffb75a925ba05e47b235bb66e3e3911714a80b328a9c9425539feb204aa32a23
+
 .PHONY: help
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -57,8 +68,13 @@ deps-run: ## install the Debian packages Parley needs to build and run
 deps-test: ## install the Debian packages the tests need
 	@.ci/ensure-packages $(DEBS_TEST)
 
+.PHONY: models
+models: ## fetch and check the Silero VAD model and the ONNX Runtime library into ./bin/models
+	@.ci/fetch-npm-file @ricky0123/vad-web@$(SILERO_VAD_WEB_VERSION) package/dist/silero_vad_v5.onnx $(SILERO_MODEL_SHA256) $(MODELS_DIR)/silero_vad_v5.onnx
+	@.ci/fetch-npm-file onnxruntime-node@$(ONNXRUNTIME_NODE_VERSION) package/bin/napi-v6/linux/x64/libonnxruntime.so.1 $(ONNXRUNTIME_SHA256) $(MODELS_DIR)/libonnxruntime.so.1
+
 .PHONY: build
-build: deps-run ## build ./bin/parley and every plugin into ./bin/plugins
+build: deps-run models ## build ./bin/parley and every plugin into ./bin/plugins (and fetch ./bin/models)
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/parley ./server/cmd/parley
 	@mkdir -p $(BIN)/plugins
 	@for p in $(PLUGINS); do echo "  plugin $$p"; $(GO) build -o $(BIN)/plugins/$$p ./plugins/$$p; done
@@ -78,7 +94,7 @@ $(NODE_STAMP):
 
 .PHONY: test
 test: deps-test build node-deps ## run the whole suite with the race detector (unit, plugin integration, end-to-end)
-	E2E_REQUIRE_OPENAI_SDK=1 E2E_REQUIRE_MCP_EVERYTHING=1 E2E_REQUIRE_TURN=1 E2E_REQUIRE_CLUSTER=1 $(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+	E2E_REQUIRE_OPENAI_SDK=1 E2E_REQUIRE_MCP_EVERYTHING=1 E2E_REQUIRE_TURN=1 E2E_REQUIRE_CLUSTER=1 E2E_REQUIRE_SILERO=1 $(GO) test -race -timeout $(TEST_TIMEOUT) ./...
 
 .PHONY: test-short
 test-short: ## quick unit tests only
@@ -99,6 +115,11 @@ fuzz: deps-run ## run every fuzz target for FUZZTIME each (crashers land in test
 .PHONY: bench
 bench: deps-run ## run the Go benchmarks (figures go to server/BENCHMARKS.md)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+.PHONY: vad-denoise-eval
+vad-denoise-eval: deps-test models ## measure a Speex denoiser before VAD and STT (F1 of both engines, pocketsphinx WER; ≈ 9 min; not in make test)
+	@.ci/ensure-packages libspeexdsp-dev
+	E2E_REQUIRE_SILERO=1 $(GO) test -tags speexeval -run '^TestDenoiseEvaluation$$' -v -count=1 -timeout 40m ./server/internal/vad/
 
 .PHONY: tools
 tools: $(TOOLS)/staticcheck $(TOOLS)/golangci-lint $(TOOLS)/deadcode ## install pinned lint tools into ./bin/tools

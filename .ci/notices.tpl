@@ -15,6 +15,35 @@ pocketsphinx, sphinxbase, flite) are not Go modules and are not shipped
 with Parley: they come from the Debian packages installed on the host, with
 their notices in /usr/share/doc/PACKAGE/copyright.
 
+`make build` also fetches two files into `bin/models` for `vad.engine:
+silero` (not linked; opened at start-up): the Silero VAD v5 model
+(`silero_vad_v5.onnx`, Copyright (c) 2020-present Silero Team, MIT; as
+shipped in the npm package `@ricky0123/vad-web` 0.0.31) and the ONNX Runtime
+library (`libonnxruntime.so.1`, Copyright (c) Microsoft Corporation, MIT;
+from the npm package `onnxruntime-node` 1.30.0). Both under this licence:
+
+```
+MIT License
+
+Permission is hereby granted, free of charge, to any person obtaining a copy
+of this software and associated documentation files (the "Software"), to deal
+in the Software without restriction, including without limitation the rights
+to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+copies of the Software, and to permit persons to whom the Software is
+furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in all
+copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+SOFTWARE.
+```
+
 | module | version | licence |
 |---|---|---|
 {{- range .}}

@@ -229,6 +229,7 @@ func TestOfflineVoiceLoop(t *testing.T) {
 	}
 	require.NoError(t, c.Close(websocket.StatusNormalClosure, "bye"))
 	assert.False(t, bytes.Contains([]byte(srv.logs.String()), []byte(`"level":"ERROR"`)), "no error logged:\n%s", srv.logs)
+	assert.Contains(t, srv.logs.String(), "vad engine silero loaded", "configs/parley.yaml runs the Silero VAD")
 }
 
 func deref(p *float64) float64 {

@@ -95,6 +95,14 @@ func writeConfig(t *testing.T, root, binDir, path string) {
 	for _, p := range offlinePlugins() {
 		require.True(t, seen[p], "configs/parley.yaml no longer uses plugin %s", p)
 	}
+	// The Silero VAD files (make models) are relative to the repository
+	// root; the server runs in the config's folder.
+	vad := section("vad")
+	for _, k := range []string{"model_path", "onnxruntime_path"} {
+		if p, ok := vad[k].(string); ok && !filepath.IsAbs(p) {
+			vad[k] = filepath.Join(root, p)
+		}
+	}
 	out, err := yaml.Marshal(cfg)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(path, out, 0o600))

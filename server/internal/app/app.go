@@ -34,6 +34,8 @@ import (
 	"github.com/parleyhq/parley/server/internal/transport/telephony"
 	"github.com/parleyhq/parley/server/internal/transport/webrtc"
 	"github.com/parleyhq/parley/server/internal/transport/ws"
+	"github.com/parleyhq/parley/server/internal/vad"
+	"github.com/parleyhq/parley/server/internal/vad/silero"
 	"github.com/parleyhq/parley/web"
 )
 
@@ -87,6 +89,11 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	reg := telemetry.NewRegistry()
 	guard := telemetry.NewMemoryGuard(cfg.Telemetry, reg, a.logger)
 
+	newProber, closeVAD, err := a.vadEngine()
+	if err != nil {
+		return err
+	}
+	defer closeVAD()
 	host, err := pluginhost.New(cfg.Plugins, cfg.Resilience, cfg.Pipeline, reg, a.logger)
 	if err != nil {
 		return fmt.Errorf("plugins: %w", err)
@@ -116,6 +123,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		session.WithServerTools(sources(mcpServers)...),
 		session.WithRecovery(cfg.Resilience.STTRecoverTimeout, cfg.Resilience.TTSRecoverTimeout),
 		session.WithTurnTaking(turnTaking(cfg.Turn)),
+		session.WithVADProber(newProber),
 	}
 	if node != nil {
 		// Cluster-wide caps after this node's own.
@@ -487,4 +495,26 @@ func turnTaking(t config.Turn) session.TurnTaking {
 		MinInterruptionWords: t.MinInterruptionWords, Backchannels: t.Backchannels,
 		ResumeFalseInterruption: t.ResumeFalseInterruption, FalseInterruptionTimeout: t.FalseInterruptionTimeout,
 	}
+}
+
+// vadEngine starts the shared Silero engine when vad.engine is silero: it
+// returns what gives every session a stream of it (nil for the energy
+// engine) and the func that stops it once the sessions are gone. A missing
+// or broken model or library stops the start-up with an error naming the
+// key and the path.
+func (a *App) vadEngine() (func() vad.Prober, func(), error) {
+	if a.cfg.VAD.Engine != config.VADSilero {
+		return nil, func() {}, nil
+	}
+	e, err := silero.New(a.cfg.VAD, a.logger)
+	if err != nil {
+		return nil, nil, fmt.Errorf("vad: %w", err)
+	}
+	a.logger.Info("vad engine silero loaded", "model_path", a.cfg.VAD.ModelPath, "onnxruntime_path", a.cfg.VAD.ONNXRuntimePath)
+	stop := func() {
+		if err := e.Close(); err != nil {
+			a.logger.Warn("vad engine close", "error", err)
+		}
+	}
+	return func() vad.Prober { return e.NewStream() }, stop, nil
 }

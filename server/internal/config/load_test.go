@@ -139,6 +139,14 @@ func TestValidationMessages(t *testing.T) {
 		{"min speech limit not positive", []string{"PARLEY_VAD__MIN_SPEECH_MIN=0s"}, []string{"vad.min_speech_min", "0s"}},
 		{"min speech outside its limits", []string{"PARLEY_VAD__MIN_SPEECH=600ms"}, []string{"vad.min_speech", "600ms", "[60ms, 500ms]"}},
 		{"several at once", []string{"PARLEY_LOG__LEVEL=loud", "PARLEY_HTTP__ADDR=nope"}, []string{"log.level", "http.addr"}},
+		{"unknown vad engine", []string{"PARLEY_VAD__ENGINE=webrtc"}, []string{"vad.engine", "webrtc", "energy, silero"}},
+		{"silero without a model", []string{"PARLEY_VAD__ENGINE=silero", "PARLEY_VAD__ONNXRUNTIME_PATH=/no/such/libonnxruntime.so.1"}, []string{"vad.model_path", "make build fetches it"}},
+		{"silero model missing", []string{"PARLEY_VAD__ENGINE=silero", "PARLEY_VAD__MODEL_PATH=/no/such/silero_vad_v5.onnx"}, []string{"vad.model_path", "/no/such/silero_vad_v5.onnx", "readable file"}},
+		{"silero runtime missing", []string{"PARLEY_VAD__ENGINE=silero", "PARLEY_VAD__ONNXRUNTIME_PATH=/no/such/libonnxruntime.so.1"}, []string{"vad.onnxruntime_path", "/no/such/libonnxruntime.so.1", "readable file"}},
+		{"enter probability out of range", []string{"PARLEY_VAD__ENTER_PROBABILITY=1"}, []string{"vad.enter_probability", "(0, 1)"}},
+		{"exit above enter", []string{"PARLEY_VAD__EXIT_PROBABILITY=0.8"}, []string{"vad.exit_probability", "0.8", "vad.enter_probability (0.7)"}},
+		{"batch wait too long", []string{"PARLEY_VAD__BATCH_WAIT=50ms"}, []string{"vad.batch_wait", "50ms", "20ms"}},
+		{"max utterance too short", []string{"PARLEY_VAD__MAX_UTTERANCE=500ms"}, []string{"vad.max_utterance", "500ms", "[1s, 10m0s]"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -176,7 +184,11 @@ func TestYAMLRedactsSecrets(t *testing.T) {
 }
 
 func TestShippedConfigsLoad(t *testing.T) {
-	matches, err := filepath.Glob("../../../configs/*.yaml")
+	// Paths in the shipped configs (./bin/models, ./bin/plugins) are
+	// relative to the repository root, where make runs the server; make
+	// test fetches ./bin/models first.
+	t.Chdir("../../..")
+	matches, err := filepath.Glob("configs/*.yaml")
 	require.NoError(t, err)
 	for _, m := range matches {
 		t.Run(filepath.Base(m), func(t *testing.T) {

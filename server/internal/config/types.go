@@ -231,8 +231,31 @@ type Session struct {
 // VAD configures voice activity detection. Clients may narrow these within
 // the Min/Max limits.
 type VAD struct {
+	// Engine is the per-frame speech detector: energy (built in, pure Go)
+	// or silero (Silero VAD v5 through ONNX Runtime; needs ModelPath and
+	// ONNXRuntimePath).
+	Engine VADEngine `koanf:"engine"`
+	// ModelPath is the Silero VAD v5 ONNX model (engine silero).
+	ModelPath string `koanf:"model_path"`
+	// ONNXRuntimePath is the ONNX Runtime shared library (>= 1.24) loaded
+	// at start-up (engine silero).
+	ONNXRuntimePath string `koanf:"onnxruntime_path"`
+	// EnterProbability is the speech probability at or above which a
+	// silent stream turns to speech (engine silero).
+	EnterProbability float64 `koanf:"enter_probability"`
+	// ExitProbability is the probability below which speech turns to
+	// silence (engine silero); at most EnterProbability.
+	ExitProbability float64 `koanf:"exit_probability"`
+	// BatchWait is how long the Silero engine holds a window to batch it
+	// with other sessions' windows; it never waits once every session
+	// heard lately has sent its window.
+	BatchWait time.Duration `koanf:"batch_wait"`
+	// MaxUtterance ends a speech run that lasted this long with a forced
+	// stop, whichever engine runs, so babble or steady noise cannot hold
+	// a turn open forever.
+	MaxUtterance time.Duration `koanf:"max_utterance"`
 	// Threshold is the speech decision threshold in dB above the adaptive
-	// noise floor.
+	// noise floor (engine energy).
 	Threshold float64 `koanf:"threshold"`
 	// MinSpeech is the speech needed to declare speech started.
 	MinSpeech time.Duration `koanf:"min_speech"`
@@ -251,6 +274,15 @@ type VAD struct {
 	MinSpeechMin time.Duration `koanf:"min_speech_min"`
 	MinSpeechMax time.Duration `koanf:"min_speech_max"`
 }
+
+// VADEngine names a speech detector.
+type VADEngine string
+
+// The VAD engines.
+const (
+	VADEnergy VADEngine = "energy"
+	VADSilero VADEngine = "silero"
+)
 
 // PluginKind is stt, llm or tts.
 type PluginKind string

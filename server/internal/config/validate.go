@@ -31,6 +31,12 @@ const (
 	maxPort          = 65535
 	maxTemperature   = 2.0
 	maxVADThresholdB = 60.0
+	// maxBatchWait bounds vad.batch_wait: the wait adds to the speech
+	// decision latency of every window.
+	maxBatchWait = 20 * time.Millisecond
+	// minMaxUtterance and maxMaxUtterance bound vad.max_utterance.
+	minMaxUtterance = time.Second
+	maxMaxUtterance = 10 * time.Minute
 )
 
 // SupportedSampleRates are the client audio rates Parley accepts.
@@ -297,6 +303,7 @@ func (c *Config) validateSession(v *validator) {
 	v.positive("session.idle_timeout", s.IdleTimeout)
 
 	d := c.VAD
+	validateVADEngine(v, d)
 	if d.Threshold <= 0 || d.Threshold > maxVADThresholdB {
 		v.fail("vad.threshold", d.Threshold, "must be in (0, %.0f] dB above the noise floor", maxVADThresholdB)
 	}
@@ -325,6 +332,39 @@ func (c *Config) validateSession(v *validator) {
 	}
 	if d.MinSpeech < d.MinSpeechMin || d.MinSpeech > d.MinSpeechMax {
 		v.fail("vad.min_speech", d.MinSpeech, "must be within [%s, %s]", d.MinSpeechMin, d.MinSpeechMax)
+	}
+}
+
+// validateVADEngine checks the engine and, for silero, that its files are
+// readable and its probabilities ordered.
+func validateVADEngine(v *validator, d VAD) {
+	switch d.Engine {
+	case VADEnergy:
+	case VADSilero:
+		if d.ModelPath == "" {
+			v.fail("vad.model_path", d.ModelPath, "must name the Silero VAD v5 ONNX model with vad.engine silero (make build fetches it to ./bin/models/silero_vad_v5.onnx)")
+		} else {
+			v.readable("vad.model_path", d.ModelPath)
+		}
+		if d.ONNXRuntimePath == "" {
+			v.fail("vad.onnxruntime_path", d.ONNXRuntimePath, "must name the ONNX Runtime library with vad.engine silero (make build fetches it to ./bin/models/libonnxruntime.so.1)")
+		} else {
+			v.readable("vad.onnxruntime_path", d.ONNXRuntimePath)
+		}
+	default:
+		v.fail("vad.engine", d.Engine, "must be one of %s", joinStr(VADEnergy, VADSilero))
+	}
+	if d.EnterProbability <= 0 || d.EnterProbability >= 1 {
+		v.fail("vad.enter_probability", d.EnterProbability, "must be in (0, 1)")
+	}
+	if d.ExitProbability <= 0 || d.ExitProbability > d.EnterProbability {
+		v.fail("vad.exit_probability", d.ExitProbability, "must be in (0, vad.enter_probability (%g)]", d.EnterProbability)
+	}
+	if d.BatchWait < 0 || d.BatchWait > maxBatchWait {
+		v.fail("vad.batch_wait", d.BatchWait, "must be within [0s, %s]", maxBatchWait)
+	}
+	if d.MaxUtterance < minMaxUtterance || d.MaxUtterance > maxMaxUtterance {
+		v.fail("vad.max_utterance", d.MaxUtterance, "must be within [%s, %s]", minMaxUtterance, maxMaxUtterance)
 	}
 }
 

@@ -18,7 +18,10 @@ type input struct {
 	framer    audio.Framer
 	seg       *vad.Segmenter
 	det       *recordingDetector
-	energy    *vad.EnergyDetector
+	// energy is the detector's dB threshold (session.update
+	// vad.threshold_db): the energy engine's own, or mapped onto Silero's
+	// enter probability.
+	energy thresholder
 	// pos is the input audio seen so far; voicedEnd the end of the last
 	// frame the detector called speech.
 	pos, voicedEnd time.Duration
@@ -26,8 +29,22 @@ type input struct {
 	resampled      []int16
 }
 
-func (in *input) init(cfg config.VAD) {
-	in.energy = vad.NewEnergyDetector(cfg)
+// thresholder is a detector with a dB threshold.
+type thresholder interface {
+	vad.Detector
+	SetThreshold(db float64)
+	Threshold() float64
+}
+
+// init builds the session's detector: over a stream of newProber (the
+// shared Silero engine) when the Manager has one, the energy detector
+// otherwise.
+func (in *input) init(cfg config.VAD, newProber func() vad.Prober) {
+	if newProber != nil {
+		in.energy = vad.NewProbabilityDetector(newProber(), cfg)
+	} else {
+		in.energy = vad.NewEnergyDetector(cfg)
+	}
 	in.det = &recordingDetector{Detector: in.energy}
 	in.seg = vad.NewSegmenter(in.det, cfg)
 }
@@ -108,6 +125,11 @@ func (s *Session) processFrame(ctx context.Context, f *audio.Frame) {
 	case vad.SpeechStopped:
 		s.send(SpeechStopped{Audio: res.At})
 		s.endSegment(ctx, res.At)
+		if t := s.uturn; res.Forced && t != nil && t.waiting {
+			// Speech (or babble the VAD takes for it) went on for
+			// vad.max_utterance: the turn ends now, whatever the words.
+			s.endTurn(ctx, t, DecisionForced)
+		}
 		if s.uturn == nil {
 			s.settle()
 		}

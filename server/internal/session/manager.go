@@ -37,6 +37,7 @@ import (
 	"github.com/parleyhq/parley/server/internal/clock"
 	"github.com/parleyhq/parley/server/internal/config"
 	"github.com/parleyhq/parley/server/internal/tools"
+	"github.com/parleyhq/parley/server/internal/vad"
 )
 
 // Log attribute keys.
@@ -85,6 +86,14 @@ type MemoryGuard interface {
 
 // Option tunes a Manager.
 type Option func(*Manager)
+
+// WithVADProber makes every session's speech detector a
+// vad.ProbabilityDetector over a stream of newProber (one per session),
+// e.g. the shared Silero engine's; without it sessions use the built-in
+// energy detector.
+func WithVADProber(newProber func() vad.Prober) Option {
+	return func(m *Manager) { m.newProber = newProber }
+}
 
 // WithClock replaces the wall clock (tests drive time with the audio).
 func WithClock(c clock.Clock) Option { return func(m *Manager) { m.clock = c } }
@@ -169,6 +178,8 @@ type Manager struct {
 	perIP    map[string]int
 	reserved int
 	draining bool
+	// newProber, if set, gives each session its VAD stream (WithVADProber).
+	newProber func() vad.Prober
 }
 
 // NewManager builds a Manager. cfg and vad are the session and VAD settings

@@ -228,7 +228,7 @@ func newSession(m *Manager, id SessionID, ip string, p StartParams, lease Lease)
 	if m.turn.SpeechHang > 0 {
 		vcfg.MinSilence = m.turn.SpeechHang
 	}
-	s.in.init(vcfg)
+	s.in.init(vcfg, m.newProber)
 	s.st.threshold, s.st.minSpeech = s.in.energy.Threshold(), m.vad.MinSpeech
 	if err := s.setInputRate(in); err != nil {
 		return nil, err

@@ -280,3 +280,16 @@ func TestPausedThenWordsConfirm(t *testing.T) {
 	require.Len(t, hist, 4)
 	assert.Equal(t, sdk.Message{Role: sdk.RoleAssistant, Content: intr.TextPlayed}, hist[1], "the history keeps what was heard at the pause")
 }
+
+// TestMaxUtteranceEndsTheTurn: speech (or babble taken for it) that goes
+// on for vad.max_utterance ends the turn at once, decision forced.
+func TestMaxUtteranceEndsTheTurn(t *testing.T) {
+	llm := answer(map[string]string{"and so on and": "Let me stop you there."})
+	tc := newTurnTyped(t, llm, &sessiontest.STT{Transcripts: []string{"and so on and"}})
+	tc.audio(sessiontest.Speech(3500*time.Millisecond, rate16k))
+	_, ended := until[session.TurnEnded](tc, false, nil)
+	assert.Equal(t, session.DecisionForced, ended.Decision)
+	tc.audio(sessiontest.Silence(300*time.Millisecond, rate16k))
+	_, done := until[session.ResponseDone](tc, true, nil)
+	assert.Equal(t, "Let me stop you there.", done.Text, "answered although its words go on")
+}

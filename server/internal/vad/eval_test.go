@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -19,6 +20,8 @@ import (
 
 	"github.com/parleyhq/parley/server/internal/audio"
 	"github.com/parleyhq/parley/server/internal/config"
+	"github.com/parleyhq/parley/server/internal/vad/silero"
+	"github.com/parleyhq/parley/server/internal/vad/silero/silerotest"
 )
 
 // evalConfig is the VAD configuration the evaluation runs with: the
@@ -175,6 +178,10 @@ const (
 	noiseBrown noiseKind = "brown"
 	noiseHum50 noiseKind = "hum50"
 	noiseHum60 noiseKind = "hum60"
+	// noisePink is 1/f noise (Voss-McCartney, 16 rows).
+	noisePink noiseKind = "pink"
+	// noiseBabble is several other talkers at once (see makeBabble).
+	noiseBabble noiseKind = "babble"
 )
 
 // brownLeak keeps brown noise (integrated white noise) from drifting.
@@ -207,8 +214,30 @@ func makeNoise(kind noiseKind, n int, seed uint64) []float64 {
 				x[i] += a * math.Sin(2*math.Pi*f0*float64(2*h+1)*tt+float64(h))
 			}
 		}
-	case noiseNone:
+	case noisePink:
+		const rows = 16
+		var r [rows]float64
+		var sum float64
+		for i := range x {
+			// Row k changes every 2^k samples: the one at the lowest set
+			// bit of i.
+			k := 0
+			for k < rows-1 && (i>>k)&1 == 0 {
+				k++
+			}
+			sum -= r[k]
+			r[k] = rng.NormFloat64()
+			sum += r[k]
+			x[i] = sum + rng.NormFloat64()
+		}
+	case noiseNone, noiseBabble:
 	}
+	return unitRMS(x)
+}
+
+// unitRMS scales x to RMS 1 (unless it is silent).
+func unitRMS(x []float64) []float64 {
+	n := len(x)
 	var p float64
 	for _, v := range x {
 		p += v * v
@@ -220,6 +249,40 @@ func makeNoise(kind noiseKind, n int, seed uint64) []float64 {
 		}
 	}
 	return x
+}
+
+// babbleTalkers is how many other talkers make one babble.
+const babbleTalkers = 6
+
+// makeBabble returns n samples of unit-RMS multi-talker babble: talkers
+// voices other than the target's (the other tracks' voices, each used
+// more than once with a different sentence order and start), each speaking
+// its sentences back to back with no gaps, looped, all at the same level.
+func makeBabble(speech [][][]int16, target, n int, seed uint64) []float64 {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	x := make([]float64, n)
+	others := make([]int, 0, len(speech)-1)
+	for v := range speech {
+		if v != target {
+			others = append(others, v)
+		}
+	}
+	for k := range babbleTalkers {
+		v := others[k%len(others)]
+		var talk []float64
+		order := rng.Perm(len(speech[v]))
+		for _, si := range order {
+			for _, s := range speech[v][si] {
+				talk = append(talk, float64(s))
+			}
+		}
+		talk = unitRMS(talk)
+		off := rng.IntN(len(talk))
+		for i := range x {
+			x[i] += talk[(off+i)%len(talk)]
+		}
+	}
+	return unitRMS(x)
 }
 
 // condition is one evaluation condition.
@@ -335,15 +398,16 @@ func matchEvents(got, want []time.Duration, sum *time.Duration, n *int) {
 }
 
 // evaluate runs detector and segmenter over one mixed track.
-func evaluate(tr track, samples []int16, sc *scores) {
+func evaluate(tr track, samples []int16, sc *scores, det Detector) {
 	cfg := evalConfig()
-	det := NewEnergyDetector(cfg)
 	probe := &probeDetector{d: det}
 	seg := NewSegmenter(probe, cfg)
 	ref := NewSegmenter(&oracle{truth: tr.truth}, cfg)
 	var starts, stops, refStarts, refStops []time.Duration
 	defer func() {
-		sc.guards += det.guardFires
+		if e, ok := det.(*EnergyDetector); ok {
+			sc.guards += e.guardFires
+		}
 		matchEvents(starts, refStarts, &sc.startErr, &sc.startN)
 		matchEvents(stops, refStops, &sc.stopErr, &sc.stopN)
 	}()
@@ -381,12 +445,36 @@ type probeDetector struct {
 func (p *probeDetector) IsSpeech(f *audio.Frame) bool { p.last = p.d.IsSpeech(f); return p.last }
 func (p *probeDetector) Reset()                       { p.d.Reset() }
 
-// The asserted minimum precision and recall of the Segmenter's Speaking
-// flag in every condition.
+// The asserted minimum precision and recall of the energy Segmenter's
+// Speaking flag in every steady-noise condition.
 const (
 	evalMinPrecision = 0.9
 	evalMinRecall    = 0.85
+	// evalMinSileroF1 is the asserted minimum segmenter F1 of Silero in
+	// every condition but babble at 10 dB SNR, where the other talkers are
+	// loud enough to be speech themselves (evalMinSileroBabble10F1).
+	evalMinSileroF1         = 0.93
+	evalMinSileroBabble10F1 = 0.83
 )
+
+// evalEngine is a detector under evaluation.
+type evalEngine struct {
+	name string
+	new  func() Detector
+}
+
+// evalEngines are the energy detector and, on the model files make
+// fetches, Silero (required when silerotest.EnvRequire is set).
+func evalEngines(t *testing.T) []evalEngine {
+	cfg := silerotest.Config(t)
+	e, err := silero.New(cfg, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, e.Close()) })
+	return []evalEngine{
+		{"energy", func() Detector { return NewEnergyDetector(evalConfig()) }},
+		{"silero", func() Detector { return NewProbabilityDetector(e.NewStream(), cfg) }},
+	}
+}
 
 func TestEvaluateGenerated(t *testing.T) {
 	for _, bin := range []string{"flite", "espeak-ng"} {
@@ -394,6 +482,7 @@ func TestEvaluateGenerated(t *testing.T) {
 			t.Skipf("%s not installed (Debian package %s; make test installs it): generated-speech evaluation skipped", bin, bin)
 		}
 	}
+	engines := evalEngines(t)
 	voices := evalVoices()
 	speech := synthesizeAll(t, t.TempDir(), voices, evalSentences())
 	var tracks []track
@@ -403,9 +492,11 @@ func TestEvaluateGenerated(t *testing.T) {
 	conditions := []condition{
 		{noise: noiseNone},
 		{noiseWhite, 20}, {noiseWhite, 10}, {noiseWhite, 5},
+		{noisePink, 20}, {noisePink, 10},
 		{noiseBrown, 20}, {noiseBrown, 10}, {noiseBrown, 5},
 		{noiseHum50, 20}, {noiseHum50, 10}, {noiseHum50, 5},
 		{noiseHum60, 10},
+		{noiseBabble, 20}, {noiseBabble, 10},
 	}
 	// One noise per kind and track, scaled for each SNR.
 	noises := make(map[noiseKind][][]float64)
@@ -414,34 +505,51 @@ func TestEvaluateGenerated(t *testing.T) {
 			continue
 		}
 		for ti, tr := range tracks {
-			noises[c.noise] = append(noises[c.noise], makeNoise(c.noise, len(tr.samples), uint64(len(noises)*16+ti+1)))
+			seed := uint64(len(noises)*16 + ti + 1)
+			if c.noise == noiseBabble {
+				noises[c.noise] = append(noises[c.noise], makeBabble(speech, ti, len(tr.samples), seed))
+				continue
+			}
+			noises[c.noise] = append(noises[c.noise], makeNoise(c.noise, len(tr.samples), seed))
 		}
 	}
-	results := make([]scores, len(conditions))
+	results := make([][]scores, len(engines))
 	t.Run("conditions", func(t *testing.T) {
-		for ci, c := range conditions {
-			t.Run(c.String(), func(t *testing.T) {
-				t.Parallel()
-				sc := &results[ci]
-				for ti, tr := range tracks {
-					var noise []float64
-					if n := noises[c.noise]; n != nil {
-						noise = n[ti]
+		for ei, eng := range engines {
+			results[ei] = make([]scores, len(conditions))
+			for ci, c := range conditions {
+				t.Run(eng.name+" "+c.String(), func(t *testing.T) {
+					t.Parallel()
+					sc := &results[ei][ci]
+					for ti, tr := range tracks {
+						var noise []float64
+						if n := noises[c.noise]; n != nil {
+							noise = n[ti]
+						}
+						evaluate(tr, mix(tr, c.snrDB, noise), sc, eng.new())
 					}
-					evaluate(tr, mix(tr, c.snrDB, noise), sc)
-				}
-				assert.GreaterOrEqual(t, sc.segmenter.precision(), evalMinPrecision, "%s precision", c)
-				assert.GreaterOrEqual(t, sc.segmenter.recall(), evalMinRecall, "%s recall", c)
-			})
+					switch {
+					case eng.name == "silero" && c.noise == noiseBabble && c.snrDB < 20:
+						assert.GreaterOrEqual(t, sc.segmenter.f1(), evalMinSileroBabble10F1, "%s F1", c)
+					case eng.name == "silero":
+						assert.GreaterOrEqual(t, sc.segmenter.f1(), evalMinSileroF1, "%s F1", c)
+					case c.noise != noiseBabble:
+						assert.GreaterOrEqual(t, sc.segmenter.precision(), evalMinPrecision, "%s precision", c)
+						assert.GreaterOrEqual(t, sc.segmenter.recall(), evalMinRecall, "%s recall", c)
+					}
+				})
+			}
 		}
 	})
 	var table strings.Builder
-	fmt.Fprintf(&table, "\n%-14s | %-29s | %-28s | %s\n", "condition", "segmenter Speaking P / R / F1", "detector frames P / R / F1", "turns (oracle) | start/stop |err| ms | guard")
-	for ci, c := range conditions {
-		sc := results[ci]
-		s, d := sc.segmenter, sc.detector
-		fmt.Fprintf(&table, "%-14s | %.3f / %.3f / %.3f        | %.3f / %.3f / %.3f        | %d (%d) | %3.0f / %3.0f | %d\n",
-			c, s.precision(), s.recall(), s.f1(), d.precision(), d.recall(), d.f1(), sc.turns, sc.oracleTurns, meanMS(sc.startErr, sc.startN), meanMS(sc.stopErr, sc.stopN), sc.guards)
+	fmt.Fprintf(&table, "\n%-7s | %-14s | %-29s | %-28s | %s\n", "engine", "condition", "segmenter Speaking P / R / F1", "detector frames P / R / F1", "turns (oracle) | start/stop |err| ms | guard")
+	for ei, eng := range engines {
+		for ci, c := range conditions {
+			sc := results[ei][ci]
+			s, d := sc.segmenter, sc.detector
+			fmt.Fprintf(&table, "%-7s | %-14s | %.3f / %.3f / %.3f        | %.3f / %.3f / %.3f        | %d (%d) | %3.0f / %3.0f | %d\n",
+				eng.name, c, s.precision(), s.recall(), s.f1(), d.precision(), d.recall(), d.f1(), sc.turns, sc.oracleTurns, meanMS(sc.startErr, sc.startN), meanMS(sc.stopErr, sc.stopN), sc.guards)
+		}
 	}
 	t.Log(table.String())
 }

@@ -16,7 +16,8 @@ const (
 	None EventType = iota
 	// SpeechStarted: speech has lasted MinSpeech.
 	SpeechStarted
-	// SpeechStopped: silence has lasted MinSilence (end of turn).
+	// SpeechStopped: silence has lasted MinSilence (end of turn), or
+	// speech has lasted MaxUtterance (Result.Forced).
 	SpeechStopped
 )
 
@@ -45,6 +46,11 @@ type Result struct {
 	// Speaking is true while the segmenter is in the speech state (after
 	// SpeechStarted, until SpeechStopped).
 	Speaking bool
+	// Forced, on SpeechStopped only, says the stop was forced by the
+	// max-utterance guard: speech had lasted MaxUtterance and the detector
+	// still heard speech. The turn should end at once; At is the end of
+	// this frame.
+	Forced bool
 	// PreRoll, on SpeechStarted only, holds copies of the frames from
 	// PreRoll before the onset up to and including this frame, in order, to
 	// be sent to STT first so first syllables are not lost. Otherwise nil.
@@ -53,13 +59,24 @@ type Result struct {
 
 // Segmenter turns per-frame decisions into speech start/stop events using
 // MinSpeech (speech needed before SpeechStarted), MinSilence (silence
-// needed before SpeechStopped = end of turn) and PreRoll. The stream offset
-// advances FrameDuration per processed frame.
+// needed before SpeechStopped = end of turn), MaxUtterance and PreRoll. The
+// stream offset advances FrameDuration per processed frame.
+//
+// The max-utterance guard: a speech run that has lasted MaxUtterance ends
+// with a forced SpeechStopped (Result.Forced), so babble or a steady noise
+// that the detector takes for speech cannot hold a turn open forever. After
+// a forced stop no speech starts again until the detector has reported
+// RearmSilence of non-speech: the same noise does not open the next turn at
+// once, while a talker who goes on after a breath does.
 type Segmenter struct {
 	det           Detector
 	minSpeech     int
 	minSilence    int
+	maxUtterance  int
 	preRollFrames int
+	// rearm counts the non-speech frames still needed after a forced stop
+	// before speech may start again (0 = armed).
+	rearm int
 
 	// frame is the index of the next frame.
 	frame    int64
@@ -77,14 +94,21 @@ type Segmenter struct {
 	ring []audio.Frame
 }
 
-// NewSegmenter returns a segmenter over d with cfg's MinSpeech, MinSilence
-// and PreRoll (rounded up to whole frames; MinSpeech and MinSilence at
-// least one frame).
+// RearmSilence is the non-speech the detector must report after a forced
+// stop before speech may start again: a breath between sentences is
+// longer, the gaps in babble or a steady noise are not.
+const RearmSilence = 200 * time.Millisecond
+
+// NewSegmenter returns a segmenter over d with cfg's MinSpeech, MinSilence,
+// MaxUtterance and PreRoll (rounded up to whole frames; MinSpeech and
+// MinSilence at least one frame; MaxUtterance 0 turns the guard off, which
+// only tests do: config.VAD requires at least a second).
 func NewSegmenter(d Detector, cfg config.VAD) *Segmenter {
 	s := &Segmenter{
 		det:           d,
 		minSpeech:     framesCeil(cfg.MinSpeech, 1),
 		minSilence:    framesCeil(cfg.MinSilence, 1),
+		maxUtterance:  framesCeil(cfg.MaxUtterance, 0),
 		preRollFrames: framesCeil(cfg.PreRoll, 0),
 	}
 	s.ring = make([]audio.Frame, s.preRollFrames+s.minSpeech)
@@ -107,6 +131,12 @@ func (s *Segmenter) Process(f *audio.Frame) Result {
 	if !s.speaking {
 		if !speech {
 			s.run = 0
+			s.rearm = max(s.rearm-1, 0)
+			return Result{}
+		}
+		if s.rearm > 0 {
+			// Still the sound that was cut off: no new turn yet.
+			s.rearm = framesCeil(RearmSilence, 1)
 			return Result{}
 		}
 		if s.run == 0 {
@@ -121,6 +151,11 @@ func (s *Segmenter) Process(f *audio.Frame) Result {
 	}
 	if speech {
 		s.silence = 0
+		if s.maxUtterance > 0 && idx+1-s.onset >= int64(s.maxUtterance) {
+			s.speaking, s.run = false, 0
+			s.rearm = framesCeil(RearmSilence, 1)
+			return Result{Event: SpeechStopped, At: offset(idx + 1), Forced: true}
+		}
 		return Result{Speaking: true}
 	}
 	s.silence++
@@ -197,6 +232,6 @@ func (s *Segmenter) Speaking() bool { return s.speaking }
 
 // Reset starts a new stream: offset 0, not speaking, detector reset.
 func (s *Segmenter) Reset() {
-	s.frame, s.speaking, s.run, s.silence, s.onset = 0, false, 0, 0, 0
+	s.frame, s.speaking, s.run, s.silence, s.onset, s.rearm = 0, false, 0, 0, 0, 0
 	s.det.Reset()
 }
