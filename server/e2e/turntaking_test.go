@@ -15,7 +15,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/parleyhq/parley/server/internal/audio"
-	"github.com/parleyhq/parley/server/internal/session/sessiontest"
 )
 
 // liveEvent is a server event of a live call, with when it came and how
@@ -220,10 +219,31 @@ func joined(evs []liveEvent, typ string) string {
 	return b.String()
 }
 
-// burst is d of voiced, speech-like sound with no words in it (a hum, a
-// door, a cough as a VAD hears it): sessiontest.Speech, a harmonic buzz
-// with a speech envelope.
-func burst(d time.Duration) []int16 { return sessiontest.Speech(d, audio.SampleRate) }
+// trimmed cuts the silence flite puts before and after its speech, so a
+// pause between two clips is exactly the silence put between them.
+func trimmed(pcm []int16) []int16 {
+	const quiet = 300 // about -40 dBFS
+	loud := func(x int16) bool { return x > quiet || x < -quiet }
+	start, end := 0, len(pcm)
+	for start < end && !loud(pcm[start]) {
+		start++
+	}
+	for end > start && !loud(pcm[end-1]) {
+		end--
+	}
+	return pcm[start:end]
+}
+
+// burst is d of a voice with no words in it — the middle of a long "ah",
+// as a cough or a sigh over the agent sounds to a VAD.
+func burst(t *testing.T, d time.Duration) []int16 {
+	t.Helper()
+	ah := speech(t, "ahhhhhh")
+	n := int(d.Seconds() * audio.SampleRate)
+	mid := len(ah) / 2
+	require.Greater(t, len(ah), 2*n, "flite's ah is long enough")
+	return ah[mid-n/2 : mid-n/2+n]
+}
 
 // metricValue reads one sample of the Prometheus text format.
 func metricValue(t *testing.T, addr, series string) float64 {
@@ -257,14 +277,19 @@ func TestTurnTakingOffline(t *testing.T) {
 		lc := dialLive(t, srv.addr)
 		discarded := metricValue(t, srv.addr, `parley_turn_preemptive_total{outcome="discarded"}`)
 		from := lc.mark()
-		lc.say(speech(t, "what is twelve plus"))
+		lc.say(trimmed(speech(t, "what is twelve plus")))
 		lc.silence(800 * time.Millisecond)
-		lc.say(speech(t, "seven"))
+		lc.say(trimmed(speech(t, "seven")))
 		lc.silence(2 * time.Second)
 		done, end := lc.until(from, "response.done")
 		lc.until(end, "metrics")
 		evs := lc.between(from, end+1)
 		ended := count(evs, "turn.ended")
+		for _, e := range evs {
+			if e.Type == "turn.ended" || e.Type == "transcript.final" {
+				t.Logf("%s %q %s", e.Type, e.Text, e.DecisionF)
+			}
+		}
 		assert.Equal(t, 1, ended, "one turn: %s", lc.types(from, end+1))
 		assert.GreaterOrEqual(t, count(evs, "vad.speech_stopped"), 2, "speech stopped inside the turn")
 		final := joined(evs, "transcript.final")
@@ -329,7 +354,7 @@ func TestTurnTakingOffline(t *testing.T) {
 	t.Run("a noise burst pauses and resumes", func(t *testing.T) {
 		lc := dialLive(t, srv.addr)
 		from := longReply(t, lc)
-		lc.say(burst(200 * time.Millisecond))
+		lc.say(burst(t, 200*time.Millisecond))
 		intr, i := lc.until(from, "response.interrupted")
 		assert.True(t, intr.Resumable)
 		res, _ := lc.until(i, "response.resumed")

@@ -13,8 +13,8 @@ import (
 //   - PauseAfter of speech pauses the reply at once (its audio stops,
 //     the client is told it was interrupted, resumable); the pipeline runs
 //     on without sending, so the reply's text gets finished;
-//   - words then confirm the interruption (the pause stays the cut, and
-//     the speech is the user's turn); a sound that yields no words within
+//   - the final words then confirm the interruption (the pause stays the
+//     cut, and the speech is the user's turn); a sound that yields no words within
 //     FalseInterruptionTimeout of its end, or only backchannels, resumes
 //     the reply from the first word not heard, re-synthesised.
 //
@@ -77,11 +77,15 @@ func (s *Session) judgeOverAgent(ctx context.Context, t *userTurn) {
 		return
 	}
 	n, bc := s.substantive(t.text())
-	if mw := s.st.turn.minWords; (mw > 0 && n >= mw) || (r.paused && n > 0) {
+	switch mw := s.st.turn.minWords; {
+	case r.paused && !t.final():
+		// The audio already stopped: judge by the final words, not by a
+		// partial that a recognizer may take back ("i" → "").
+		return
+	case (mw > 0 && n >= mw) || (r.paused && n > 0):
 		s.confirm(ctx, t)
 		return
-	}
-	if !t.final() {
+	case !t.final():
 		return // more words may come
 	}
 	if bc {

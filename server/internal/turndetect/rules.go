@@ -345,9 +345,13 @@ func strandsAfter(w string) bool {
 }
 
 // IsFunctionWord reports whether w (lowercase) carries no request of its
-// own: a filler ("um"), article, conjunction or preposition. Said alone
-// over the agent it is not an interruption (recognizers also turn coughs
-// and hums into such words).
+// own: a filler ("um"), article, conjunction, preposition, or a lone
+// letter other than "i". Said alone over the agent it is not an
+// interruption (recognizers turn coughs, sighs and hums into such words:
+// pocketsphinx hears a sighed "ahh" as "h.").
 func IsFunctionWord(w string) bool {
-	return isFiller(w) || isArticle(w) || isConjunction(w) || isPreposition(w) || w == "uh-huh" || w == "huh"
+	if len(w) == 1 && w != "i" && w[0] >= 'a' && w[0] <= 'z' {
+		return true
+	}
+	return isFiller(w) || isArticle(w) || isConjunction(w) || isPreposition(w) || w == "huh"
 }

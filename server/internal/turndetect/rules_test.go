@@ -253,12 +253,12 @@ func TestClassifyNamesTheRule(t *testing.T) {
 }
 
 func TestFunctionWords(t *testing.T) {
-	for _, w := range []string{"um", "uh", "the", "a", "or", "and", "of", "to", "hmm"} {
+	for _, w := range []string{"um", "uh", "the", "a", "or", "and", "of", "to", "hmm", "h"} {
 		if !turndetect.IsFunctionWord(w) {
 			t.Errorf("%q is a function word", w)
 		}
 	}
-	for _, w := range []string{"stop", "wait", "no", "time", "what", "head", "seven"} {
+	for _, w := range []string{"stop", "wait", "no", "time", "what", "head", "seven", "i"} {
 		if turndetect.IsFunctionWord(w) {
 			t.Errorf("%q carries meaning", w)
 		}
