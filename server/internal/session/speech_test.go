@@ -15,7 +15,7 @@ import (
 func testVAD() config.VAD {
 	return config.VAD{
 		MinSpeech: 100 * time.Millisecond, MinSilence: 300 * time.Millisecond, PreRoll: 200 * time.Millisecond,
-		MaxUtterance: 3 * time.Second,
+		MaxUtterance:  3 * time.Second,
 		MinSilenceMin: 100 * time.Millisecond, MinSilenceMax: 2 * time.Second,
 		ThresholdMin: 6, ThresholdMax: 24, MinSpeechMin: 60 * time.Millisecond, MinSpeechMax: 500 * time.Millisecond,
 	}
