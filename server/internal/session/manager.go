@@ -535,17 +535,10 @@ func (m *Manager) Drain(ctx context.Context) error {
 	for _, s := range all {
 		s.Close(EndShutdown, "server shutting down")
 	}
-	done := make(chan struct{})
-	go func() {
-		m.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
+	if err := m.Wait(ctx); err != nil {
 		return fmt.Errorf("session: drain: %w", ctx.Err())
 	}
+	return nil
 }
 
 // resampler returns a resampler with a shared filter.
