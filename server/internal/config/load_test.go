@@ -144,7 +144,7 @@ func TestValidationMessages(t *testing.T) {
 		{"silero model missing", []string{"PARLEY_VAD__ENGINE=silero", "PARLEY_VAD__MODEL_PATH=/no/such/silero_vad_v5.onnx"}, []string{"vad.model_path", "/no/such/silero_vad_v5.onnx", "readable file"}},
 		{"silero runtime missing", []string{"PARLEY_VAD__ENGINE=silero", "PARLEY_VAD__ONNXRUNTIME_PATH=/no/such/libonnxruntime.so.1"}, []string{"vad.onnxruntime_path", "/no/such/libonnxruntime.so.1", "readable file"}},
 		{"enter probability out of range", []string{"PARLEY_VAD__ENTER_PROBABILITY=1"}, []string{"vad.enter_probability", "(0, 1)"}},
-		{"exit above enter", []string{"PARLEY_VAD__EXIT_PROBABILITY=0.8"}, []string{"vad.exit_probability", "0.8", "vad.enter_probability (0.7)"}},
+		{"exit above enter", []string{"PARLEY_VAD__EXIT_PROBABILITY=0.6"}, []string{"vad.exit_probability", "0.6", "vad.enter_probability (0.5)"}},
 		{"batch wait too long", []string{"PARLEY_VAD__BATCH_WAIT=50ms"}, []string{"vad.batch_wait", "50ms", "20ms"}},
 		{"max utterance too short", []string{"PARLEY_VAD__MAX_UTTERANCE=500ms"}, []string{"vad.max_utterance", "500ms", "[1s, 10m0s]"}},
 	}

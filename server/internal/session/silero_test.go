@@ -25,8 +25,8 @@ import (
 
 // TestSileroSession: with the Silero engine a session hears real speech
 // (flite) as one utterance, and vad.threshold_db moves Silero's enter
-// probability on the dB scale (12 dB = 0.5), reported back in
-// session.updated.
+// probability on the dB scale (12 dB = 0.5, 18 dB = 0.75), reported back
+// in session.updated.
 func TestSileroSession(t *testing.T) {
 	vcfg := silerotest.Config(t)
 	if _, err := exec.LookPath("flite"); err != nil {
@@ -41,10 +41,10 @@ func TestSileroSession(t *testing.T) {
 	tc.do(session.Update{})
 	_, up := until[session.Updated](tc, false, nil)
 	assert.InDelta(t, vcfg.EnterProbability*vad.DBPerProbability, up.ThresholdDB, 1e-9, "the configured enter probability on the dB scale")
-	db := 12.0
+	db := 18.0
 	tc.do(session.Update{VAD: &session.VADUpdate{ThresholdDB: &db}})
 	_, up = until[session.Updated](tc, false, nil)
-	assert.InDelta(t, 12, up.ThresholdDB, 1e-9)
+	assert.InDelta(t, 18, up.ThresholdDB, 1e-9)
 
 	out := filepath.Join(t.TempDir(), "q.wav")
 	require.NoError(t, exec.Command("flite", "-voice", "slt", "-t", "what time is it", "-o", out).Run())
