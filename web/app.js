@@ -200,6 +200,7 @@ function wire(c) {
     record(d.response_id).status = d.resumable ? "paused" : "interrupted";
     const item = agentItems.get(d.response_id);
     if (item) {
+      item.li.classList.remove("paused");
       item.li.classList.add(d.resumable ? "paused" : "interrupted");
       const played = d.text_played || "";
       item.li.textContent = "";

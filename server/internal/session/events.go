@@ -130,8 +130,9 @@ const (
 // Resumable: the agent was paused for user sound not yet known to be
 // words; if it yields none (a cough, a door) within the false
 // interruption timeout, ResponseResumed follows and the response goes on
-// (more audio, then ResponseDone or ResponseInterrupted). Otherwise — the
-// next response starts, or nothing follows — the interruption is final
+// (more audio, then ResponseDone or ResponseInterrupted). If it proves to
+// be words (or the session moves on: new input, a cancel), a second
+// ResponseInterrupted without Resumable says the interruption is final,
 // and the history keeps TextPlayed.
 type ResponseInterrupted struct {
 	ResponseID string

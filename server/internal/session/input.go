@@ -114,6 +114,9 @@ func (s *Session) processFrame(ctx context.Context, f *audio.Frame) {
 	res := in.seg.Process(f)
 	if in.det.last {
 		in.voicedEnd = in.pos
+		if t := s.uturn; t != nil && !t.ended {
+			t.voiced += audio.FrameDuration
+		}
 	}
 	switch res.Event {
 	case vad.SpeechStarted:

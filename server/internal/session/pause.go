@@ -39,6 +39,9 @@ func (s *Session) checkBargeIn(speaking bool) {
 		return
 	}
 	voiced := s.in.voicedDuration()
+	if t != nil {
+		voiced = max(voiced, t.voiced)
+	}
 	if t != nil && t.overAgent && !t.confirmed && s.resumable() {
 		if voiced >= s.m.turn.PauseAfter {
 			s.pause(r)

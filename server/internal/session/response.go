@@ -132,11 +132,10 @@ func (s *Session) interrupt(reason InterruptReason) {
 	s.commit(r, len(spoken), false)
 	s.log.Info("response interrupted", "response_id", r.id, "reason", string(reason), "played", played.String(), "was_paused", r.paused)
 	if r.paused {
-		// The client was told at the pause (Resumable); it stays cut there.
+		// It stays cut where it paused; the client hears it is final.
 		s.m.metrics.pauses.WithLabelValues(pauseInterrupted).Inc()
-	} else {
-		s.send(ResponseInterrupted{ResponseID: r.id, Reason: reason, Played: played, TextPlayed: spoken, Usage: r.usageNow()})
 	}
+	s.send(ResponseInterrupted{ResponseID: r.id, Reason: reason, Played: played, TextPlayed: spoken, Usage: r.usageNow()})
 	s.sendMetrics(r)
 	s.m.metrics.interrupts.WithLabelValues(string(reason)).Inc()
 	s.setTurn(turnListening)

@@ -148,6 +148,10 @@ type userTurn struct {
 	pre                  *preemptive
 	// manual: under manual turns (committed by the client).
 	manual bool
+	// voiced is the speech the detector heard in the turn so far, over
+	// all its segments (an echo canceller chops speech over the agent
+	// into short runs; together they are the barge-in).
+	voiced time.Duration
 }
 
 // text is the turn's words so far.

@@ -269,7 +269,10 @@ func TestPausedThenWordsConfirm(t *testing.T) {
 	_, intr := until[session.ResponseInterrupted](tc, false, nil)
 	assert.True(t, intr.Resumable)
 	tc.audio(sessiontest.Silence(260*time.Millisecond, rate16k))
-	_, met := until[session.Metrics](tc, false, nil) // the final's words confirmed the interruption
+	_, final := until[session.ResponseInterrupted](tc, false, nil) // the final's words confirmed it
+	assert.False(t, final.Resumable)
+	assert.Equal(t, intr.TextPlayed, final.TextPlayed)
+	_, met := until[session.Metrics](tc, false, nil)
 	assert.Equal(t, intr.ResponseID, met.ResponseID)
 	tc.audio(sessiontest.Silence(300*time.Millisecond, rate16k))
 	seen, done := until[session.ResponseDone](tc, true, nil)
