@@ -262,8 +262,11 @@ func loadRendered(t *testing.T, o objects) *config.Config {
 	c := container(t, d)
 	require.Equal(t, []string{"--config", "configs/parley.yaml", "--config", "/etc/parley/parley.yaml"}, c.Args)
 	env := containerEnv(t, c)
+	// The image's layout is the repository's: configs/parley.yaml names
+	// ./bin/models (make models), read from the working directory.
+	t.Chdir(filepath.Join("..", ".."))
 	cfg, err := config.LoadWith(config.Options{
-		Paths:   []string{filepath.Join("..", "..", "configs", "parley.yaml"), layer},
+		Paths:   []string{filepath.Join("configs", "parley.yaml"), layer},
 		Environ: func() []string { return env },
 	})
 	require.NoError(t, err, "the rendered parley.yaml:\n%s", o.configMaps[0].Data["parley.yaml"])

@@ -23,10 +23,13 @@ class SlowLLM(LLM):
         pass
 
     async def generate(self, request: GenerateRequest) -> AsyncIterator[GenerateEvent]:
-        yield "thinking"
+        # The yield is inside the try: a cancellation that comes while the
+        # generator is still suspended there (before the server asked for
+        # the next item) closes it at the yield (GeneratorExit).
         try:
+            yield "thinking"
             await asyncio.sleep(3600)
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, GeneratorExit):
             log.warning("generation cancelled", extra={"messages": len(request.messages)})
             raise
         finally:
