@@ -199,9 +199,12 @@ func TestPhoneCallOfflinePlugins(t *testing.T) {
 
 // maxPhoneWER bounds the phone path's word error rate. pocketsphinx's
 // wideband model hears telephone-band audio (nothing above 4 kHz) badly:
-// ≈ 0.45 measured against ≈ 0.06 at 16 kHz; a broken path (wrong codec,
-// rate or byte order) costs nearly every word.
-const maxPhoneWER = 0.65
+// ≈ 0.45 measured against ≈ 0.06 at 16 kHz with one STT stream per
+// utterance; since turns are cut into segments at every 200 ms pause
+// (turn.speech_hang, each its own stream) 0.68 against 0.15 (one CI run,
+// server/BENCHMARKS.md). A broken path (wrong codec, rate or byte order)
+// costs nearly every word.
+const maxPhoneWER = 0.8
 
 func ratio(e [2]int) float64 {
 	if e[1] == 0 {
