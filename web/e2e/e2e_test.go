@@ -142,7 +142,10 @@ func TestBrowser(t *testing.T) {
 		say("hello are you there"), silence(tail),
 	}
 	scenarios := []scenario{
-		{name: "websocket", transport: "websocket", speech: weather, width: desktopWidth, height: desktopHeight, question: weatherQ, reply: "weather", exact: true},
+		// Not exact: pocketsphinx sometimes hears this question from
+		// Chromium's fake capture as "what is that when they're in paris
+		// today" (seen in CI runs before and after issue 12).
+		{name: "websocket", transport: "websocket", speech: weather, width: desktopWidth, height: desktopHeight, question: weatherQ, reply: "weather"},
 		{name: "webrtc", transport: "webrtc", speech: weather, width: desktopWidth, height: desktopHeight, question: weatherQ, reply: "weather"},
 		{name: "websocket-barge-in", transport: "websocket", speech: barge, bargeIn: true, width: phoneWidth, height: phoneHeight, question: capabilitiesQ, reply: "arithmetic", exact: true},
 		{name: "webrtc-barge-in", transport: "webrtc", speech: barge, bargeIn: true, width: phoneWidth, height: phoneHeight, question: capabilitiesQ, reply: "arithmetic"},
