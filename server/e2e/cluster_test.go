@@ -37,7 +37,8 @@ const (
 	clusterMax       = 6
 	clusterNodeTTL   = 1500 * time.Millisecond
 	clusterHeartbeat = 250 * time.Millisecond
-	// clusterConcurrent clients race for clusterMax slots.
+	// clusterConcurrent clients race for the slots left after one session
+	// per node.
 	clusterConcurrent = 18
 	// shutdownDelay must outlast haproxy noticing /readyz (inter 200 ms,
 	// fall 1).
@@ -82,23 +83,7 @@ cluster:
 plugins:
   health_interval: 1s
   instances:
-    - name: stt-sim
-      kind: stt
-      path: ./bin/plugins/simplugin
-      args: ["-kind", "stt"]
-    - name: llm-sim
-      kind: llm
-      path: ./bin/plugins/simplugin
-      args: ["-kind", "llm"]
-    - name: tts-flite
-      kind: tts
-      path: ./bin/plugins/tts-flite
-      config: {voice: slt}
-pipeline:
-  stt: [stt-sim]
-  llm: [llm-sim]
-  tts: [tts-flite]
-`
+` + simPipeline
 
 // haproxyConfig round-robins HTTP and WebSockets over the nodes and takes
 // a node out when its /readyz is not 200.
@@ -176,9 +161,17 @@ func TestClusterThreeNodes(t *testing.T) {
 	t.Logf("cluster up in %s", time.Since(start).Round(time.Millisecond))
 	ctx := t.Context()
 
-	// Spread and exact caps: many clients race through the balancer for
-	// cluster.max_sessions slots.
+	// Spread: one session per node first, dialled one after the other
+	// through the round-robin balancer (in the race below, every winner
+	// may come through two of the nodes). Then exact caps: many clients
+	// race through the balancer for the remaining cluster.max_sessions
+	// slots.
 	var talkers []*talker
+	for range nodes {
+		tk, status, err := dialVoiceStatus(ctx, lb)
+		require.NoError(t, err, "dial through haproxy: %d", status)
+		talkers = append(talkers, tk)
+	}
 	var mu sync.Mutex
 	var refused, other atomic.Int64
 	for range clusterConcurrent {
@@ -199,7 +192,7 @@ func TestClusterThreeNodes(t *testing.T) {
 	}
 	wg.Wait()
 	require.Len(t, talkers, clusterMax, "exactly cluster.max_sessions admitted")
-	assert.Equal(t, int64(clusterConcurrent-clusterMax), refused.Load(), "the rest refused with 503 session_limit")
+	assert.Equal(t, int64(clusterConcurrent-(clusterMax-len(nodes))), refused.Load(), "the rest refused with 503 session_limit")
 	list := sessions(t, lb)
 	assert.False(t, list.Partial)
 	require.Len(t, list.Sessions, clusterMax, "GET /v1/sessions through any node lists the whole cluster")
@@ -606,23 +599,7 @@ rate_limit:
   enabled: false
 plugins:
   instances:
-    - name: stt-sim
-      kind: stt
-      path: ./bin/plugins/simplugin
-      args: ["-kind", "stt"]
-    - name: llm-sim
-      kind: llm
-      path: ./bin/plugins/simplugin
-      args: ["-kind", "llm"]
-    - name: tts-flite
-      kind: tts
-      path: ./bin/plugins/tts-flite
-      config: {voice: slt}
-pipeline:
-  stt: [stt-sim]
-  llm: [llm-sim]
-  tts: [tts-flite]
-`
+` + simPipeline
 
 // TestDrainWaitTimeout: SIGTERM with http.drain_mode wait on one node
 // (no cluster): /readyz 503 at once while new sessions are still admitted
@@ -671,3 +648,23 @@ func TestDrainWaitTimeout(t *testing.T) {
 	assert.Contains(t, srv.logs.String(), "drain timeout reached")
 	assert.Contains(t, srv.logs.String(), `"code":"draining"`)
 }
+
+// simPipeline is the plugin list and pipeline of the cluster tests' nodes:
+// the simulated STT and LLM, the real flite TTS.
+const simPipeline = `    - name: stt-sim
+      kind: stt
+      path: ./bin/plugins/simplugin
+      args: ["-kind", "stt"]
+    - name: llm-sim
+      kind: llm
+      path: ./bin/plugins/simplugin
+      args: ["-kind", "llm"]
+    - name: tts-flite
+      kind: tts
+      path: ./bin/plugins/tts-flite
+      config: {voice: slt}
+pipeline:
+  stt: [stt-sim]
+  llm: [llm-sim]
+  tts: [tts-flite]
+`
