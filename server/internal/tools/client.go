@@ -33,7 +33,7 @@ type Client struct {
 
 	mu      sync.Mutex
 	defs    []sdk.Tool
-	pending map[string]chan Result
+	pending map[string]pendingCall
 }
 
 var _ Source = (*Client)(nil)
@@ -41,7 +41,7 @@ var _ Source = (*Client)(nil)
 // NewClient returns a session's client tool source; timeout bounds the wait
 // for each result (0: no bound but the call's context).
 func NewClient(clk clock.Clock, timeout time.Duration) *Client {
-	return &Client{clock: clk, timeout: timeout, pending: map[string]chan Result{}}
+	return &Client{clock: clk, timeout: timeout, pending: map[string]pendingCall{}}
 }
 
 // Declare replaces the client's tools.
@@ -92,25 +92,33 @@ func (c *Client) Has(name string) bool {
 // Location implements Source.
 func (*Client) Location() Location { return LocationClient }
 
+// pendingCall is a call shown to the client: where its result goes and
+// when the client's time to answer ends (counted from Expect).
+type pendingCall struct {
+	ch       chan Result
+	deadline time.Time
+}
+
 // Expect registers call id before the call is shown to the client, so a
-// result that comes back at once is kept for Call.
+// result that comes back at once is kept for Call; the client's time to
+// answer starts here.
 func (c *Client) Expect(callID string) { c.slot(callID) }
 
-func (c *Client) slot(callID string) chan Result {
+func (c *Client) slot(callID string) pendingCall {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	ch, ok := c.pending[callID]
+	p, ok := c.pending[callID]
 	if !ok {
-		ch = make(chan Result, 1)
-		c.pending[callID] = ch
+		p = pendingCall{ch: make(chan Result, 1), deadline: c.clock.Now().Add(c.timeout)}
+		c.pending[callID] = p
 	}
-	return ch
+	return p
 }
 
 // Call implements Source: it waits for the client's result of call (see
 // Expect). Errors: ErrTimeout, or ctx's error.
 func (c *Client) Call(ctx context.Context, call sdk.ToolCall) (Result, error) {
-	ch := c.slot(call.ID)
+	p := c.slot(call.ID)
 	defer func() {
 		c.mu.Lock()
 		delete(c.pending, call.ID)
@@ -118,12 +126,12 @@ func (c *Client) Call(ctx context.Context, call sdk.ToolCall) (Result, error) {
 	}()
 	var timer <-chan time.Time
 	if c.timeout > 0 {
-		at, stop := c.clock.At(c.clock.Now().Add(c.timeout))
+		at, stop := c.clock.At(p.deadline)
 		defer stop()
 		timer = at
 	}
 	select {
-	case res := <-ch:
+	case res := <-p.ch:
 		return res, nil
 	case <-timer:
 		return Result{}, fmt.Errorf("%w: %s after %s", ErrTimeout, call.Name, c.timeout)
@@ -137,12 +145,12 @@ func (c *Client) Call(ctx context.Context, call sdk.ToolCall) (Result, error) {
 func (c *Client) Deliver(callID string, r Result) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	ch, ok := c.pending[callID]
+	p, ok := c.pending[callID]
 	if !ok {
 		return false
 	}
 	select {
-	case ch <- r:
+	case p.ch <- r:
 		return true
 	default:
 		return false
