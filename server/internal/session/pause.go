@@ -16,7 +16,10 @@ import (
 //   - the final words then confirm the interruption (the pause stays the
 //     cut, and the speech is the user's turn); a sound that yields no words within
 //     FalseInterruptionTimeout of its end, or only backchannels, resumes
-//     the reply from the first word not heard, re-synthesised.
+//     the reply from the first word not heard, re-synthesised;
+//   - words that a slow recognizer gives after that resume still
+//     interrupt (the resumed reply is cut where it is) and are the
+//     user's turn.
 //
 // Without ResumeFalseInterruption (or with StartParams.NoResume),
 // interrupt_after of speech interrupts for good, as before.
@@ -128,9 +131,13 @@ func (s *Session) checkFalseInterruption(ctx context.Context) {
 	if t != nil && (!t.overAgent || t.confirmed || s.utt != nil || s.in.pos < t.speechEnd+s.st.turn.falseTimeout) {
 		return
 	}
-	if t != nil {
+	if t != nil && t.final() {
 		s.dropTurn(t)
 	}
+	// A recognizer slower than the timeout still has the sound's final
+	// words to give: the turn is kept, and words that come interrupt the
+	// resumed reply (judgeOverAgent) — a question said over the agent is
+	// never lost to a slow recognizer.
 	s.resumeResponse(ctx, r)
 	s.settle()
 }

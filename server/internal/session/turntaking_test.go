@@ -296,3 +296,32 @@ func TestMaxUtteranceEndsTheTurn(t *testing.T) {
 	_, done := until[session.ResponseDone](tc, true, nil)
 	assert.Equal(t, "Let me stop you there.", done.Text, "answered although its words go on")
 }
+
+// TestSlowWordsAfterResumeInterrupt: the recognizer's final words come
+// after false_interruption_timeout, when the reply has resumed: they
+// still interrupt it and are answered (a slow recognizer loses no
+// question said over the agent).
+func TestSlowWordsAfterResumeInterrupt(t *testing.T) {
+	llm := answer(map[string]string{"tell me a story": story(), "wait a second": "Sure."})
+	gate := make(chan struct{})
+	tc := newTurnTyped(t, llm, &sessiontest.STT{Transcripts: []string{"wait a second"}, PartialAfter: time.Minute, FinalGate: gate})
+	agentSpeaking(tc)
+	tc.audio(sessiontest.Speech(500*time.Millisecond, rate16k))
+	_, intr := until[session.ResponseInterrupted](tc, false, nil)
+	require.True(t, intr.Resumable)
+	tc.audio(sessiontest.Silence(1500*time.Millisecond, rate16k))
+	_, res := until[session.ResponseResumed](tc, false, nil)
+	assert.Equal(t, intr.ResponseID, res.ResponseID)
+	close(gate)
+	tc.audio(sessiontest.Silence(200*time.Millisecond, rate16k))
+	_, cut := until[session.ResponseInterrupted](tc, false, nil)
+	assert.False(t, cut.Resumable, "the late words interrupt for good")
+	assert.Equal(t, intr.ResponseID, cut.ResponseID)
+	tc.audio(sessiontest.Silence(600*time.Millisecond, rate16k))
+	seen, done := until[session.ResponseDone](tc, true, nil)
+	assert.Equal(t, "Sure.", done.Text, kinds(seen))
+	hist := tc.sess.History(context.Background())
+	require.Len(t, hist, 4)
+	assert.Equal(t, sdk.Message{Role: sdk.RoleUser, Content: "wait a second"}, hist[2])
+	assert.Equal(t, sdk.Message{Role: sdk.RoleAssistant, Content: cut.TextPlayed}, hist[1], "the history keeps what was heard")
+}
