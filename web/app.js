@@ -2,7 +2,8 @@
 // hook (window.parleyTest) so end-to-end tests read state without scraping.
 //
 // URL parameters: ?transport=webrtc|websocket preselects the transport;
-// ?server=<base URL> talks to another Parley server.
+// ?server=<base URL> talks to another Parley server; ?ice=relay forces TURN;
+// ?echo_cancellation=off turns the browser's echo canceller off (headphones).
 
 import { ParleyClient, TRANSPORTS } from "./parley-client.js";
 
@@ -104,6 +105,7 @@ async function start() {
     transport,
     server: params.get("server") || undefined,
     iceTransportPolicy: params.get("ice") === "relay" ? "relay" : "all",
+    audio: params.get("echo_cancellation") === "off" ? { echoCancellation: false } : {},
   });
   test.transport = transport;
   wire(client);

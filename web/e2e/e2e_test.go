@@ -101,6 +101,7 @@ type scenario struct {
 	transport string
 	speech    []segment
 	bargeIn   bool
+	echoOff   bool // the page's ?echo_cancellation=off
 	width     int
 	height    int
 	// question is what the microphone asks first; reply a word of the rules
@@ -148,36 +149,19 @@ func TestBrowser(t *testing.T) {
 		{name: "websocket", transport: "websocket", speech: weather, width: desktopWidth, height: desktopHeight, question: weatherQ, reply: "weather"},
 		{name: "webrtc", transport: "webrtc", speech: weather, width: desktopWidth, height: desktopHeight, question: weatherQ, reply: "weather"},
 		{name: "websocket-barge-in", transport: "websocket", speech: barge, bargeIn: true, width: phoneWidth, height: phoneHeight, question: capabilitiesQ, reply: "arithmetic", exact: true},
-		{name: "webrtc-barge-in", transport: "webrtc", speech: barge, bargeIn: true, width: phoneWidth, height: phoneHeight, question: capabilitiesQ, reply: "arithmetic"},
+		// Headphones (?echo_cancellation=off): with WebRTC, Chromium's echo
+		// canceller takes the agent's playout as its reference and leaves
+		// the fake microphone's second question too faint to be speech
+		// (measured before this setting: Silero heard nothing, the energy
+		// VAD only fragments, in one CI run of three not enough to interrupt).
+		{name: "webrtc-barge-in", transport: "webrtc", speech: barge, bargeIn: true, width: phoneWidth, height: phoneHeight, question: capabilitiesQ, reply: "arithmetic", echoOff: true},
 	}
 	artifacts := filepath.Join(root, artifactsDir)
 	require.NoError(t, os.MkdirAll(artifacts, 0o750))
 
-	// webrtc-barge-in runs against a second server with the energy VAD and
-	// without false-interruption resume. Measured: Chromium's audio
-	// processing (echo canceller, noise suppressor) on the fake-capture
-	// microphone while the agent plays leaves the second question so
-	// attenuated that Silero does not call it speech and pocketsphinx hears
-	// no words in it; with the defaults the agent is not interrupted (energy
-	// hears it and pauses, then resumes for want of words). This scenario
-	// is about the page (flush, the interrupted reply marked), so it keeps
-	// the engine it was written for; the defaults' barge-in is tested over
-	// the WebSocket page here and in server/e2e TestTurnTakingOffline.
-	energyPath := filepath.Join(work, "parley-energy.yaml")
-	writeConfig(t, root, binDir, energyPath, func(cfg map[string]any) {
-		vad, _ := cfg["vad"].(map[string]any)
-		vad["engine"] = "energy"
-		cfg["turn"] = map[string]any{"resume_false_interruption": false}
-	})
-	energy := startServer(t, filepath.Join(binDir, "parley"), energyPath)
-
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
-			s, base := srv, pageBase
-			if sc.name == "webrtc-barge-in" {
-				s, base = energy, energy.url("/")
-			}
-			runScenario(t, s, base, sc, filepath.Join(artifacts, "e2e-"+sc.name+".png"))
+			runScenario(t, srv, pageBase, sc, filepath.Join(artifacts, "e2e-"+sc.name+".png"))
 		})
 	}
 }
@@ -202,6 +186,9 @@ func runScenario(t *testing.T, srv *server, pageBase string, sc scenario, screen
 		requireWebRTCRoute(t, srv)
 	}
 	pageURL := withParam(pageBase, "transport", sc.transport)
+	if sc.echoOff {
+		pageURL = withParam(pageURL, "echo_cancellation", "off")
+	}
 	viewport := chromedp.EmulateViewport(int64(sc.width), int64(sc.height))
 	if sc.width == phoneWidth {
 		viewport = chromedp.EmulateViewport(int64(sc.width), int64(sc.height), chromedp.EmulateScale(phoneScale), chromedp.EmulateMobile)

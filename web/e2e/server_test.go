@@ -64,7 +64,7 @@ func buildBinaries(t *testing.T, root, dir string) {
 
 // writeConfig derives the test config from configs/parley.yaml: a random
 // loopback port, JSON logs and plugin paths pointing at the built binaries.
-func writeConfig(t *testing.T, root, binDir, path string, overrides ...func(cfg map[string]any)) {
+func writeConfig(t *testing.T, root, binDir, path string) {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(root, "configs", "parley.yaml"))
 	require.NoError(t, err)
@@ -102,9 +102,6 @@ func writeConfig(t *testing.T, root, binDir, path string, overrides ...func(cfg 
 		if p, ok := vad[k].(string); ok && !filepath.IsAbs(p) {
 			vad[k] = filepath.Join(root, p)
 		}
-	}
-	for _, o := range overrides {
-		o(cfg)
 	}
 	out, err := yaml.Marshal(cfg)
 	require.NoError(t, err)
