@@ -112,6 +112,10 @@ soak: deps-test ## soak: SOAK_SESSIONS sessions come and go at random for SOAK_M
 fuzz: deps-run ## run every fuzz target for FUZZTIME each (crashers land in testdata/fuzz)
 	FUZZTIME=$(FUZZTIME) GO=$(GO) .ci/fuzz
 
+.PHONY: eval
+eval: build ## play the shipped eval scenarios (configs/evals) against an in-process offline server
+	$(BIN)/parley eval --config configs/parley.yaml --config configs/examples/evals.yaml configs/evals
+
 .PHONY: bench
 bench: deps-run ## run the Go benchmarks (figures go to server/BENCHMARKS.md)
 	$(GO) test -run '^$$' -bench . -benchmem ./...

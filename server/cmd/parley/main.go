@@ -4,6 +4,7 @@
 //	parley config check [FILE...]       validate a configuration and exit
 //	parley config print [--config F]... print the effective configuration, secrets redacted
 //	parley loadtest [flags]             simulated callers on /ws/voice; see --help
+//	parley eval [flags] PATH...         scripted conversations checked against expectations; see --help
 //
 // Several files layer, lowest first (config.MergeRule): a base file and
 // overlays, e.g. --config configs/parley.yaml --config configs/examples/anthropic.yaml.
@@ -56,6 +57,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if len(args) > 0 && args[0] == "loadtest" {
 		return loadtestCmd(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "eval" {
+		return evalCmd(args[1:], stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "serve" {
 		args = args[1:]
