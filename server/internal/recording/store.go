@@ -65,6 +65,8 @@ type Store struct {
 	met    *metrics
 	now    func() time.Time
 	wg     sync.WaitGroup
+	// create opens a recording file (tests inject failing disks).
+	create func(path string) (file, error)
 	// filters shares resampling filters between recordings.
 	filters audio.FilterCache
 }
@@ -87,7 +89,7 @@ func New(cfg config.Recording, encode Encoder, reg prometheus.Registerer, logger
 	if err != nil {
 		return nil, err
 	}
-	return &Store{cfg: cfg, encode: encode, log: logger, met: met, now: time.Now}, nil
+	return &Store{cfg: cfg, encode: encode, log: logger, met: met, now: time.Now, create: createFile}, nil
 }
 
 // Paths returns the WAV and event log files of session id.

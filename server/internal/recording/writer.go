@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 	"time"
@@ -114,6 +115,23 @@ func (r *recording) Close(at time.Time, reason session.EndReason, discard bool) 
 	close(r.q)
 }
 
+// file is what the writer needs of an *os.File.
+type file interface {
+	io.Writer
+	io.WriterAt
+	Sync() error
+	Close() error
+}
+
+// createFile creates (or truncates) a recording file.
+func createFile(path string) (file, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, filePerm)
+	if err != nil {
+		return nil, err //nolint:wrapcheck // wrapped by the caller.
+	}
+	return f, nil
+}
+
 // writer owns one recording's files; it runs on its own goroutine.
 type writer struct {
 	st       *Store
@@ -121,7 +139,7 @@ type writer struct {
 	start    time.Time
 	wavPath  string
 	logPath  string
-	wav, log *os.File
+	wav, log file
 	wavBuf   *bufio.Writer
 	logBuf   *bufio.Writer
 	// data counts the sample bytes written to the WAV.
@@ -170,10 +188,10 @@ func newWriter(st *Store, id session.SessionID, start time.Time) (*writer, error
 	w := &writer{st: st, id: id, start: start, outRate: SampleRate}
 	w.wavPath, w.logPath = st.Paths(id)
 	var err error
-	if w.wav, err = os.OpenFile(w.wavPath, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, filePerm); err != nil {
+	if w.wav, err = st.create(w.wavPath); err != nil {
 		return nil, fmt.Errorf("recording: %w", err)
 	}
-	if w.log, err = os.OpenFile(w.logPath, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, filePerm); err != nil {
+	if w.log, err = st.create(w.logPath); err != nil {
 		_ = w.wav.Close()
 		_ = os.Remove(w.wavPath)
 		return nil, fmt.Errorf("recording: %w", err)
@@ -421,7 +439,7 @@ func (w *writer) finish(end closing, dropped int64) {
 }
 
 func (w *writer) closeFiles() {
-	for _, f := range []*os.File{w.wav, w.log} {
+	for _, f := range []file{w.wav, w.log} {
 		if f != nil {
 			if err := f.Close(); err != nil && w.err == nil {
 				w.err = fmt.Errorf("recording: close: %w", err)

@@ -275,9 +275,7 @@ func (s *Session) applyUpdate(u Update) {
 	}
 	s.st = next
 	s.ready = true
-	if u.Recording != nil {
-		s.setRecording(*u.Recording)
-	}
+	recorded := u.Recording == nil || s.setRecording(*u.Recording)
 	var names []string
 	for _, t := range s.server.Tools() {
 		names = append(names, t.Name)
@@ -291,6 +289,9 @@ func (s *Session) applyUpdate(u Update) {
 			MinInterruptionWords: next.turn.minWords, ResumeFalseInterruption: next.turn.resume, Preemptive: next.turn.preemptive,
 		},
 	})
+	if !recorded {
+		s.sendError(CodeRecordingFailed, clientMessage(CodeRecordingFailed), nil)
+	}
 }
 
 // applyTurn checks u against the limits and writes it to next; on the

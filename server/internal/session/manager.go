@@ -394,8 +394,11 @@ func (m *Manager) Start(ctx context.Context, r *Reservation, p StartParams) (*Se
 		r.ticket.Started(id)
 	}
 	s.log.Info("session started")
-	s.setRecording(s.wantsRecording(p))
+	recorded := s.setRecording(s.wantsRecording(p))
 	s.sendEstablished()
+	if !recorded {
+		s.sendError(CodeRecordingFailed, clientMessage(CodeRecordingFailed), nil)
+	}
 	go func() {
 		defer m.wg.Done()
 		s.run(ctx)

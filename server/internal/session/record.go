@@ -78,10 +78,11 @@ func (s *Session) wantsRecording(p StartParams) bool {
 }
 
 // setRecording starts or stops (discarding it) the session's recording;
-// on the session goroutine (or before it runs).
-func (s *Session) setRecording(on bool) {
+// on the session goroutine (or before it runs). False: the recording
+// could not start (logged; the caller tells the client).
+func (s *Session) setRecording(on bool) bool {
 	if s.recSink == nil || on == (s.rec != nil) {
-		return
+		return true
 	}
 	now := s.m.clock.Now()
 	if !on {
@@ -89,7 +90,7 @@ func (s *Session) setRecording(on bool) {
 		s.rec.Close(now, EndNormal, true)
 		s.rec = nil
 		s.log.Info("recording discarded: the client opted out")
-		return
+		return true
 	}
 	var rec Recording
 	rec, err := s.m.recorder.Open(s.id, now, func(err error) {
@@ -97,11 +98,11 @@ func (s *Session) setRecording(on bool) {
 	})
 	if err != nil {
 		s.log.Error("recording not started", "error", err)
-		s.sendError(CodeRecordingFailed, clientMessage(CodeRecordingFailed), nil)
-		return
+		return false
 	}
 	s.rec = rec
 	s.recSink.h.Store(&recHolder{r: rec})
+	return true
 }
 
 // recordingFailed drops a recording that failed (the Recorder logged and
