@@ -70,9 +70,10 @@ func Load(dir string, id session.SessionID) (*Replay, error) {
 	return Read(wf, lf)
 }
 
-// Read reads a recording from its WAV and its event log. A WAV whose
-// header undercounts its data (the server was killed between two header
-// updates) is read to its last whole sample frame.
+// Read reads a recording from its WAV and its event log. A recording cut
+// off (the server was killed) reads as far as it goes: the WAV to its last
+// whole sample frame (the header may undercount by up to a second), the
+// log without a last line cut short, Ended false.
 func Read(wav, events io.Reader) (*Replay, error) {
 	r := &Replay{}
 	if err := r.readWAV(wav); err != nil {
@@ -119,10 +120,17 @@ func (r *Replay) readLog(in io.Reader) error {
 	sc.Buffer(nil, maxLogLine)
 	var cur *Turn
 	first := true
+	// cut is a line that did not parse: only the last line may be one
+	// (cut short when the server was killed mid-write).
+	var cut error
 	for sc.Scan() {
+		if cut != nil {
+			return cut
+		}
 		var l logEvent
 		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			return fmt.Errorf("%w: event log line: %w", ErrNotRecording, err)
+			cut = fmt.Errorf("%w: event log line: %w", ErrNotRecording, err)
+			continue
 		}
 		if first {
 			if l.Type != TypeStarted {
@@ -169,6 +177,9 @@ func (r *Replay) readLog(in io.Reader) error {
 	}
 	if first {
 		return fmt.Errorf("%w: empty event log", ErrNotRecording)
+	}
+	if cut != nil && r.Ended {
+		return cut
 	}
 	return nil
 }
