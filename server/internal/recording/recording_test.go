@@ -357,7 +357,7 @@ func TestStereoAlignment(t *testing.T) {
 func TestBargeInTruncatesAgentChannel(t *testing.T) {
 	c := newCall(t, callOpts{reply: "this is a very long answer that goes on and on and on for a while yet"})
 	c.speak(sessiontest.Silence(200*time.Millisecond, audio.SampleRate))
-	c.sess.Handle(context.Background(), session.InputText{Text: "talk"})
+	require.NoError(t, c.sess.Handle(context.Background(), session.InputText{Text: "talk"}))
 	talkUntil[session.AudioStarted](c)
 	c.speak(sessiontest.Silence(time.Second, audio.SampleRate)) // a second of the reply
 	c.speak(sessiontest.Speech(600*time.Millisecond, audio.SampleRate))
@@ -396,7 +396,7 @@ func TestBargeInTruncatesAgentChannel(t *testing.T) {
 
 func TestDiskFullMidCallFailsRecordingNotCall(t *testing.T) {
 	c := newCall(t, callOpts{tweak: func(st *recording.Store) { recording.FailAfter(st, 200<<10) }})
-	c.sess.Handle(context.Background(), session.InputText{Text: "talk"})
+	require.NoError(t, c.sess.Handle(context.Background(), session.InputText{Text: "talk"}))
 	waitEvent[session.ResponseStarted](c)
 	// Speak until the disk is full (≈3 s of stereo) and then some.
 	failed := talkUntil[session.Error](c)
@@ -404,7 +404,7 @@ func TestDiskFullMidCallFailsRecordingNotCall(t *testing.T) {
 	assert.NotContains(t, failed.Message, c.dir, "no paths to the client")
 	assert.InDelta(t, 1, testutil.ToFloat64(errorsMetric(t, c.reg)), 0)
 	// The call goes on: a new turn is answered.
-	c.sess.Handle(context.Background(), session.InputText{Text: "again"})
+	require.NoError(t, c.sess.Handle(context.Background(), session.InputText{Text: "again"}))
 	waitEvent[session.ResponseStarted](c)
 	talkUntil[session.ResponseDone](c)
 }
@@ -417,7 +417,7 @@ func TestUnwritableFileAtStartCallGoesOn(t *testing.T) {
 	}})
 	failed := waitEvent[session.Error](c)
 	assert.Equal(t, session.CodeRecordingFailed, failed.Code)
-	c.sess.Handle(context.Background(), session.InputText{Text: "talk"})
+	require.NoError(t, c.sess.Handle(context.Background(), session.InputText{Text: "talk"}))
 	waitEvent[session.ResponseStarted](c)
 	talkUntil[session.ResponseDone](c)
 }
@@ -453,6 +453,11 @@ func TestOptOutDeletesAndOptInRecords(t *testing.T) {
 	require.Eventually(t, func() bool { return !exists(wav) && !exists(jsonl) }, waitFor, 10*time.Millisecond)
 	require.NoError(t, c.sess.Handle(context.Background(), session.Update{Recording: &yes}))
 	assert.True(t, waitEvent[session.Updated](c).Recording)
+	// Out and in again at once: the new files are not the old writer's
+	// to delete.
+	require.NoError(t, c.sess.Handle(context.Background(), session.Update{Recording: &off}))
+	require.NoError(t, c.sess.Handle(context.Background(), session.Update{Recording: &yes}))
+	c.speak(sessiontest.Speech(200*time.Millisecond, audio.SampleRate))
 	c.end()
 	rep, err := recording.Load(c.dir, c.sess.ID())
 	require.NoError(t, err)
@@ -538,4 +543,18 @@ func abs(x int) int {
 		return -x
 	}
 	return x
+}
+
+// FuzzRead: a damaged recording never panics Read.
+func FuzzRead(f *testing.F) {
+	var mono strings.Builder
+	_ = audio.WriteWAV(&mono, audio.PCM{Samples: make([]int16, 10), SampleRate: audio.SampleRate})
+	f.Add([]byte(mono.String()), []byte(`{"type":"recording.started"}`+"\n"+`{"ms":1,"event":{"type":"turn.ended"}}`))
+	f.Add([]byte("RIFF"), []byte("{"))
+	f.Fuzz(func(t *testing.T, wav, events []byte) {
+		rep, err := recording.Read(strings.NewReader(string(wav)), strings.NewReader(string(events)))
+		if err == nil {
+			assert.Len(t, rep.Agent, len(rep.User))
+		}
+	})
 }

@@ -176,7 +176,7 @@ func (st *Store) Sweep(now time.Time) (int, error) {
 	var errs []error
 	for _, e := range entries {
 		name := e.Name()
-		if e.IsDir() || !(strings.HasSuffix(name, WAVExt) || strings.HasSuffix(name, LogExt)) {
+		if e.IsDir() || !strings.HasSuffix(name, WAVExt) && !strings.HasSuffix(name, LogExt) {
 			continue
 		}
 		info, err := e.Info()

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parleyhq/parley/server/internal/audio"
@@ -57,6 +58,9 @@ type item struct {
 type recording struct {
 	q   chan item
 	met *metrics
+
+	// discarding: closed with discard; the writer skips what is queued.
+	discarding atomic.Bool
 
 	mu      sync.Mutex
 	closed  bool
@@ -111,6 +115,7 @@ func (r *recording) Close(at time.Time, reason session.EndReason, discard bool) 
 		return
 	}
 	r.closed = true
+	r.discarding.Store(discard)
 	r.end = closing{at: at, reason: reason, discard: discard}
 	close(r.q)
 }
@@ -121,10 +126,18 @@ type file interface {
 	io.WriterAt
 	Sync() error
 	Close() error
+	Stat() (os.FileInfo, error)
 }
 
-// createFile creates (or truncates) a recording file.
+// createFile creates a recording file. A regular file already there (the
+// same session recorded again after opting out) is unlinked first, so
+// the new recording never shares a file with a writer still finishing.
 func createFile(path string) (file, error) {
+	if fi, err := os.Lstat(path); err == nil && fi.Mode().IsRegular() {
+		if err := os.Remove(path); err != nil {
+			return nil, err //nolint:wrapcheck // wrapped by the caller.
+		}
+	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, filePerm)
 	if err != nil {
 		return nil, err //nolint:wrapcheck // wrapped by the caller.
@@ -140,6 +153,9 @@ type writer struct {
 	wavPath  string
 	logPath  string
 	wav, log file
+	// own are the files as opened: remove deletes a path only while it
+	// is still this writer's file.
+	own [2]os.FileInfo
 	wavBuf   *bufio.Writer
 	logBuf   *bufio.Writer
 	// data counts the sample bytes written to the WAV.
@@ -196,6 +212,12 @@ func newWriter(st *Store, id session.SessionID, start time.Time) (*writer, error
 		_ = os.Remove(w.wavPath)
 		return nil, fmt.Errorf("recording: %w", err)
 	}
+	for i, f := range []file{w.wav, w.log} {
+		if w.own[i], err = f.Stat(); err != nil {
+			w.closeFiles()
+			return nil, fmt.Errorf("recording: %w", err)
+		}
+	}
 	w.wavBuf, w.logBuf = bufio.NewWriterSize(w.wav, bufferBytes), bufio.NewWriterSize(w.log, bufferBytes)
 	_, _ = w.wavBuf.Write(wavHeader(0))
 	w.line(header{
@@ -240,12 +262,12 @@ func (w *writer) run(r *recording, onFail func(error)) {
 				}
 				return
 			}
-			if !failed {
+			if !failed && !r.discarding.Load() {
 				w.handle(it)
 				fail()
 			}
 		case <-t.C:
-			if !failed {
+			if !failed && !r.discarding.Load() {
 				w.flush()
 				fail()
 			}
@@ -450,7 +472,10 @@ func (w *writer) closeFiles() {
 }
 
 func (w *writer) remove() {
-	for _, p := range []string{w.wavPath, w.logPath} {
+	for i, p := range []string{w.wavPath, w.logPath} {
+		if fi, err := os.Stat(p); err != nil || w.own[i] == nil || !os.SameFile(fi, w.own[i]) {
+			continue // gone, or a newer recording's
+		}
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			w.st.log.Warn("recording: could not delete", "session_id", string(w.id), "error", err)
 		}
