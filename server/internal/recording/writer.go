@@ -155,9 +155,9 @@ type writer struct {
 	wav, log file
 	// own are the files as opened: remove deletes a path only while it
 	// is still this writer's file.
-	own [2]os.FileInfo
-	wavBuf   *bufio.Writer
-	logBuf   *bufio.Writer
+	own    [2]os.FileInfo
+	wavBuf *bufio.Writer
+	logBuf *bufio.Writer
 	// data counts the sample bytes written to the WAV.
 	data int64
 	// base is the position (in samples) of left[0] and right[0]: what
