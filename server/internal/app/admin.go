@@ -130,6 +130,7 @@ type tokenRequest struct {
 	SystemPrompt      string   `json:"system_prompt"`
 	Voice             string   `json:"voice"`
 	Tools             []string `json:"tools"`
+	Record            *bool    `json:"record"`
 }
 
 type tokenResponse struct {
@@ -153,6 +154,7 @@ func tokenRoutes(tokens *auth.Tokens) func(r chi.Router) {
 			tok, err := tokens.Mint(auth.Request{
 				TTL: time.Duration(req.TTLSeconds) * time.Second, BindSession: req.BindSession,
 				MaxSession: time.Duration(req.MaxSessionSeconds) * time.Second, SystemPrompt: req.SystemPrompt, Voice: req.Voice, Tools: req.Tools,
+				Record: req.Record,
 			})
 			switch {
 			case errors.Is(err, auth.ErrTokensOff):

@@ -24,7 +24,9 @@ import (
 	"github.com/parleyhq/parley/server/internal/config"
 	"github.com/parleyhq/parley/server/internal/httpapi"
 	"github.com/parleyhq/parley/server/internal/pluginhost"
+	"github.com/parleyhq/parley/server/internal/protocol/parleyv1"
 	"github.com/parleyhq/parley/server/internal/ratelimit"
+	"github.com/parleyhq/parley/server/internal/recording"
 	"github.com/parleyhq/parley/server/internal/session"
 	"github.com/parleyhq/parley/server/internal/telemetry"
 	"github.com/parleyhq/parley/server/internal/tlsconf"
@@ -128,6 +130,13 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	if node != nil {
 		// Cluster-wide caps after this node's own.
 		mgrOpts = append(mgrOpts, session.WithAdmitter(node))
+	}
+	var recorder *recording.Store
+	if cfg.Recording.Enabled {
+		if recorder, err = recording.New(cfg.Recording, parleyv1.Encode, reg, a.logger); err != nil {
+			return fmt.Errorf("recording: %w", err)
+		}
+		mgrOpts = append(mgrOpts, session.WithRecorder(recorder, cfg.Recording.Default == config.RecordOptOut))
 	}
 	mgr, err := session.NewManager(cfg.Session, cfg.VAD, cfg.Tools, session.Plugins{}, guard, reg, a.logger, mgrOpts...)
 	if err != nil {
@@ -243,6 +252,9 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 
 	g, gctx := errgroup.WithContext(runCtx)
 	g.Go(func() error { return guard.Run(gctx) })
+	if recorder != nil {
+		g.Go(func() error { return recorder.Run(gctx) })
+	}
 	// The heartbeat outlives the run context: a draining node still
 	// refreshes its sessions' entries until they ended.
 	nodeCtx, cancelNode := context.WithCancel(context.WithoutCancel(ctx))
@@ -308,6 +320,14 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		a.logger.Info("shutting down", "drain_timeout", cfg.HTTP.DrainTimeout, "shutdown_delay", cfg.HTTP.ShutdownDelay,
 			"drain_mode", string(cfg.HTTP.DrainMode))
 		err := a.drain(context.WithoutCancel(gctx), srv, mgr, voiceRTC, gens)
+		if recorder != nil {
+			// The sessions have ended: their recordings are being closed.
+			wctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), recordingCloseTimeout)
+			if werr := recorder.Wait(wctx); werr != nil {
+				err = errors.Join(err, werr)
+			}
+			cancel()
+		}
 		stopNode()
 		leaveCluster(context.WithoutCancel(gctx), node, a.logger)
 		for _, m := range mcpServers {
@@ -319,6 +339,10 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	})
 	return g.Wait()
 }
+
+// recordingCloseTimeout bounds the wait at shutdown for recordings to be
+// written out and closed after their sessions ended.
+const recordingCloseTimeout = 5 * time.Second
 
 // mcpServers prepares the configured MCP tool servers (tools.mcp).
 func (a *App) mcpServers(reg prometheus.Registerer) ([]*mcptools.Server, error) {

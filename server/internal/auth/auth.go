@@ -54,6 +54,9 @@ type Claims struct {
 	Voice        string `json:"voice,omitempty"`
 	// Tools, when set, are the only server tools the session may use.
 	Tools []string `json:"tools,omitempty"`
+	// Record, when set, decides whether the session is recorded (on a
+	// server with recording.enabled); the client cannot change it.
+	Record *bool `json:"rec,omitempty"`
 }
 
 // MaxSession is the session's maximum duration (0 = none).
@@ -73,6 +76,8 @@ type Request struct {
 	Voice        string
 	// Tools, when not nil, narrows the session's server tools.
 	Tools []string
+	// Record, when not nil, decides whether the session is recorded.
+	Record *bool
 }
 
 // Token is a minted token.
@@ -121,6 +126,7 @@ func (t *Tokens) Mint(r Request) (Token, error) {
 			Issuer: issuer, ID: jti, IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
 		},
 		MaxSessionSeconds: int64(r.MaxSession / time.Second), SystemPrompt: r.SystemPrompt, Voice: r.Voice, Tools: r.Tools,
+		Record: r.Record,
 	}
 	if r.BindSession {
 		id, err := randomHex(sessionIDBytes)

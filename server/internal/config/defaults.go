@@ -94,6 +94,10 @@ const (
 	defaultRedisPrefix = "parley:"
 
 	defaultMemorySample = 2 * time.Second
+	// defaultRecordingDir is where recordings go (relative to the working directory).
+	defaultRecordingDir = "recordings"
+	// defaultRecordingQueue is 10 s of 20 ms frames and their events.
+	defaultRecordingQueue = 1024
 )
 
 // Default returns the code defaults, the lowest configuration layer.
@@ -197,6 +201,7 @@ func Default() Config {
 		Telemetry: Telemetry{MemorySampleInterval: defaultMemorySample},
 		Telephony: defaultTelephony(),
 		Cluster:   defaultCluster(),
+		Recording: Recording{Dir: defaultRecordingDir, Default: RecordOptIn, QueueFrames: defaultRecordingQueue},
 		Auth:      Auth{Tokens: defaultTokens()},
 	}
 }

@@ -26,6 +26,7 @@ type Config struct {
 	Telemetry  Telemetry  `koanf:"telemetry"`
 	Telephony  Telephony  `koanf:"telephony"`
 	Cluster    Cluster    `koanf:"cluster"`
+	Recording  Recording  `koanf:"recording"`
 	// tokenKeyErr is why Auth.Tokens.SecretEnv's value did not parse.
 	tokenKeyErr error
 	// Secrets holds the provider keys found in the environment under their
@@ -522,6 +523,35 @@ type Telemetry struct {
 	HeapLimitBytes uint64 `koanf:"heap_limit_bytes"`
 	// MemorySampleInterval is how often runtime/metrics is sampled.
 	MemorySampleInterval time.Duration `koanf:"memory_sample_interval"`
+}
+
+// RecordingDefault is which sessions are recorded when neither the
+// client (session.update) nor its token says.
+type RecordingDefault string
+
+// The recording defaults.
+const (
+	// RecordOptIn records only sessions that ask for it.
+	RecordOptIn RecordingDefault = "opt_in"
+	// RecordOptOut records every session that does not opt out.
+	RecordOptOut RecordingDefault = "opt_out"
+)
+
+// Recording configures call recordings: a stereo WAV and a JSON-lines
+// event log per recorded session.
+type Recording struct {
+	// Enabled allows recordings at all; off, no session is recorded,
+	// whatever it asks.
+	Enabled bool `koanf:"enabled"`
+	// Dir is where <session-id>.wav and <session-id>.jsonl are written.
+	Dir string `koanf:"dir"`
+	// Retention deletes recordings older than this (0 = keep forever).
+	Retention time.Duration `koanf:"retention"`
+	// Default: opt_in or opt_out.
+	Default RecordingDefault `koanf:"default"`
+	// QueueFrames bounds each recording's queue of audio chunks and
+	// events waiting for the disk; beyond it data is dropped and counted.
+	QueueFrames int `koanf:"queue_frames"`
 }
 
 // Secrets are provider keys under their conventional environment names.

@@ -479,6 +479,19 @@ func (c *Config) validateRest(v *validator) {
 		v.fail("log.format", c.Log.Format, "must be one of %s", joinStr(FormatAuto, FormatJSON, FormatText))
 	}
 	v.positive("telemetry.memory_sample_interval", c.Telemetry.MemorySampleInterval)
+	c.validateRecording(v)
+}
+
+func (c *Config) validateRecording(v *validator) {
+	r := c.Recording
+	v.nonNegative("recording.retention", r.Retention)
+	if !oneOf(r.Default, RecordOptIn, RecordOptOut) {
+		v.fail("recording.default", r.Default, "must be one of %s", joinStr(RecordOptIn, RecordOptOut))
+	}
+	v.atLeast("recording.queue_frames", int64(r.QueueFrames), 1)
+	if r.Enabled && r.Dir == "" {
+		v.fail("recording.dir", r.Dir, "must be set when recording.enabled is true")
+	}
 }
 
 func (c *Config) validateMCP(v *validator, builtin []string) {

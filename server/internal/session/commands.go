@@ -29,6 +29,11 @@ type Update struct {
 	// utterance's transcript goes into the history without an answer
 	// until Respond.
 	ManualTurns *bool
+	// Recording, when set, starts (true) or stops and discards (false)
+	// the session's recording; refused with CodeRecordingDisabled (true)
+	// without a Recorder and with CodeInvalidField when the session's
+	// token decided.
+	Recording *bool
 }
 
 // VADUpdate narrows voice activity detection within the server's limits.
@@ -210,6 +215,9 @@ func (s *Session) applyUpdate(u Update) {
 	if u.Turn != nil && !s.applyTurn(u.Turn, &next.turn) {
 		return
 	}
+	if u.Recording != nil && !s.checkRecording(*u.Recording) {
+		return
+	}
 	if u.SystemPrompt != nil && s.promptLocked {
 		s.sendError(CodeInvalidField, "the system prompt is set by the session's token", map[string]string{"field": "system_prompt"})
 		return
@@ -267,6 +275,7 @@ func (s *Session) applyUpdate(u Update) {
 	}
 	s.st = next
 	s.ready = true
+	recorded := u.Recording == nil || s.setRecording(*u.Recording)
 	var names []string
 	for _, t := range s.server.Tools() {
 		names = append(names, t.Name)
@@ -274,12 +283,15 @@ func (s *Session) applyUpdate(u Update) {
 	names = append(names, s.client.Names()...)
 	s.send(Updated{
 		InputRate: next.inputRate, OutputRate: next.outputRate, Voice: next.voice, Language: next.language,
-		MinSilence: next.minSilence, MinSpeech: next.minSpeech, ThresholdDB: next.threshold, Tools: names,
+		MinSilence: next.minSilence, MinSpeech: next.minSpeech, ThresholdDB: next.threshold, Tools: names, Recording: s.rec != nil,
 		Turn: TurnSettings{
 			CompleteDelay: next.turn.complete, IncompleteDelay: next.turn.incomplete, FalseInterruptionTimeout: next.turn.falseTimeout,
 			MinInterruptionWords: next.turn.minWords, ResumeFalseInterruption: next.turn.resume, Preemptive: next.turn.preemptive,
 		},
 	})
+	if !recorded {
+		s.sendError(CodeRecordingFailed, clientMessage(CodeRecordingFailed), nil)
+	}
 }
 
 // applyTurn checks u against the limits and writes it to next; on the

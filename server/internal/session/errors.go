@@ -70,6 +70,12 @@ const (
 	CodeToolTimeout ErrorCode = "tool_timeout"
 	// CodeToolRoundsExceeded: the model kept calling tools.
 	CodeToolRoundsExceeded ErrorCode = "tool_rounds_exceeded"
+	// CodeRecordingDisabled: the client asked to be recorded on a server
+	// where recording is off; nothing else of the update is applied.
+	CodeRecordingDisabled ErrorCode = "recording_disabled"
+	// CodeRecordingFailed: the session's recording failed (a disk error);
+	// the call goes on unrecorded.
+	CodeRecordingFailed ErrorCode = "recording_failed"
 	// Admission refusals (RefusalCode).
 	CodeSessionLimit ErrorCode = "session_limit"
 	CodeIPLimit      ErrorCode = "ip_limit"
@@ -91,6 +97,8 @@ func clientMessage(code ErrorCode) string {
 		return "the answer was cut short"
 	case CodeTTSFailed:
 		return "speech synthesis failed"
+	case CodeRecordingFailed:
+		return "the recording of this session failed; the call goes on unrecorded"
 	}
 	return "internal server error"
 }

@@ -48,6 +48,8 @@ type Updated struct {
 	// Tools are the names of every tool the model is offered.
 	Tools []string
 	Turn  TurnSettings
+	// Recording: the session is being recorded.
+	Recording bool
 }
 
 // TurnSettings are the session's turn-taking values (TurnUpdate).

@@ -99,6 +99,9 @@ func (s *Session) onAudio(ctx context.Context, pcm []byte) {
 		in.resampled = in.resampler.Process(in.resampled[:0], samples)
 		samples = in.resampled
 	}
+	if s.rec != nil {
+		s.rec.Input(s.m.clock.Now(), samples)
+	}
 	in.framer.Push(samples, func(f *audio.Frame) { s.processFrame(ctx, f) })
 }
 

@@ -180,6 +180,9 @@ type Manager struct {
 	draining bool
 	// newProber, if set, gives each session its VAD stream (WithVADProber).
 	newProber func() vad.Prober
+	// recorder and recordByDefault: see WithRecorder.
+	recorder        Recorder
+	recordByDefault bool
 }
 
 // NewManager builds a Manager. cfg and vad are the session and VAD settings
@@ -391,7 +394,11 @@ func (m *Manager) Start(ctx context.Context, r *Reservation, p StartParams) (*Se
 		r.ticket.Started(id)
 	}
 	s.log.Info("session started")
+	recorded := s.setRecording(s.wantsRecording(p))
 	s.sendEstablished()
+	if !recorded {
+		s.sendError(CodeRecordingFailed, clientMessage(CodeRecordingFailed), nil)
+	}
 	go func() {
 		defer m.wg.Done()
 		s.run(ctx)

@@ -57,6 +57,10 @@ type StartParams struct {
 	// the client it was interrupted (OpenAI Realtime), so speech over the
 	// agent interrupts it for good instead of pausing it.
 	NoResume bool
+	// Record, when set, decides whether the session is recorded (a
+	// client token's rec claim) and the client cannot change it; nil
+	// leaves it to the server's default and the client's Update.
+	Record *bool
 }
 
 // Info describes a running session (the admin API).
@@ -168,6 +172,14 @@ type Session struct {
 	updates int
 	// noResume: see StartParams.NoResume.
 	noResume bool
+	// recSink is the Sink wrapper that feeds the recording (nil without
+	// a Recorder); rec the recording, nil while not recording; recLocked:
+	// the token decided (StartParams.Record).
+	recSink   *recordingSink
+	rec       Recording
+	recLocked bool
+	// endReason is the first Close's reason.
+	endReason EndReason
 	// respondAfter is a Respond waiting for a committed utterance's
 	// transcript (manual turns).
 	respondAfter *Respond
@@ -218,6 +230,11 @@ func newSession(m *Manager, id SessionID, ip string, p StartParams, lease Lease)
 	if p.ServerTools != nil {
 		s.server = tools.Only(m.tools, p.ServerTools)
 	}
+	if m.recorder != nil {
+		s.recSink = &recordingSink{Sink: p.Sink, now: m.clock.Now}
+		s.sink = s.recSink
+	}
+	s.recLocked = p.Record != nil
 	if p.SystemPrompt != "" {
 		s.st.systemPrompt = p.SystemPrompt
 	}
@@ -256,6 +273,7 @@ func (s *Session) Done() <-chan struct{} { return s.done }
 // from any goroutine, more than once (the first reason wins).
 func (s *Session) Close(reason EndReason, detail string) {
 	s.endOnce.Do(func() {
+		s.endReason = reason
 		s.log.Info("session ending", "end_reason", reason.String(), "detail", detail)
 		s.sink.Close(reason, detail)
 		close(s.quit)
@@ -334,6 +352,7 @@ func (s *Session) run(parent context.Context) {
 			s.resp.out.close()
 		}
 		s.wg.Wait()
+		s.endRecording()
 		s.log.Info("session ended")
 		close(s.done)
 	}()

@@ -63,6 +63,7 @@ type sessionUpdated struct {
 	ThresholdDB       float64     `json:"threshold_db"`
 	Tools             []string    `json:"tools"`
 	Turn              turnState   `json:"turn"`
+	Recording         bool        `json:"recording"`
 }
 
 type turnState struct {
@@ -197,6 +198,7 @@ func encodable(ev session.Event) any {
 				MinInterruptionWords: e.Turn.MinInterruptionWords, FalseInterruptionMS: e.Turn.FalseInterruptionTimeout.Milliseconds(),
 				ResumeFalseInterruption: e.Turn.ResumeFalseInterruption, Preemptive: e.Turn.Preemptive,
 			},
+			Recording: e.Recording,
 		}
 	case session.SpeechStarted:
 		return speechEvent{Type: TypeSpeechStarted, AudioMS: e.Audio.Milliseconds()}

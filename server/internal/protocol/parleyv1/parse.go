@@ -56,6 +56,7 @@ type sessionUpdate struct {
 	Tools            []toolDefinition `json:"tools"`
 	VAD              *vadUpdate       `json:"vad"`
 	Turn             *turnUpdate      `json:"turn"`
+	Recording        *bool            `json:"recording"`
 }
 
 type inputText struct {
@@ -176,7 +177,7 @@ func (m *sessionUpdate) command() (session.Command, error) {
 	}
 	u := session.Update{
 		InputRate: m.InputSampleRate, OutputRate: m.OutputSampleRate,
-		SystemPrompt: m.SystemPrompt, Voice: m.Voice, Language: m.Language,
+		SystemPrompt: m.SystemPrompt, Voice: m.Voice, Language: m.Language, Recording: m.Recording,
 	}
 	if m.Tools != nil {
 		defs, err := toolDefinitions(m.Tools)

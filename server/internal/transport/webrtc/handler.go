@@ -221,6 +221,7 @@ func (h *Handler) ServeOffer(w http.ResponseWriter, r *http.Request) {
 	if c := auth.ClaimsFrom(r.Context()); c != nil {
 		params.SessionID, params.MaxDuration = session.SessionID(c.SessionID), c.MaxSession()
 		params.SystemPrompt, params.Voice, params.ServerTools = c.SystemPrompt, c.Voice, c.Tools
+		params.Record = c.Record
 	}
 	sess, err := h.mgr.Start(pctx, res, params)
 	if errors.Is(err, session.ErrSessionIDInUse) {

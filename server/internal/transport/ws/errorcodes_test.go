@@ -22,7 +22,8 @@ import (
 // reservedCodes are documented codes no client action can produce today,
 // with the reason; every other documented code must be produced below.
 var reservedCodes = map[string]string{ //nolint:gochecknoglobals // test table.
-	"internal": "an unexpected server error (a bug): no input produces it on purpose",
+	"internal":         "an unexpected server error (a bug): no input produces it on purpose",
+	"recording_failed": "needs a failing disk under a recording server: produced in internal/recording (TestDiskFullMidCallFailsRecordingNotCall)",
 }
 
 // overloadedGuard is a memory guard that always reports overload.
@@ -133,8 +134,9 @@ func TestEveryErrorCodeIsProduced(t *testing.T) {
 			c.sendRaw(websocket.MessageBinary, make([]byte, 640))
 			return c.expect(parleyv1.TypeError)
 		},
-		"unknown_tool_call": bad(`{"type":"tool.result","call_id":"nope","output":"x"}`),
-		"invalid_field":     bad(`{"type":"session.update","vad":{"min_silence_ms":5}}`),
+		"unknown_tool_call":  bad(`{"type":"tool.result","call_id":"nope","output":"x"}`),
+		"invalid_field":      bad(`{"type":"session.update","vad":{"min_silence_ms":5}}`),
+		"recording_disabled": bad(`{"type":"session.update","recording":true}`),
 		"stt_failed": func(t *testing.T) event {
 			return errorOf(t, scripted(nil), func(h *harness) {
 				h.stt.Transcripts = []string{"hello"}

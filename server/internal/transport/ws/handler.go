@@ -96,6 +96,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if c := auth.ClaimsFrom(r.Context()); c != nil {
 		params.SessionID, params.MaxDuration = session.SessionID(c.SessionID), c.MaxSession()
 		params.SystemPrompt, params.Voice, params.ServerTools = c.SystemPrompt, c.Voice, c.Tools
+		params.Record = c.Record
 		if _, running := h.mgr.Lookup(params.SessionID); running && c.SessionID != "" {
 			writeRefusal(w, http.StatusConflict, codeSessionInUse, "the token's session is already running")
 			return
