@@ -180,6 +180,8 @@ type Manager struct {
 	draining bool
 	// newProber, if set, gives each session its VAD stream (WithVADProber).
 	newProber func() vad.Prober
+	// tracing: see WithTracing.
+	tracing Tracing
 }
 
 // NewManager builds a Manager. cfg and vad are the session and VAD settings
@@ -373,11 +375,13 @@ func (m *Manager) Start(ctx context.Context, r *Reservation, p StartParams) (*Se
 		r.releaseTicket()
 		return nil, err
 	}
+	runCtx := s.startSessionSpan(ctx)
 	m.mu.Lock()
 	m.reserved--
 	if _, taken := m.sessions[id]; taken {
 		m.dropIPLocked(r.ip)
 		m.mu.Unlock()
+		s.span.End()
 		lease.release()
 		r.releaseTicket()
 		return nil, fmt.Errorf("%w: %s", ErrSessionIDInUse, id)
@@ -394,7 +398,7 @@ func (m *Manager) Start(ctx context.Context, r *Reservation, p StartParams) (*Se
 	s.sendEstablished()
 	go func() {
 		defer m.wg.Done()
-		s.run(ctx)
+		s.run(runCtx)
 		m.remove(s)
 		lease.release()
 		r.releaseTicket()

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/parleyhq/parley/sdk"
 	"github.com/parleyhq/parley/server/internal/audio"
 	"github.com/parleyhq/parley/server/internal/resilience"
@@ -142,6 +144,8 @@ type Session struct {
 	// move it); generation numbers them.
 	plugins    Plugins
 	generation int
+	// span is the session's trace span (tracing.go).
+	span trace.Span
 
 	loop     chan func(context.Context)
 	quit     chan struct{}
@@ -213,7 +217,9 @@ func newSession(m *Manager, id SessionID, ip string, p StartParams, lease Lease)
 			},
 		},
 		ready: !p.AwaitUpdate,
-		hist:  history{limit: m.cfg.MaxHistory},
+		// A no-op span until Manager.Start starts the session's.
+		span: trace.SpanFromContext(context.Background()),
+		hist: history{limit: m.cfg.MaxHistory},
 	}
 	if p.ServerTools != nil {
 		s.server = tools.Only(m.tools, p.ServerTools)
@@ -257,6 +263,7 @@ func (s *Session) Done() <-chan struct{} { return s.done }
 func (s *Session) Close(reason EndReason, detail string) {
 	s.endOnce.Do(func() {
 		s.log.Info("session ending", "end_reason", reason.String(), "detail", detail)
+		s.recordEnd(reason)
 		s.sink.Close(reason, detail)
 		close(s.quit)
 	})
@@ -334,6 +341,7 @@ func (s *Session) run(parent context.Context) {
 			s.resp.out.close()
 		}
 		s.wg.Wait()
+		s.endSessionSpan()
 		s.log.Info("session ended")
 		close(s.done)
 	}()
