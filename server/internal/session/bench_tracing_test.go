@@ -27,8 +27,8 @@ import (
 // against on at sample ratio 1.0 with the real provider of
 // internal/telemetry/tracing — batch processor and OTLP/HTTP protobuf
 // exporter posting to a local endpoint that discards — so every span is
-// recorded, encoded and sent. Per op: one turn, seven spans (turn, llm ×2,
-// tool, tts, and the session's share).
+// recorded, encoded and sent. Per op: one turn, five spans (turn, llm ×2,
+// tool, tts).
 func BenchmarkTurnTracing(b *testing.B) {
 	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
