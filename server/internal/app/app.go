@@ -96,7 +96,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	}
 	// Deferred first, so it runs last: after the drain stopped the
 	// sessions and the plugins, whose spans are then all ended.
-	defer a.flushTraces(traces)
+	defer a.flushTraces(context.WithoutCancel(ctx), traces)
 	newProber, closeVAD, err := a.vadEngine()
 	if err != nil {
 		return err
@@ -467,8 +467,9 @@ const traceFlushTimeout = 5 * time.Second
 
 // flushTraces exports the buffered spans and stops the exporter; a
 // collector that does not answer in time loses them (logged).
-func (a *App) flushTraces(p *tracing.Provider) {
-	ctx, cancel := context.WithTimeout(context.Background(), traceFlushTimeout)
+// ctx must outlive the run context (the run is over when this runs).
+func (a *App) flushTraces(ctx context.Context, p *tracing.Provider) {
+	ctx, cancel := context.WithTimeout(ctx, traceFlushTimeout)
 	defer cancel()
 	if err := p.Shutdown(ctx); err != nil {
 		a.logger.Warn("traces not all exported", "error", err)

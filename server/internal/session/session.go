@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/parleyhq/parley/sdk"
 	"github.com/parleyhq/parley/server/internal/audio"
@@ -218,7 +219,7 @@ func newSession(m *Manager, id SessionID, ip string, p StartParams, lease Lease)
 		},
 		ready: !p.AwaitUpdate,
 		// A no-op span until Manager.Start starts the session's.
-		span: trace.SpanFromContext(context.Background()),
+		span: noop.Span{},
 		hist: history{limit: m.cfg.MaxHistory},
 	}
 	if p.ServerTools != nil {

@@ -106,7 +106,7 @@ func TestTracingSpans(t *testing.T) {
 			var texts []string
 			for _, s := range rec.Ended() {
 				for _, a := range s.Attributes() {
-					texts = append(texts, a.Value.Emit())
+					texts = append(texts, a.Value.String())
 				}
 			}
 			all := strings.Join(texts, "\n")
