@@ -7,15 +7,16 @@ import (
 	"google.golang.org/grpc/stats"
 )
 
-// withinSpan passes to h only the RPCs whose context holds a span: a host's
-// calls made for a session are traced, its background calls are not.
+// withinSpan passes to h only the RPCs whose context holds a sampled span:
+// a host's calls made for a traced session are traced, its background
+// calls (and those of sessions the sampler left out) are not.
 type withinSpan struct{ h stats.Handler }
 
 // skipKey marks an RPC's context as not traced.
 type skipKey struct{}
 
 func (w *withinSpan) TagRPC(ctx context.Context, info *stats.RPCTagInfo) context.Context {
-	if !trace.SpanContextFromContext(ctx).IsValid() {
+	if sc := trace.SpanContextFromContext(ctx); !sc.IsValid() || !sc.IsSampled() {
 		return context.WithValue(ctx, skipKey{}, true)
 	}
 	return w.h.TagRPC(ctx, info)

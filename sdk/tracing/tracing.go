@@ -122,8 +122,9 @@ func ServerOption(tp trace.TracerProvider) grpc.ServerOption {
 }
 
 // DialOption is the gRPC dial option of a traced host: a call made within
-// a span gets a client span and sends its context in the metadata; calls
-// outside any trace (health checks, Info, Configure) are not traced.
+// a sampled span gets a client span and sends its context in the
+// metadata; calls outside any trace (health checks, Info, Configure) are
+// not traced.
 func DialOption(tp trace.TracerProvider) grpc.DialOption {
 	h := otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(Propagator()))
 	return grpc.WithStatsHandler(&withinSpan{h: h})

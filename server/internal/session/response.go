@@ -150,7 +150,7 @@ func (s *Session) interrupt(reason InterruptReason) {
 		s.m.metrics.pauses.WithLabelValues(pauseInterrupted).Inc()
 	}
 	s.send(ResponseInterrupted{ResponseID: r.id, Reason: reason, Played: played, TextPlayed: spoken, Usage: r.usageNow()})
-	r.span.SetAttributes(attrInterrupted.Bool(true), attrInterruptWhy.String(string(reason)))
+	markInterrupted(r.span, reason)
 	s.sendMetrics(r, spoken)
 	s.m.metrics.interrupts.WithLabelValues(string(reason)).Inc()
 	s.setTurn(turnListening)
@@ -194,10 +194,7 @@ func (s *Session) finishResponse(ctx context.Context, r *response, err error) {
 		spoken = strings.TrimSpace(full)
 	}
 	s.send(ResponseDone{ResponseID: r.id, Status: status, Text: spoken, Usage: r.usageNow()})
-	r.span.SetAttributes(attrInterrupted.Bool(false), attrStatus.String(string(status)))
-	if err != nil {
-		failSpan(r.span, err)
-	}
+	markDone(r.span, status, err)
 	s.sendMetrics(r, spoken)
 	s.setTurn(turnListening)
 	r.mu.Lock()

@@ -115,6 +115,9 @@ type turnKey struct{}
 // withTurn is ctx with span as the current span and as the turn a
 // response started from it belongs to.
 func withTurn(ctx context.Context, span trace.Span) context.Context {
+	if !recording(span) {
+		return ctx
+	}
 	return context.WithValue(trace.ContextWithSpan(ctx, span), turnKey{}, span)
 }
 
@@ -124,13 +127,17 @@ func turnOf(ctx context.Context) (trace.Span, bool) {
 	return span, ok
 }
 
-// tracer is the manager's tracer (a no-op one without WithTracing).
-func (m *Manager) tracer() trace.Tracer {
-	if m.tracing.Tracer == nil {
-		return noop.NewTracerProvider().Tracer("")
-	}
-	return m.tracing.Tracer
-}
+// traced reports whether sessions make spans (WithTracing). Without it
+// every span helper returns at once with a no-op span and ctx unchanged:
+// no attribute is built, nothing is allocated.
+func (m *Manager) traced() bool { return m.tracing.Tracer != nil }
+
+// off is the span of everything while tracing is off.
+func off() trace.Span { return noop.Span{} }
+
+// recording reports whether span keeps what is set on it (tracing on and
+// the session sampled); the end helpers skip their attributes otherwise.
+func recording(span trace.Span) bool { return span.IsRecording() }
 
 // IPClass is the kind of address ip is — loopback, private (RFC 1918,
 // unique local, link local) or public — so a trace can tell callers
@@ -155,7 +162,10 @@ func IPClass(ip string) string {
 // startSessionSpan starts the session's root span (its own trace: one
 // trace per conversation, sampled whole).
 func (s *Session) startSessionSpan(ctx context.Context) context.Context {
-	ctx, s.span = s.m.tracer().Start(ctx, spanSession, trace.WithNewRoot(), trace.WithSpanKind(trace.SpanKindServer),
+	if !s.m.traced() {
+		return ctx
+	}
+	ctx, s.span = s.m.tracing.Tracer.Start(ctx, spanSession, trace.WithNewRoot(), trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithAttributes(attrSessionID.String(string(s.id)), attrTransport.String(s.transport),
 			attrIPClass.String(IPClass(s.remoteIP)), attrGeneration.Int(s.generation)))
 	return ctx
@@ -163,6 +173,9 @@ func (s *Session) startSessionSpan(ctx context.Context) context.Context {
 
 // endSessionSpan ends the session's spans still open and the session's.
 func (s *Session) endSessionSpan() {
+	if !recording(s.span) {
+		return
+	}
 	for _, t := range []*userTurn{s.uturn, s.finishing} {
 		if t != nil {
 			t.endSpan(turnSessionEnd)
@@ -178,18 +191,24 @@ func (s *Session) endSessionSpan() {
 
 // recordEnd notes why the session ended on its span.
 func (s *Session) recordEnd(reason EndReason) {
+	if !recording(s.span) {
+		return
+	}
 	s.span.SetAttributes(attrEndReason.String(reason.String()))
 }
 
 // startTurnSpan starts the span of a user turn, a child of the session's.
 func (s *Session) startTurnSpan(ctx context.Context, source string) trace.Span {
-	_, span := s.m.tracer().Start(trace.ContextWithSpan(ctx, s.span), spanTurn, trace.WithAttributes(attrTurnSource.String(source)))
+	if !recording(s.span) {
+		return off()
+	}
+	_, span := s.m.tracing.Tracer.Start(trace.ContextWithSpan(ctx, s.span), spanTurn, trace.WithAttributes(attrTurnSource.String(source)))
 	return span
 }
 
 // endSpan ends the span of a turn that got no response.
 func (t *userTurn) endSpan(outcome string) {
-	if t.span == nil {
+	if t.span == nil || !recording(t.span) {
 		return
 	}
 	for _, u := range t.segs {
@@ -201,6 +220,9 @@ func (t *userTurn) endSpan(outcome string) {
 
 // recordUserText notes the user's words on the turn span.
 func (s *Session) recordUserText(span trace.Span, text string) {
+	if !recording(span) {
+		return
+	}
 	span.SetAttributes(attrUserTextLen.Int(len(text)))
 	if s.m.tracing.IncludeContent {
 		span.SetAttributes(attrUserText.String(text))
@@ -210,6 +232,9 @@ func (s *Session) recordUserText(span trace.Span, text string) {
 // endTurnSpan records the response's measures (ev, its Metrics event) on
 // its turn span and ends it.
 func (s *Session) endTurnSpan(r *response, ev Metrics, spoken string) {
+	if !recording(r.span) {
+		return
+	}
 	attrs := []attribute.KeyValue{attrResponseID.String(r.id)}
 	if ev.EndpointDelay != nil {
 		attrs = append(attrs, attrEndpointDelay.Int64(ev.EndpointDelay.Milliseconds()), attrDecision.String(ev.TurnDecision))
@@ -227,14 +252,38 @@ func (s *Session) endTurnSpan(r *response, ev Metrics, spoken string) {
 	r.span.End()
 }
 
+// markInterrupted notes on a turn's span that its reply was cut off.
+func markInterrupted(span trace.Span, reason InterruptReason) {
+	if recording(span) {
+		span.SetAttributes(attrInterrupted.Bool(true), attrInterruptWhy.String(string(reason)))
+	}
+}
+
+// markDone notes how a turn's reply ended (err: why it failed).
+func markDone(span trace.Span, status ResponseStatus, err error) {
+	if !recording(span) {
+		return
+	}
+	span.SetAttributes(attrInterrupted.Bool(false), attrStatus.String(string(status)))
+	if err != nil {
+		failSpan(span, err)
+	}
+}
+
 // startSTTSpan starts an utterance's span, a child of its turn's.
 func (s *Session) startSTTSpan(ctx context.Context, t *userTurn) (context.Context, trace.Span) {
-	return s.m.tracer().Start(trace.ContextWithSpan(ctx, t.span), spanSTT, trace.WithSpanKind(trace.SpanKindClient),
+	if !recording(t.span) {
+		return ctx, off()
+	}
+	return s.m.tracing.Tracer.Start(trace.ContextWithSpan(ctx, t.span), spanSTT, trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(attrSTTLanguage.String(s.st.language)))
 }
 
 // endSTTSpan ends an utterance's span with its words or its error.
 func (s *Session) endSTTSpan(u *utterance, err error) {
+	if !recording(u.span) {
+		return
+	}
 	if err != nil {
 		failSpan(u.span, err)
 	}
@@ -251,8 +300,11 @@ func (s *Session) endSTTSpan(u *utterance, err error) {
 
 // startLLMSpan starts the span of one LLM round, a child of the turn's.
 func (r *response) startLLMSpan(ctx context.Context, round int) (context.Context, trace.Span) {
+	if !recording(r.span) {
+		return ctx, off()
+	}
 	tr := r.s.m.tracing
-	return r.s.m.tracer().Start(ctx, spanLLM, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
+	return tr.Tracer.Start(ctx, spanLLM, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
 		attrGenAISystem.String(tr.LLMSystem), attrGenAIProvider.String(tr.LLMSystem), attrGenAIOperation.String(genAIChat),
 		attrGenAIModel.String(tr.LLMModel), attrLLMRound.Int(round), attrLLMPreemptive.Bool(round == 0 && r.pre != nil)))
 }
@@ -263,6 +315,9 @@ const noFirstToken = time.Duration(-1)
 // endLLMSpan records a round's tokens, time to first token (noFirstToken:
 // none came) and tool calls.
 func endLLMSpan(span trace.Span, in, out int, ttft time.Duration, calls int, err error) {
+	if !recording(span) {
+		return
+	}
 	if err != nil {
 		failSpan(span, err)
 	}
@@ -276,11 +331,17 @@ func endLLMSpan(span trace.Span, in, out int, ttft time.Duration, calls int, err
 
 // startTTSSpan starts the span of a TTS stream, a child of the turn's.
 func (r *response) startTTSSpan(ctx context.Context) (context.Context, trace.Span) {
-	return r.s.m.tracer().Start(ctx, spanTTS, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrTTSVoice.String(r.voice)))
+	if !recording(r.span) {
+		return ctx, off()
+	}
+	return r.s.m.tracing.Tracer.Start(ctx, spanTTS, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrTTSVoice.String(r.voice)))
 }
 
 // endTTSSpan records the characters spoken and the time to first audio.
 func (r *response) endTTSSpan(span trace.Span, chars int, err error) {
+	if !recording(span) {
+		return
+	}
 	if err != nil {
 		failSpan(span, err)
 	}
@@ -296,11 +357,17 @@ func (r *response) endTTSSpan(span trace.Span, chars int, err error) {
 
 // startToolSpan starts the span of one tool call.
 func (r *response) startToolSpan(ctx context.Context, name string, loc tools.Location) (context.Context, trace.Span) {
-	return r.s.m.tracer().Start(ctx, spanTool, trace.WithAttributes(attrToolName.String(name), attrToolLocation.String(string(loc))))
+	if !recording(r.span) {
+		return ctx, off()
+	}
+	return r.s.m.tracing.Tracer.Start(ctx, spanTool, trace.WithAttributes(attrToolName.String(name), attrToolLocation.String(string(loc))))
 }
 
 // endToolSpan records a tool call's outcome.
 func endToolSpan(span trace.Span, outcome string, err error) {
+	if !recording(span) {
+		return
+	}
 	if err != nil {
 		failSpan(span, err)
 	}
@@ -312,6 +379,9 @@ func endToolSpan(span trace.Span, outcome string, err error) {
 // text: plugin errors reach traces (an operator's tool) as they reach the
 // log, never the client.
 func failSpan(span trace.Span, err error) {
+	if !recording(span) {
+		return
+	}
 	span.RecordError(err)
 	span.SetStatus(codes.Error, err.Error())
 }

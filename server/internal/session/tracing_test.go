@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
@@ -129,4 +130,53 @@ func TestIPClass(t *testing.T) {
 	} {
 		assert.Equal(t, want, session.IPClass(ip), ip)
 	}
+}
+
+// TestTracingErrors: a failed LLM call marks its llm span and the turn
+// with status Error; the session goes on.
+func TestTracingErrors(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	llm := &sessiontest.LLM{Reply: func(sdk.GenerateRequest) ([]sdk.GenerateEvent, error) {
+		return nil, sdk.Errorf(sdk.CodeInvalidArgument, "model refused the request")
+	}}
+	tc := newTypedTTS(t, llm, &sessiontest.STT{}, &sessiontest.TTS{}, session.StartParams{},
+		session.WithTracing(session.Tracing{Tracer: tp.Tracer("test")}))
+	tc.do(session.InputText{Text: "hello"})
+	_, done := until[session.ResponseDone](tc, true, nil)
+	require.Equal(t, session.StatusFailed, done.Status)
+	_, _ = until[session.Metrics](tc, true, nil)
+	tc.sess.Close(session.EndNormal, "bye")
+	<-tc.sess.Done()
+	seen := map[string]sdktrace.ReadOnlySpan{}
+	for _, s := range rec.Ended() {
+		seen[s.Name()] = s
+	}
+	require.Contains(t, seen, "llm")
+	require.Contains(t, seen, "turn")
+	for _, name := range []string{"llm", "turn"} {
+		s := seen[name]
+		assert.Equal(t, codes.Error, s.Status().Code, name)
+		assert.Contains(t, s.Status().Description, "model refused", name)
+		require.NotEmpty(t, s.Events(), name)
+		assert.Equal(t, "exception", s.Events()[0].Name, name)
+	}
+	assert.Equal(t, "text", attrs(seen["turn"])["parley.turn.source"].AsString())
+	assert.Equal(t, "failed", attrs(seen["turn"])["parley.turn.status"].AsString())
+	assert.Equal(t, codes.Unset, seen["session"].Status().Code, "the session did not fail")
+}
+
+// TestTracingSampledOut: a session the sampler leaves out records nothing
+// below it either.
+func TestTracingSampledOut(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec), sdktrace.WithSampler(sdktrace.NeverSample()))
+	llm := &sessiontest.LLM{Reply: func(sdk.GenerateRequest) ([]sdk.GenerateEvent, error) { return sessiontest.Text("Hi."), nil }}
+	tc := newTypedTTS(t, llm, &sessiontest.STT{}, &sessiontest.TTS{}, session.StartParams{},
+		session.WithTracing(session.Tracing{Tracer: tp.Tracer("test")}))
+	tc.do(session.InputText{Text: "hello"})
+	_, _ = until[session.Metrics](tc, true, nil)
+	tc.sess.Close(session.EndNormal, "bye")
+	<-tc.sess.Done()
+	assert.Empty(t, rec.Started())
 }
