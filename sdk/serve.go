@@ -11,6 +11,8 @@ import (
 	hclog "github.com/hashicorp/go-hclog"
 	plugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+
+	"github.com/parleyhq/parley/sdk/tracing"
 )
 
 // ProtocolVersion is the version of the plugin protocol (the .proto files in
@@ -103,26 +105,58 @@ func (c ServeConfig) PluginSet() (plugin.PluginSet, error) {
 func Serve(cfg ServeConfig) {
 	set, err := cfg.PluginSet()
 	if err != nil {
-		logger := cfg.Logger
-		if logger == nil {
-			logger = hclog.New(&hclog.LoggerOptions{Output: os.Stderr, JSONFormat: true})
-		}
-		logger.Error("cannot serve plugin", "error", err)
+		stderrLogger(cfg.Logger).Error("cannot serve plugin", "error", err)
 		return
+	}
+	// The host passes OTEL_* to a plugin when it traces: the plugin's spans
+	// then join the host's traces. Tracing that cannot start is reported
+	// and the plugin serves untraced.
+	var extra []grpc.ServerOption
+	prov, terr := tracing.FromEnv(context.Background(), tracing.ProcessEnv)
+	if terr != nil {
+		stderrLogger(cfg.Logger).Warn("tracing off", "error", terr)
+	}
+	if prov != nil {
+		extra = append(extra, tracing.ServerOption(prov.TracerProvider()))
+		defer flushTraces(prov, cfg.Logger)
 	}
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  HandshakeConfig(),
 		VersionedPlugins: map[int]plugin.PluginSet{ProtocolVersion: set},
-		GRPCServer:       newGRPCServer,
+		GRPCServer:       newGRPCServer(extra...),
 		Logger:           cfg.Logger,
 	})
 }
 
-// newGRPCServer is the gRPC server constructor Serve hands to go-plugin:
-// go-plugin's options (TLS) plus Parley's raised message limits.
-func newGRPCServer(opts []grpc.ServerOption) *grpc.Server {
-	opts = append(opts, serverOptions()...)
-	return grpc.NewServer(opts...)
+// traceFlushTimeout bounds the export of buffered spans when the plugin
+// stops: the host waits 2 s for a graceful exit before it kills.
+const traceFlushTimeout = time.Second
+
+// flushTraces exports the spans still buffered and stops the exporter.
+func flushTraces(p *tracing.Provider, logger hclog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), traceFlushTimeout)
+	defer cancel()
+	if err := p.Shutdown(ctx); err != nil {
+		stderrLogger(logger).Warn("traces not all exported", "error", err)
+	}
+}
+
+// stderrLogger is logger, or go-plugin's JSON on stderr when nil.
+func stderrLogger(logger hclog.Logger) hclog.Logger {
+	if logger == nil {
+		return hclog.New(&hclog.LoggerOptions{Output: os.Stderr, JSONFormat: true})
+	}
+	return logger
+}
+
+// newGRPCServer returns the gRPC server constructor Serve hands to
+// go-plugin: go-plugin's options (TLS) plus Parley's raised message limits
+// and extra.
+func newGRPCServer(extra ...grpc.ServerOption) func([]grpc.ServerOption) *grpc.Server {
+	return func(opts []grpc.ServerOption) *grpc.Server {
+		opts = append(opts, serverOptions()...)
+		return grpc.NewServer(append(opts, extra...)...)
+	}
 }
 
 func serverOptions() []grpc.ServerOption {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/parleyhq/parley/sdk"
 	"github.com/parleyhq/parley/sdk/providerhttp"
+	"github.com/parleyhq/parley/sdk/tracing"
 )
 
 // Plugin identity.
@@ -101,13 +102,22 @@ func (p *plugin) Generate(ctx context.Context, req sdk.GenerateRequest) (sdk.LLM
 }
 
 // run performs one streaming request and decodes its events.
-func (p *plugin) run(ctx context.Context, cfg config, body []byte, emit func(sdk.GenerateEvent) error) error {
+func (p *plugin) run(ctx context.Context, cfg config, body []byte, emit func(sdk.GenerateEvent) error) (err error) {
 	start := time.Now()
+	ctx, span := tracing.StartChat(ctx, providerName, cfg.model)
+	var dec *decoder
+	defer func() {
+		var in, out int
+		if dec != nil {
+			in, out = dec.usage.InputTokens, dec.usage.OutputTokens
+		}
+		tracing.EndChat(span, in, out, err)
+	}()
 	header := http.Header{}
 	header.Set(headerAPIKey, cfg.apiKey)
 	header.Set(headerVersion, cfg.anthropicVersion)
-	dec := newDecoder(emit)
-	err := providerhttp.PostSSE(ctx, p.client, providerName, providerhttp.SSERequest{
+	dec = newDecoder(emit)
+	err = providerhttp.PostSSE(ctx, p.client, providerName, providerhttp.SSERequest{
 		URL:    cfg.endpoint,
 		Body:   body,
 		Header: header,

@@ -17,6 +17,7 @@ import (
 	"github.com/parleyhq/parley/sdk"
 	"github.com/parleyhq/parley/sdk/pluginconfig"
 	"github.com/parleyhq/parley/sdk/providerhttp"
+	"github.com/parleyhq/parley/sdk/tracing"
 )
 
 // Plugin identity.
@@ -94,7 +95,7 @@ func (p *plugin) Configure(_ context.Context, raw json.RawMessage) error {
 		ConnectTimeout: time.Duration(s.ConnectTimeout),
 		HTTP1Only:      true,
 	})
-	c := &config{settings: s, apiKey: key, client: &http.Client{Transport: transport}}
+	c := &config{settings: s, apiKey: key, client: &http.Client{Transport: tracing.Transport(transport)}}
 	p.mu.Lock()
 	p.cfg = c
 	p.mu.Unlock()

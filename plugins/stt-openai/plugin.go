@@ -12,6 +12,7 @@ import (
 	"github.com/parleyhq/parley/sdk"
 	"github.com/parleyhq/parley/sdk/pluginconfig"
 	"github.com/parleyhq/parley/sdk/providerhttp"
+	"github.com/parleyhq/parley/sdk/tracing"
 )
 
 // Plugin identity.
@@ -92,7 +93,7 @@ func (p *plugin) Configure(_ context.Context, raw json.RawMessage) error {
 	transport := providerhttp.NewTransport(providerhttp.TransportOptions{
 		ConnectTimeout: time.Duration(s.ConnectTimeout),
 	})
-	c := &config{settings: s, apiKey: key, client: &http.Client{Transport: transport}}
+	c := &config{settings: s, apiKey: key, client: &http.Client{Transport: tracing.Transport(transport)}}
 	p.mu.Lock()
 	old := p.cfg
 	p.cfg = c

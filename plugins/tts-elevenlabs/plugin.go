@@ -12,6 +12,7 @@ import (
 	"github.com/parleyhq/parley/sdk"
 	"github.com/parleyhq/parley/sdk/pluginconfig"
 	"github.com/parleyhq/parley/sdk/providerhttp"
+	"github.com/parleyhq/parley/sdk/tracing"
 )
 
 // Plugin identity.
@@ -95,8 +96,8 @@ func (p *plugin) Configure(_ context.Context, raw json.RawMessage) error {
 	})
 	c := &config{
 		settings: s, apiKey: key,
-		client:   &http.Client{Transport: transport},
-		wsClient: &http.Client{Transport: wsTransport},
+		client:   &http.Client{Transport: tracing.Transport(transport)},
+		wsClient: &http.Client{Transport: tracing.Transport(wsTransport)},
 	}
 	p.mu.Lock()
 	old := p.cfg

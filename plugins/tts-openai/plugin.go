@@ -13,6 +13,7 @@ import (
 	"github.com/parleyhq/parley/sdk/pcm"
 	"github.com/parleyhq/parley/sdk/pluginconfig"
 	"github.com/parleyhq/parley/sdk/providerhttp"
+	"github.com/parleyhq/parley/sdk/tracing"
 )
 
 // Plugin identity.
@@ -91,7 +92,7 @@ func (p *plugin) Configure(_ context.Context, raw json.RawMessage) error {
 		ConnectTimeout:        time.Duration(s.ConnectTimeout),
 		ResponseHeaderTimeout: time.Duration(s.IdleTimeout),
 	})
-	c := &config{settings: s, apiKey: key, client: &http.Client{Transport: transport}}
+	c := &config{settings: s, apiKey: key, client: &http.Client{Transport: tracing.Transport(transport)}}
 	p.mu.Lock()
 	old := p.cfg
 	p.cfg = c

@@ -29,6 +29,7 @@ import (
 	"github.com/parleyhq/parley/server/internal/recording"
 	"github.com/parleyhq/parley/server/internal/session"
 	"github.com/parleyhq/parley/server/internal/telemetry"
+	"github.com/parleyhq/parley/server/internal/telemetry/tracing"
 	"github.com/parleyhq/parley/server/internal/tlsconf"
 	"github.com/parleyhq/parley/server/internal/tools"
 	"github.com/parleyhq/parley/server/internal/tools/mcptools"
@@ -91,12 +92,25 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	reg := telemetry.NewRegistry()
 	guard := telemetry.NewMemoryGuard(cfg.Telemetry, reg, a.logger)
 
+	traces, err := tracing.New(ctx, cfg.Telemetry.Tracing, a.version.Version)
+	if err != nil {
+		return err
+	}
+	// Deferred first, so it runs last: after the drain stopped the
+	// sessions and the plugins, whose spans are then all ended.
+	defer a.flushTraces(context.WithoutCancel(ctx), traces)
 	newProber, closeVAD, err := a.vadEngine()
 	if err != nil {
 		return err
 	}
 	defer closeVAD()
-	host, err := pluginhost.New(cfg.Plugins, cfg.Resilience, cfg.Pipeline, reg, a.logger)
+	var hostOpts []pluginhost.Option
+	if traces.Enabled() {
+		hostOpts = append(hostOpts, pluginhost.WithTracing(pluginhost.Tracing{Provider: traces.TracerProvider(), Env: traces.PluginEnv}))
+		a.logger.Info("tracing on", "protocol", string(cfg.Telemetry.Tracing.ExportProtocol),
+			"sample_ratio", cfg.Telemetry.Tracing.SampleRatio, "include_content", cfg.Telemetry.Tracing.IncludeContent)
+	}
+	host, err := pluginhost.New(cfg.Plugins, cfg.Resilience, cfg.Pipeline, reg, a.logger, hostOpts...)
 	if err != nil {
 		return fmt.Errorf("plugins: %w", err)
 	}
@@ -137,6 +151,9 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 			return fmt.Errorf("recording: %w", err)
 		}
 		mgrOpts = append(mgrOpts, session.WithRecorder(recorder, cfg.Recording.Default == config.RecordOptOut))
+	}
+	if traces.Enabled() {
+		mgrOpts = append(mgrOpts, session.WithTracing(sessionTracing(cfg, traces)))
 	}
 	mgr, err := session.NewManager(cfg.Session, cfg.VAD, cfg.Tools, session.Plugins{}, guard, reg, a.logger, mgrOpts...)
 	if err != nil {
@@ -467,6 +484,39 @@ func (a *App) drain(ctx context.Context, srv *http.Server, mgr *session.Manager,
 	}
 	a.logger.Info("drained", "took", time.Since(start))
 	return nil
+}
+
+// traceFlushTimeout bounds the export of the spans still buffered at exit.
+const traceFlushTimeout = 5 * time.Second
+
+// flushTraces exports the buffered spans and stops the exporter; a
+// collector that does not answer in time loses them (logged).
+// ctx must outlive the run context (the run is over when this runs).
+func (a *App) flushTraces(ctx context.Context, p *tracing.Provider) {
+	ctx, cancel := context.WithTimeout(ctx, traceFlushTimeout)
+	defer cancel()
+	if err := p.Shutdown(ctx); err != nil {
+		a.logger.Warn("traces not all exported", "error", err)
+	}
+}
+
+// sessionTracing is the sessions' tracing: the server's tracer and, for
+// the llm spans, the pipeline's first LLM (its instance name and the
+// model its settings name; the plugin's own span says which served).
+func sessionTracing(cfg *config.Config, p *tracing.Provider) session.Tracing {
+	t := session.Tracing{Tracer: p.Tracer(), IncludeContent: p.IncludeContent()}
+	if len(cfg.Pipeline.LLM) == 0 {
+		return t
+	}
+	t.LLMSystem = cfg.Pipeline.LLM[0]
+	for _, in := range cfg.Plugins.Instances {
+		if in.Name == t.LLMSystem {
+			if m, ok := in.Config["model"].(string); ok {
+				t.LLMModel = m
+			}
+		}
+	}
+	return t
 }
 
 // drainCloseGrace bounds the rest of a drain_mode wait shutdown once the

@@ -198,7 +198,7 @@ func Default() Config {
 		},
 		Redis:     Redis{Addr: defaultRedisAddr, KeyPrefix: defaultRedisPrefix},
 		Log:       Log{Level: LevelInfo, Format: FormatAuto},
-		Telemetry: Telemetry{MemorySampleInterval: defaultMemorySample},
+		Telemetry: Telemetry{MemorySampleInterval: defaultMemorySample, Tracing: defaultTracing()},
 		Telephony: defaultTelephony(),
 		Cluster:   defaultCluster(),
 		Recording: Recording{Dir: defaultRecordingDir, Default: RecordOptIn, QueueFrames: defaultRecordingQueue},

@@ -317,6 +317,7 @@ func resolveEnv(cfg *Config, vars map[string]string) {
 		w := &cfg.Tools.Webhooks[i]
 		w.HeaderValues = lookupHeaders(w.HeadersEnv, vars)
 	}
+	resolveTracing(&cfg.Telemetry.Tracing, vars)
 }
 
 // lookupNames returns the values of the variables names that are set.

@@ -516,13 +516,15 @@ type Log struct {
 	Format LogFormat `koanf:"format"`
 }
 
-// Telemetry configures metrics and the memory guard.
+// Telemetry configures metrics, traces and the memory guard.
 type Telemetry struct {
 	// HeapLimitBytes above which the server reports overload and refuses
 	// new sessions (0 = off).
 	HeapLimitBytes uint64 `koanf:"heap_limit_bytes"`
 	// MemorySampleInterval is how often runtime/metrics is sampled.
 	MemorySampleInterval time.Duration `koanf:"memory_sample_interval"`
+	// Tracing configures OpenTelemetry traces (tracing.go).
+	Tracing Tracing `koanf:"tracing"`
 }
 
 // RecordingDefault is which sessions are recorded when neither the

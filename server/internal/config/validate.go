@@ -479,6 +479,7 @@ func (c *Config) validateRest(v *validator) {
 		v.fail("log.format", c.Log.Format, "must be one of %s", joinStr(FormatAuto, FormatJSON, FormatText))
 	}
 	v.positive("telemetry.memory_sample_interval", c.Telemetry.MemorySampleInterval)
+	c.validateTracing(v)
 	c.validateRecording(v)
 }
 

@@ -52,7 +52,7 @@ func runningInstance(t *testing.T, name string, stt sdk.STT) *instance {
 	m, err := newMetrics(nil)
 	require.NoError(t, err)
 	in, err := newInstance(config.Instance{Name: name, Kind: config.KindSTT, Path: "in-process"},
-		config.Plugins{}, testRes(), m, slog.New(slog.DiscardHandler))
+		config.Plugins{}, testRes(), m, Tracing{}, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	in.setRunning(&generation{stt: stt, dead: make(chan struct{})})
 	return in

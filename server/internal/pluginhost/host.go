@@ -22,6 +22,7 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/parleyhq/parley/sdk"
 	"github.com/parleyhq/parley/server/internal/config"
@@ -34,6 +35,7 @@ import (
 type Host struct {
 	logger  *slog.Logger
 	metrics *metrics
+	tracing Tracing
 	// instances are the configured instances, in config order; fresh are
 	// those this Host starts (the others were carried over from a
 	// predecessor and are already running), shadows the predecessor's
@@ -52,7 +54,7 @@ type Host struct {
 
 // New checks the configuration and prepares a Host; no process starts
 // until Start. Metrics are registered on reg (nil: not exported).
-func New(cfg config.Plugins, res config.Resilience, pipeline config.Pipeline, reg prometheus.Registerer, logger *slog.Logger) (*Host, error) {
+func New(cfg config.Plugins, res config.Resilience, pipeline config.Pipeline, reg prometheus.Registerer, logger *slog.Logger, opts ...Option) (*Host, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -60,8 +62,30 @@ func New(cfg config.Plugins, res config.Resilience, pipeline config.Pipeline, re
 	if err != nil {
 		return nil, err
 	}
-	return build(cfg, res, pipeline, m, logger, nil)
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return build(cfg, res, pipeline, m, o.tracing, logger, nil)
 }
+
+// Tracing carries the trace of a session into the plugin processes: calls
+// made within a span get a gRPC client span whose context goes to the
+// plugin in the call's metadata, and each process is started with Env's
+// variables so that its own spans reach the same collector.
+type Tracing struct {
+	Provider trace.TracerProvider
+	// Env returns the variables plugin name needs to export its spans.
+	Env func(name string) []string
+}
+
+// Option configures a Host.
+type Option func(*options)
+
+type options struct{ tracing Tracing }
+
+// WithTracing traces plugin calls (Tracing). Successors keep it.
+func WithTracing(t Tracing) Option { return func(o *options) { o.tracing = t } }
 
 // Successor prepares the Host of a new configuration: instances whose
 // identity (name, binary, arguments, environment, settings, timeouts,
@@ -70,19 +94,19 @@ func New(cfg config.Plugins, res config.Resilience, pipeline config.Pipeline, re
 // start with the successor's Start. h keeps running; Close the successor
 // if it is not used (that leaves h's instances alone).
 func (h *Host) Successor(cfg config.Plugins, res config.Resilience, pipeline config.Pipeline) (*Host, error) {
-	return build(cfg, res, pipeline, h.metrics, h.logger, h.instances)
+	return build(cfg, res, pipeline, h.metrics, h.tracing, h.logger, h.instances)
 }
 
 // build prepares a Host, carrying over the live instances of prev whose
 // identity matches.
-func build(cfg config.Plugins, res config.Resilience, pipeline config.Pipeline, m *metrics, logger *slog.Logger, prev []*instance) (*Host, error) {
-	h := &Host{logger: logger, metrics: m}
+func build(cfg config.Plugins, res config.Resilience, pipeline config.Pipeline, m *metrics, tr Tracing, logger *slog.Logger, prev []*instance) (*Host, error) {
+	h := &Host{logger: logger, metrics: m, tracing: tr}
 	byName := make(map[string]*instance, len(cfg.Instances))
 	for _, ic := range cfg.Instances {
 		if _, dup := byName[ic.Name]; dup {
 			return nil, fmt.Errorf("%w: plugin name %q used twice", ErrInvalidConfig, ic.Name)
 		}
-		in, err := newInstance(ic, cfg, res, m, logger)
+		in, err := newInstance(ic, cfg, res, m, tr, logger)
 		if err != nil {
 			return nil, err
 		}

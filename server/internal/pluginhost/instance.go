@@ -25,6 +25,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/parleyhq/parley/sdk"
+	sdktracing "github.com/parleyhq/parley/sdk/tracing"
 	"github.com/parleyhq/parley/server/internal/config"
 	"github.com/parleyhq/parley/server/internal/resilience"
 )
@@ -153,6 +154,7 @@ type instance struct {
 	kind           config.PluginKind
 	cfg            config.Instance
 	env            []string
+	dialOpts       []grpc.DialOption
 	checksum       []byte
 	settings       json.RawMessage
 	startTimeout   time.Duration
@@ -185,7 +187,7 @@ type instance struct {
 	refs int
 }
 
-func newInstance(cfg config.Instance, plugins config.Plugins, res config.Resilience, m *metrics, logger *slog.Logger) (*instance, error) {
+func newInstance(cfg config.Instance, plugins config.Plugins, res config.Resilience, m *metrics, tr Tracing, logger *slog.Logger) (*instance, error) {
 	if cfg.Name == "" {
 		return nil, fmt.Errorf("%w: a plugin instance has no name", ErrInvalidConfig)
 	}
@@ -236,6 +238,15 @@ func newInstance(cfg config.Instance, plugins config.Plugins, res config.Resilie
 		if v, ok := cfg.EnvValues[k]; ok {
 			in.env = append(in.env, k+"="+v)
 		}
+	}
+	// With tracing, the OTLP settings too (after the instance's own: the
+	// last of a name wins), and the gRPC handler that sends the trace.
+	in.dialOpts = sdk.DialOptions()
+	if tr.Provider != nil {
+		in.dialOpts = append(in.dialOpts, sdktracing.DialOption(tr.Provider))
+	}
+	if tr.Env != nil {
+		in.env = append(in.env, tr.Env(cfg.Name)...)
 	}
 	in.breaker = resilience.NewBreaker(cfg.Name, res.Breaker, func(_ string, from, to gobreaker.State) {
 		in.setGauge(m.breaker, breakerValue(to))
@@ -455,7 +466,7 @@ func (in *instance) launch(ctx context.Context) (*generation, error) {
 		Logger:           newHCLogAdapter(in.logger, "go-plugin", stopping),
 		// Raised message limits and static flow-control windows (no BDP
 		// pings waking both processes between paced audio frames).
-		GRPCDialOptions: sdk.DialOptions(),
+		GRPCDialOptions: in.dialOpts,
 	})
 	rpc, err := client.Client()
 	if err != nil {

@@ -70,7 +70,7 @@ func (r *response) generate(ctx context.Context, fail context.CancelCauseFunc) e
 			r.setTime(func(t *turnTimes) { t.llmStart = r.s.m.clock.Now() })
 		}
 		start := len(r.fullText())
-		calls, shown, err := r.generateRound(ctx, req, round == 0, &split, speak)
+		calls, shown, err := r.generateRound(ctx, req, round, &split, speak)
 		var te *turnError
 		// The plugin host retried and fell back before the first event; a
 		// model that died after it, or whose every instance is down right
@@ -135,9 +135,14 @@ func (r *response) generate(ctx context.Context, fail context.CancelCauseFunc) e
 // failing before that can be asked again without the client having seen
 // a false start; shown reports whether any of the round reached the
 // client.
-func (r *response) generateRound(ctx context.Context, req sdk.GenerateRequest, first bool,
+func (r *response) generateRound(ctx context.Context, req sdk.GenerateRequest, round int,
 	split *SentenceSplitter, speak func(string) error,
 ) (calls []sdk.ToolCall, shown bool, err error) {
+	ctx, span := r.startLLMSpan(ctx, round)
+	started := r.s.m.clock.Now()
+	var usage sdk.Usage
+	ttft := noFirstToken
+	defer func() { endLLMSpan(span, usage.InputTokens, usage.OutputTokens, ttft, len(calls), err) }()
 	stream, err := r.llmStream(ctx, req)
 	if err != nil {
 		return nil, false, &turnError{code: CodeLLMFailed, err: err}
@@ -149,6 +154,7 @@ func (r *response) generateRound(ctx context.Context, req sdk.GenerateRequest, f
 		}
 		held, shown = nil, true
 	}
+	first := round == 0
 	seen := false
 	for {
 		ev, err := stream.Recv()
@@ -159,9 +165,13 @@ func (r *response) generateRound(ctx context.Context, req sdk.GenerateRequest, f
 		if err != nil {
 			return nil, shown, &turnError{code: CodeLLMFailed, err: err, midStream: true}
 		}
-		if first && !seen {
+		if !seen {
 			seen = true
-			r.setTime(func(t *turnTimes) { t.llmFirst = r.s.m.clock.Now() })
+			now := r.s.m.clock.Now()
+			ttft = now.Sub(started)
+			if first {
+				r.setTime(func(t *turnTimes) { t.llmFirst = now })
+			}
 		}
 		if ev.TextDelta != "" {
 			r.mu.Lock()
@@ -180,6 +190,8 @@ func (r *response) generateRound(ctx context.Context, req sdk.GenerateRequest, f
 		}
 		if ev.Done != nil {
 			r.addUsage(ev.Done.Usage)
+			usage.InputTokens += ev.Done.Usage.InputTokens
+			usage.OutputTokens += ev.Done.Usage.OutputTokens
 		}
 		if ev.ToolCall != nil {
 			tc := *ev.ToolCall
@@ -257,6 +269,7 @@ func (r *response) openTTSFrom(ctx context.Context, fail context.CancelCauseFunc
 		p.text.WriteString(text)
 		p.closed = true
 	}
+	ctx, span := r.startTTSSpan(ctx)
 	p.mu.Lock()
 	err := p.reopen(ctx, r.s.plugins.TTS, from)
 	if err != nil && sdk.CodeOf(err) == sdk.CodeUnavailable && ctx.Err() == nil {
@@ -268,6 +281,7 @@ func (r *response) openTTSFrom(ctx context.Context, fail context.CancelCauseFunc
 	}
 	p.mu.Unlock()
 	if err != nil {
+		r.endTTSSpan(span, 0, err)
 		return nil, &turnError{code: CodeTTSFailed, err: err}
 	}
 	ch := make(chan pacedAudio, ttsQueue)
@@ -275,6 +289,10 @@ func (r *response) openTTSFrom(ctx context.Context, fail context.CancelCauseFunc
 	go func() {
 		defer r.s.wg.Done()
 		err := r.receiveAudio(ctx, p, ch)
+		p.mu.Lock()
+		chars := p.text.Len() - from
+		p.mu.Unlock()
+		r.endTTSSpan(span, chars, err)
 		p.stop()
 		if err != nil {
 			fail(err)

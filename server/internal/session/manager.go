@@ -183,6 +183,8 @@ type Manager struct {
 	// recorder and recordByDefault: see WithRecorder.
 	recorder        Recorder
 	recordByDefault bool
+	// tracing: see WithTracing.
+	tracing Tracing
 }
 
 // NewManager builds a Manager. cfg and vad are the session and VAD settings
@@ -376,11 +378,13 @@ func (m *Manager) Start(ctx context.Context, r *Reservation, p StartParams) (*Se
 		r.releaseTicket()
 		return nil, err
 	}
+	runCtx := s.startSessionSpan(ctx)
 	m.mu.Lock()
 	m.reserved--
 	if _, taken := m.sessions[id]; taken {
 		m.dropIPLocked(r.ip)
 		m.mu.Unlock()
+		s.span.End()
 		lease.release()
 		r.releaseTicket()
 		return nil, fmt.Errorf("%w: %s", ErrSessionIDInUse, id)
@@ -401,7 +405,7 @@ func (m *Manager) Start(ctx context.Context, r *Reservation, p StartParams) (*Se
 	}
 	go func() {
 		defer m.wg.Done()
-		s.run(ctx)
+		s.run(runCtx)
 		m.remove(s)
 		lease.release()
 		r.releaseTicket()

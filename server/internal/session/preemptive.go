@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/parleyhq/parley/sdk"
 )
 
@@ -45,7 +47,7 @@ func (s *Session) startPreemptive(ctx context.Context, t *userTurn, text string)
 	}
 	msgs, set := s.requestMessages(s.st.systemPrompt, &sdk.Message{Role: sdk.RoleUser, Content: text})
 	req := s.llmRequest(msgs, set.Tools())
-	pctx, cancel := context.WithCancel(ctx)
+	pctx, cancel := context.WithCancel(trace.ContextWithSpan(ctx, t.span))
 	p := &preemptive{text: text, version: s.convVersion(), started: s.m.clock.Now(), cancel: cancel, ready: make(chan struct{})}
 	t.pre = p
 	s.wg.Add(1)

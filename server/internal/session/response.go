@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/parleyhq/parley/sdk"
 	"github.com/parleyhq/parley/server/internal/tools"
 )
@@ -54,6 +56,8 @@ type response struct {
 	usage sdk.Usage
 	// pre is the preemptive LLM call its first round uses (generate).
 	pre *preemptive
+	// span is the turn's trace span, ended with the response.
+	span trace.Span
 
 	// Pause state, owned by the session goroutine (pause.go): paused at
 	// pausedPlayed of audio; finished (with finishErr) once its pipeline
@@ -66,6 +70,11 @@ type response struct {
 
 // startResponse records the user's turn and starts the agent's answer.
 func (s *Session) startResponse(ctx context.Context, userText string, times turnTimes, pre *preemptive) {
+	if _, spoken := turnOf(ctx); !spoken {
+		span := s.startTurnSpan(ctx, turnTyped)
+		s.recordUserText(span, userText)
+		ctx = withTurn(ctx, span)
+	}
 	s.hist.append(sdk.Message{Role: sdk.RoleUser, Content: userText})
 	s.respond(ctx, s.st.systemPrompt, times, false, pre)
 }
@@ -77,6 +86,11 @@ func (s *Session) respond(ctx context.Context, systemPrompt string, times turnTi
 	s.turns.Add(1)
 	id := "resp_" + strconv.Itoa(s.nextResp)
 	msgs, set := s.requestMessages(systemPrompt, nil)
+	span, ok := turnOf(ctx)
+	if !ok {
+		span = s.startTurnSpan(ctx, turnTyped)
+		ctx = withTurn(ctx, span)
+	}
 	rctx, cancel := context.WithCancel(ctx)
 	if pre != nil {
 		context.AfterFunc(rctx, pre.cancel)
@@ -85,7 +99,7 @@ func (s *Session) respond(ctx context.Context, systemPrompt string, times turnTi
 	r := &response{
 		id: id, s: s, cancel: cancel, messages: msgs, tools: set, toolDefs: set.Tools(),
 		voice: s.st.voice, outRate: s.st.outputRate, language: s.st.language, times: times,
-		done: make(chan struct{}), outOfBand: outOfBand, pre: pre,
+		done: make(chan struct{}), outOfBand: outOfBand, pre: pre, span: span,
 	}
 	r.out = newOutput(s.m.clock, s.sink, s.m.cfg.OutputLookahead, s.st.outputRate, id, s.onSendErr)
 	r.out.reported = s.reportsPlayback
@@ -136,7 +150,8 @@ func (s *Session) interrupt(reason InterruptReason) {
 		s.m.metrics.pauses.WithLabelValues(pauseInterrupted).Inc()
 	}
 	s.send(ResponseInterrupted{ResponseID: r.id, Reason: reason, Played: played, TextPlayed: spoken, Usage: r.usageNow()})
-	s.sendMetrics(r)
+	markInterrupted(r.span, reason)
+	s.sendMetrics(r, spoken)
 	s.m.metrics.interrupts.WithLabelValues(string(reason)).Inc()
 	s.setTurn(turnListening)
 }
@@ -179,7 +194,8 @@ func (s *Session) finishResponse(ctx context.Context, r *response, err error) {
 		spoken = strings.TrimSpace(full)
 	}
 	s.send(ResponseDone{ResponseID: r.id, Status: status, Text: spoken, Usage: r.usageNow()})
-	s.sendMetrics(r)
+	markDone(r.span, status, err)
+	s.sendMetrics(r, spoken)
 	s.setTurn(turnListening)
 	r.mu.Lock()
 	end := r.endSession
@@ -211,13 +227,17 @@ func (s *Session) truncate(c Truncate) {
 	}
 }
 
-func (s *Session) sendMetrics(r *response) {
+// sendMetrics sends the response's Metrics event and ends its turn span
+// (spoken: the reply text the listener heard).
+func (s *Session) sendMetrics(r *response, spoken string) {
 	_, first := r.out.stats()
 	r.mu.Lock()
 	t := r.times
 	r.mu.Unlock()
 	t.firstAudioOut = first
-	s.send(s.m.metrics.observe(r.id, t))
+	ev := s.m.metrics.observe(r.id, t)
+	s.send(ev)
+	s.endTurnSpan(r, ev, spoken)
 }
 
 // commit appends the response's messages to the history, with assistant

@@ -10,6 +10,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/parleyhq/parley/sdk"
 	"github.com/parleyhq/parley/server/internal/audio"
 	"github.com/parleyhq/parley/server/internal/resilience"
@@ -146,6 +149,8 @@ type Session struct {
 	// move it); generation numbers them.
 	plugins    Plugins
 	generation int
+	// span is the session's trace span (tracing.go).
+	span trace.Span
 
 	loop     chan func(context.Context)
 	quit     chan struct{}
@@ -225,7 +230,9 @@ func newSession(m *Manager, id SessionID, ip string, p StartParams, lease Lease)
 			},
 		},
 		ready: !p.AwaitUpdate,
-		hist:  history{limit: m.cfg.MaxHistory},
+		// A no-op span until Manager.Start starts the session's.
+		span: noop.Span{},
+		hist: history{limit: m.cfg.MaxHistory},
 	}
 	if p.ServerTools != nil {
 		s.server = tools.Only(m.tools, p.ServerTools)
@@ -275,6 +282,7 @@ func (s *Session) Close(reason EndReason, detail string) {
 	s.endOnce.Do(func() {
 		s.endReason = reason
 		s.log.Info("session ending", "end_reason", reason.String(), "detail", detail)
+		s.recordEnd(reason)
 		s.sink.Close(reason, detail)
 		close(s.quit)
 	})
@@ -353,6 +361,7 @@ func (s *Session) run(parent context.Context) {
 		}
 		s.wg.Wait()
 		s.endRecording()
+		s.endSessionSpan()
 		s.log.Info("session ended")
 		close(s.done)
 	}()

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/parleyhq/parley/sdk"
 	"github.com/parleyhq/parley/server/internal/audio"
 )
@@ -33,6 +35,8 @@ type utterance struct {
 	// attempt is the STT stream whose events count: a stream that failed
 	// mid-utterance is replaced and its finals forgotten (see sttFeed).
 	attempt int
+	// span is the utterance's trace span.
+	span trace.Span
 }
 
 // words are the segment's recognised words so far: finals, then the
@@ -49,8 +53,9 @@ func (s *Session) startUtterance(ctx context.Context, t *userTurn, preRoll []aud
 	if s.utt != nil {
 		s.endUtterance(s.utt)
 	}
-	uctx, cancel := context.WithCancel(ctx)
-	u := &utterance{turn: t, audio: make(chan []byte, sttQueueFrames), cancel: cancel, attempt: 1}
+	uctx, span := s.startSTTSpan(ctx, t)
+	uctx, cancel := context.WithCancel(uctx)
+	u := &utterance{turn: t, audio: make(chan []byte, sttQueueFrames), cancel: cancel, attempt: 1, span: span}
 	t.segs = append(t.segs, u)
 	s.utt = u
 	for i := range preRoll {
@@ -86,7 +91,9 @@ func (s *Session) sttSend(f *audio.Frame) bool {
 		u.cancel()
 		u.done, u.finals, u.partial = true, nil, ""
 		s.utt = nil
-		s.pluginError(CodeSTTFailed, sdk.Errorf(sdk.CodeResourceExhausted, "speech recognizer is %s behind", sttQueueDuration))
+		err := sdk.Errorf(sdk.CodeResourceExhausted, "speech recognizer is %s behind", sttQueueDuration)
+		s.endSTTSpan(u, err)
+		s.pluginError(CodeSTTFailed, err)
 		return false
 	}
 }
@@ -132,7 +139,10 @@ func (s *Session) onTranscript(ctx context.Context, u *utterance, attempt int, e
 		s.utt = nil
 	}
 	u.cancel()
-	if !errors.Is(err, io.EOF) {
+	if errors.Is(err, io.EOF) {
+		s.endSTTSpan(u, nil)
+	} else {
+		s.endSTTSpan(u, err)
 		u.finals = nil // the segment failed: nothing of it is answered
 		s.pluginError(CodeSTTFailed, err)
 		s.settle()

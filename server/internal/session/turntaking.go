@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/parleyhq/parley/server/internal/audio"
 	"github.com/parleyhq/parley/server/internal/turndetect"
 )
@@ -152,6 +154,8 @@ type userTurn struct {
 	// all its segments (an echo canceller chops speech over the agent
 	// into short runs; together they are the barge-in).
 	voiced time.Duration
+	// span is the turn's trace span; the response answering it ends it.
+	span trace.Span
 }
 
 // text is the turn's words so far.
@@ -194,6 +198,7 @@ func (t *userTurn) cancel(s *Session) {
 	for _, u := range t.segs {
 		u.cancel()
 	}
+	t.endSpan(turnDropped)
 	s.dropPreemptive(t)
 }
 
@@ -209,7 +214,7 @@ func (s *Session) beginSegment(ctx context.Context, pre []audio.Frame) *userTurn
 			}
 			s.finishing = t
 		}
-		t = &userTurn{overAgent: s.resp != nil}
+		t = &userTurn{overAgent: s.resp != nil, span: s.startTurnSpan(ctx, turnSpoken)}
 		s.uturn = t
 	} else {
 		t.waiting = false
@@ -301,12 +306,15 @@ func (s *Session) answerTurn(ctx context.Context, t *userTurn) {
 	}
 	text := t.text()
 	s.send(TranscriptFinal{Text: text})
+	s.recordUserText(t.span, text)
 	if t.manual {
+		t.endSpan(turnCommitted)
 		s.dropPreemptive(t)
 		s.manualFinal(ctx, text)
 		return
 	}
 	if text == "" {
+		t.endSpan(turnNoWords)
 		s.dropPreemptive(t)
 		s.settle()
 		return
@@ -317,7 +325,7 @@ func (s *Session) answerTurn(ctx context.Context, t *userTurn) {
 	}
 	pre := s.takePreemptive(t, text)
 	s.interrupt(ReasonNewInput)
-	s.startResponse(ctx, text, turnTimes{
+	s.startResponse(withTurn(ctx, t.span), text, turnTimes{
 		speechEnd: t.speechEndAt, sttFinal: final, endpointDelay: t.delay, decision: t.verdict.Decision,
 	}, pre)
 }
