@@ -311,7 +311,10 @@ func TestTurnTakingOffline(t *testing.T) {
 		te, i := lc.until(from, "turn.ended")
 		assert.Equal(t, "complete", te.DecisionF)
 		require.NotNil(t, te.EndpointDelayMS)
-		assert.LessOrEqual(t, *te.EndpointDelayMS, 300.0, "endpoint delay")
+		// The short wait (turn.complete_delay 250 ms) and not the long one
+		// (incomplete_delay 1.2 s): a loaded machine's late final adds to
+		// it (320 ms seen in CI), so the bound sits between the two.
+		assert.Less(t, *te.EndpointDelayMS, 600.0, "endpoint delay: the short wait")
 		m, _ := lc.until(i, "metrics")
 		require.NotNil(t, m.EndpointDelayMS)
 		require.NotNil(t, m.VoiceToVoice)
