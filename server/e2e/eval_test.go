@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -150,4 +151,40 @@ type junit struct {
 			} `xml:"failure"`
 		} `xml:"testcase"`
 	} `xml:"testsuite"`
+}
+
+// TestEvalReplaysRecording: a call recorded by the server (recording.*,
+// opt_out) is replayed as a scenario — the user channel becomes the input
+// — and the agent answers the replayed question as it did the first time.
+func TestEvalReplaysRecording(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: builds and runs the server and plugins")
+	}
+	binDir := bins.get(t)
+	recDir := t.TempDir()
+	srv := startServer(t, binDir, "PARLEY_RECORDING__ENABLED=true", "PARLEY_RECORDING__DIR="+recDir, "PARLEY_RECORDING__DEFAULT=opt_out")
+	offline := evalLayers(t, binDir)[1]
+	dir := t.TempDir()
+	first := filepath.Join(dir, "first.yaml")
+	require.NoError(t, os.WriteFile(first, []byte("turns:\n  - say: what is seven times six\n    expect: {reply: {contains: [\"42\"]}}\n"), 0o600))
+	code, out := runEval(t, binDir, "--url", "http://"+srv.addr, "--tts-config", offline, first)
+	require.Equal(t, 0, code, out)
+
+	var wav string
+	require.Eventually(t, func() bool {
+		found, _ := filepath.Glob(filepath.Join(recDir, "*.wav"))
+		if len(found) != 1 {
+			return false
+		}
+		log, err := os.ReadFile(strings.TrimSuffix(found[0], ".wav") + ".jsonl")
+		wav = found[0]
+		return err == nil && strings.Contains(string(log), `"recording.ended"`)
+	}, 10*time.Second, 50*time.Millisecond, "the eval's call is recorded and closed")
+
+	replay := filepath.Join(dir, "replay.yaml")
+	require.NoError(t, os.WriteFile(replay, []byte("replay: "+wav+"\nturns:\n  - expect: {transcript: {contains: [seven]}, reply: {contains: [\"42\"]}}\n"), 0o600))
+	code, out = runEval(t, binDir, "--url", "http://"+srv.addr, replay)
+	t.Logf("replay:\n%s", out)
+	require.Equal(t, 0, code, "the replayed question is answered again")
+	assert.Contains(t, out, "PASS  replay")
 }

@@ -7,9 +7,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/parleyhq/parley/sdk"
 	"github.com/parleyhq/parley/server/internal/audio"
+	"github.com/parleyhq/parley/server/internal/recording"
 )
 
 // Speaker renders text as 16 kHz mono PCM16: the voice of `say` turns.
@@ -27,6 +30,9 @@ const maxTurnAudio = 60 * audio.SampleRate
 // loadAudio reads the scenario's WAV turns (paths relative to dir) and
 // converts them to 16 kHz.
 func (sc *Scenario) loadAudio(dir string) error {
+	if sc.Replay != "" {
+		return sc.loadReplay(dir)
+	}
 	for i := range sc.Turns {
 		t := &sc.Turns[i]
 		if t.WAV == "" {
@@ -136,4 +142,46 @@ func (s TTSSpeaker) Speak(ctx context.Context, text string) ([]int16, error) {
 		return nil, fmt.Errorf("tts: no audio for %q", text)
 	}
 	return to16k(out, rate)
+}
+
+// replayPreRoll is the user audio replayed before a recorded turn's
+// vad.speech_started (which the server sends vad.min_speech after the
+// onset, and the VAD needs some silence before speech).
+const replayPreRoll = 500 * time.Millisecond
+
+// loadReplay makes the turns from a recording: each recorded turn's user
+// audio, from just before its speech started to its turn.ended.
+func (sc *Scenario) loadReplay(dir string) error {
+	path := sc.Replay
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(dir, path)
+	}
+	wav, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("replay: %w", err)
+	}
+	defer wav.Close()
+	log, err := os.Open(strings.TrimSuffix(path, recording.WAVExt) + recording.LogExt)
+	if err != nil {
+		return fmt.Errorf("replay: %w", err)
+	}
+	defer log.Close()
+	rec, err := recording.Read(wav, log)
+	if err != nil {
+		return fmt.Errorf("replay %s: %w", sc.Replay, err)
+	}
+	if len(rec.Turns) == 0 {
+		return fmt.Errorf("replay %s: the recording holds no spoken user turn", sc.Replay)
+	}
+	if len(sc.Turns) > len(rec.Turns) {
+		return fmt.Errorf("replay %s: %d turns expected, the recording has %d", sc.Replay, len(sc.Turns), len(rec.Turns))
+	}
+	turns := make([]Turn, len(rec.Turns))
+	copy(turns, sc.Turns)
+	for i, rt := range rec.Turns {
+		turns[i].audio = rec.UserPCM(rt.Start-replayPreRoll, rt.End)
+		turns[i].replayed = rt.Transcript
+	}
+	sc.Turns = turns
+	return nil
 }

@@ -41,7 +41,12 @@ type Scenario struct {
 	// their calls by name (a turn's own ToolResults win).
 	Tools       []ClientTool   `yaml:"tools"`
 	ToolResults map[string]any `yaml:"tool_results"`
-	Turns       []Turn         `yaml:"turns"`
+	// Replay takes the user turns from a call recording (the path of its
+	// .wav, relative to the scenario file; the .jsonl beside it gives the
+	// turns): each turn's stretch of the user channel is spoken in turn.
+	// Turns then give only expectations, by index, and may be fewer.
+	Replay string `yaml:"replay"`
+	Turns  []Turn `yaml:"turns"`
 
 	// File is where the scenario was read from.
 	File string `yaml:"-"`
@@ -61,7 +66,8 @@ type ClientTool struct {
 	Parameters  map[string]any `yaml:"parameters" json:"parameters,omitempty"`
 }
 
-// Turn is one user turn: exactly one of Say, WAV and Text.
+// Turn is one user turn: exactly one of Say, WAV and Text (none in a
+// replayed scenario).
 type Turn struct {
 	// Say is spoken by the eval's TTS plugin at 16 kHz.
 	Say string `yaml:"say"`
@@ -78,7 +84,8 @@ type Turn struct {
 	ToolResults map[string]any `yaml:"tool_results"`
 	Expect      Expect         `yaml:"expect"`
 
-	audio []int16 // the samples to send, loaded before the run
+	audio    []int16 // the samples to send, loaded before the run
+	replayed string  // a replayed turn's transcript in the recording
 }
 
 // Expect is what a turn must produce. Every field is optional; an error
@@ -138,8 +145,8 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 }
 
 // Load reads the scenarios at paths: files, or folders whose .yaml/.yml
-// files are read in name order (sub-folders included). WAV files are read
-// too, so a missing one fails here, not mid-run.
+// files are read in name order (sub-folders included). WAV files and
+// recordings are read too, so a missing one fails here, not mid-run.
 func Load(paths ...string) ([]*Scenario, error) {
 	var files []string
 	for _, p := range paths {
@@ -220,7 +227,7 @@ func Parse(data []byte) (*Scenario, error) {
 }
 
 func (sc *Scenario) check() error {
-	if len(sc.Turns) == 0 {
+	if len(sc.Turns) == 0 && sc.Replay == "" {
 		return errors.New("turns: at least one turn is needed")
 	}
 	for _, tool := range sc.Tools {
@@ -238,7 +245,9 @@ func (sc *Scenario) check() error {
 			}
 		}
 		switch {
-		case inputs != 1:
+		case sc.Replay != "" && (inputs > 0 || t.InterruptAfter > 0):
+			return fmt.Errorf("%s: a replayed scenario takes its turns from the recording: give only expect (and timeout)", field)
+		case sc.Replay == "" && inputs != 1:
 			return fmt.Errorf("%s: exactly one of say, wav and text is needed", field)
 		case i == 0 && t.InterruptAfter > 0:
 			return fmt.Errorf("%s.interrupt_after: the first turn has no reply to interrupt", field)
@@ -278,5 +287,5 @@ func (t *Turn) input() string {
 	case t.Text != "":
 		return "text: " + t.Text
 	}
-	return ""
+	return fmt.Sprintf("replayed: %q", t.replayed)
 }

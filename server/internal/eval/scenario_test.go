@@ -248,3 +248,23 @@ func TestVoiceURL(t *testing.T) {
 	_, err := voiceURL("ftp://x")
 	assert.ErrorIs(t, err, ErrBadURL)
 }
+
+func TestReplayScenarioRules(t *testing.T) {
+	sch := schema(t)
+	ok := "replay: rec.wav\nturns: [{expect: {reply: {contains: [hi]}}}]\n"
+	_, err := Parse([]byte(ok))
+	require.NoError(t, err)
+	assert.NoError(t, sch.Validate(asJSON(t, []byte(ok))))
+	_, err = Parse([]byte("replay: rec.wav\n"))
+	assert.NoError(t, err, "expectations are optional")
+	bad := "replay: rec.wav\nturns: [{say: hi}]\n"
+	_, err = Parse([]byte(bad))
+	assert.ErrorContains(t, err, "takes its turns from the recording")
+	assert.Error(t, sch.Validate(asJSON(t, []byte(bad))))
+
+	dir := t.TempDir()
+	path := filepath.Join(dir, "r.yaml")
+	require.NoError(t, os.WriteFile(path, []byte("replay: missing.wav\n"), 0o600))
+	_, err = LoadFile(path)
+	assert.ErrorContains(t, err, "replay")
+}
