@@ -301,6 +301,14 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	if cfg.Plugins.Reload.Watch {
 		g.Go(func() error { return watchFiles(gctx, a.paths, reloadDebounce, reload, a.logger) })
 	}
+	if addr := cfg.Telemetry.PprofAddr; addr != "" {
+		var lc net.ListenConfig
+		pln, err := lc.Listen(runCtx, "tcp", addr)
+		if err != nil {
+			return fmt.Errorf("telemetry.pprof_addr: %w", err)
+		}
+		g.Go(func() error { return telemetry.ServePprof(gctx, pln, a.logger) })
+	}
 	g.Go(func() error {
 		a.logger.Info("parley listening", "addr", ln.Addr().String(), "tls", certs != nil, "version", a.version.Version)
 		if cfg.OpenToAnyone() {

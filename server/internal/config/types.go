@@ -525,6 +525,9 @@ type Telemetry struct {
 	MemorySampleInterval time.Duration `koanf:"memory_sample_interval"`
 	// Tracing configures OpenTelemetry traces (tracing.go).
 	Tracing Tracing `koanf:"tracing"`
+	// PprofAddr, when set, serves Go's net/http/pprof profiles on this
+	// loopback address (a listener of its own, never on http.addr).
+	PprofAddr string `koanf:"pprof_addr"`
 }
 
 // RecordingDefault is which sessions are recorded when neither the

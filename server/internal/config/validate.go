@@ -481,6 +481,9 @@ func (c *Config) validateRest(v *validator) {
 	v.positive("telemetry.memory_sample_interval", c.Telemetry.MemorySampleInterval)
 	c.validateTracing(v)
 	c.validateRecording(v)
+	if a := c.Telemetry.PprofAddr; a != "" && !IsLoopbackAddr(a) {
+		v.fail("telemetry.pprof_addr", a, "must be a loopback host:port (profiles show the server's internals; reach them over SSH)")
+	}
 }
 
 func (c *Config) validateRecording(v *validator) {
