@@ -38,15 +38,17 @@ func ReadMessages(ctx context.Context, c *websocket.Conn, lim Limits, clk clock.
 	}
 	limit := lim.MaxMessageBytes
 	dropping := false
+	hint := 0 // the last message's size: audio frames repeat it
 	for {
 		typ, rd, err := c.Reader(ctx)
 		if err != nil {
 			return
 		}
-		data, err := io.ReadAll(io.LimitReader(rd, limit+1))
+		data, err := readMessage(rd, limit+1, hint)
 		if err != nil {
 			return
 		}
+		hint = len(data)
 		if dropping {
 			if _, err := io.Copy(io.Discard, rd); err != nil {
 				return
@@ -71,6 +73,30 @@ func ReadMessages(ctx context.Context, c *websocket.Conn, lim Limits, clk clock.
 			dropping = true // the session ended: drain until the close handshake
 		}
 	}
+}
+
+// readMessage reads a message of at most max bytes into one buffer sized
+// for hint bytes (plus one, to see the end without growing): a stream of
+// same-size audio frames costs one allocation each, where io.ReadAll's
+// growth from 512 bytes cost two or three. The buffer is the caller's to
+// keep (the session holds audio until its loop takes it).
+func readMessage(rd io.Reader, limit int64, hint int) ([]byte, error) {
+	buf := make([]byte, 0, min(int64(hint)+1, limit))
+	for int64(len(buf)) < limit {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)] // grow (append's policy)
+		}
+		free := buf[len(buf):int(min(int64(cap(buf)), limit))]
+		n, err := rd.Read(free)
+		buf = buf[:len(buf)+n]
+		if errors.Is(err, io.EOF) {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return buf, nil
 }
 
 // KeepAlive pings the client every interval until the session ends; a
