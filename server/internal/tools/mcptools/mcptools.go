@@ -294,6 +294,16 @@ func (s *Server) Call(ctx context.Context, call sdk.ToolCall) (tools.Result, err
 			return err
 		}
 		res, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: remote, Arguments: args})
+		if err != nil && s.cfg.Command != "" && lostTransport(err) && ctx.Err() == nil {
+			// A local server that exited (crashed, killed) before its
+			// connection was known lost: the call never reached a live
+			// process, so it is started again and the call made once more.
+			s.drop(cs)
+			if cs, err = s.connection(ctx); err != nil {
+				return err
+			}
+			res, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: remote, Arguments: args})
+		}
 		switch {
 		case callerError(err):
 			// The server answered that the request was wrong (unknown
@@ -340,6 +350,28 @@ const (
 	// could not deliver (the server unreachable).
 	codeRejected = -32005
 )
+
+// lostTransport reports whether a call failed for want of a connection
+// (the transport closed or could not deliver), not with an answer of the
+// server or for want of time.
+func lostTransport(err error) bool {
+	var we *jsonrpc.Error
+	if errors.As(err, &we) {
+		return we.Code == codeRejected
+	}
+	return !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)
+}
+
+// drop forgets a connection found dead, so the next use reconnects.
+func (s *Server) drop(cs *mcp.ClientSession) {
+	s.mu.Lock()
+	if s.session == cs {
+		s.session = nil
+	}
+	s.mu.Unlock()
+	s.logger.Warn("MCP server connection lost during a call; starting it again")
+	_ = cs.Close()
+}
 
 // callerError reports whether err is the server's answer that the request
 // was wrong, rather than a failure to reach it or of the server itself.
