@@ -3,7 +3,7 @@
 //	parley [--config FILE]...           serve (default configs/parley.yaml); SIGHUP reloads
 //	parley config check [FILE...]       validate a configuration and exit
 //	parley config print [--config F]... print the effective configuration, secrets redacted
-//	parley loadtest [flags]             simulated callers on /ws/voice; see --help
+//	parley loadtest [flags]             simulated callers on /ws/voice or WebRTC; see --help
 //	parley eval [flags] PATH...         scripted conversations checked against expectations; see --help
 //
 // Several files layer, lowest first (config.MergeRule): a base file and
