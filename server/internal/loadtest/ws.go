@@ -14,6 +14,21 @@ import (
 	"github.com/parleyhq/parley/server/internal/protocol/parleyv1"
 )
 
+// Wire settings of a /ws/voice caller.
+const (
+	// outputRate is the agent audio rate the caller asks for.
+	outputRate = audio.SampleRate
+	// readLimit bounds one message from the server.
+	readLimit = 1 << 20
+	// closeReason is sent when the run ends a caller.
+	closeReason = "load test over"
+	// bytesPerSample of PCM16.
+	bytesPerSample = 2
+)
+
+// sessionUpdate asks for 16 kHz PCM both ways.
+const sessionUpdate = `{"type":"` + parleyv1.TypeSessionUpdate + `","input_sample_rate":16000,"output_sample_rate":16000}`
+
 // wsTransport is /ws/voice: 16 kHz PCM16 both ways in binary messages.
 type wsTransport struct {
 	cfg *Config
