@@ -3,7 +3,7 @@
 //	parley [--config FILE]...           serve (default configs/parley.yaml); SIGHUP reloads
 //	parley config check [FILE...]       validate a configuration and exit
 //	parley config print [--config F]... print the effective configuration, secrets redacted
-//	parley loadtest [flags]             simulated callers on /ws/voice; see --help
+//	parley loadtest [flags]             simulated callers on /ws/voice or WebRTC; see --help
 //	parley eval [flags] PATH...         scripted conversations checked against expectations; see --help
 //
 // Several files layer, lowest first (config.MergeRule): a base file and
@@ -193,7 +193,8 @@ func loadtestCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("parley loadtest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg := loadtest.Config{}
-	fs.StringVar(&cfg.URL, "url", loadtest.DefaultURL, "server base URL; callers use its /ws/voice")
+	fs.StringVar(&cfg.URL, "url", loadtest.DefaultURL, "server base URL; callers use its /ws/voice or /v1/webrtc/offer")
+	fs.StringVar(&cfg.Transport, "transport", loadtest.DefaultTransport, "callers' transport: ws (/ws/voice) or webrtc (Opus over a pion peer connection)")
 	fs.StringVar(&cfg.Token, "token", "", "API key or client token (sent as Authorization: Bearer)")
 	fs.BoolVar(&cfg.AllowRemote, "allow-remote", false, "allow a target that is not loopback")
 	wav := fs.String("wav", "", "question to speak: a 16 kHz PCM16 WAV (default: 1.3 s of generated voiced speech)")

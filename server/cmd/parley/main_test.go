@@ -160,6 +160,7 @@ func TestLoadtestCommand(t *testing.T) {
 	assert.Contains(t, errOut.String(), "--sessions")
 	errOut.Reset()
 	assert.Equal(t, exitUsage, run([]string{"loadtest", "--pid", "x"}, &out, &errOut))
+	assert.Equal(t, exitUsage, run([]string{"loadtest", "--transport", "sip"}, &out, &errOut))
 	assert.Equal(t, exitUsage, run([]string{"loadtest", "--wav", filepath.Join(t.TempDir(), "none.wav")}, &out, &errOut))
 	errOut.Reset()
 	assert.Equal(t, exitError, run([]string{"loadtest", "--url", "http://192.0.2.10:8080"}, &out, &errOut))

@@ -3,40 +3,23 @@ package loadtest
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net/http"
 	"sync/atomic"
 	"time"
 
-	"github.com/coder/websocket"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/parleyhq/parley/server/internal/audio"
 	"github.com/parleyhq/parley/server/internal/protocol/parleyv1"
 )
 
-// Wire settings of a simulated caller.
-const (
-	// outputRate is the agent audio rate the caller asks for.
-	outputRate = audio.SampleRate
-	// readLimit bounds one message from the server.
-	readLimit = 1 << 20
-	// closeReason is sent when the run ends a caller.
-	closeReason = "load test over"
-	// bytesPerSample of PCM16.
-	bytesPerSample = 2
-)
-
-// sessionUpdate asks for 16 kHz PCM both ways.
-const sessionUpdate = `{"type":"` + parleyv1.TypeSessionUpdate + `","input_sample_rate":16000,"output_sample_rate":16000}`
-
-// caller is one simulated user on /ws/voice.
+// caller is one simulated user on one transport.
 type caller struct {
-	cfg *Config
-	url string
-	col *collector
-	st  turnState
+	cfg    *Config
+	tr     transport
+	frames *frames
+	col    *collector
+	st     turnState
 	// stopping is set once the run told the caller to hang up.
 	stopping atomic.Bool
 }
@@ -44,12 +27,12 @@ type caller struct {
 // run dials, talks until stop is closed (nil) or the session breaks
 // (the error), and hangs up. ctx bounds everything.
 func (c *caller) run(ctx context.Context, stop <-chan struct{}) error {
-	conn, err := c.dial(ctx)
+	conn, err := c.tr.dial(ctx)
 	if err != nil {
 		c.col.sessionFailed(err)
 		return err
 	}
-	defer func() { _ = conn.CloseNow() }()
+	defer conn.closeNow()
 	c.col.sessionUp(&c.st)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return c.read(gctx, conn) })
@@ -60,43 +43,6 @@ func (c *caller) run(ctx context.Context, stop <-chan struct{}) error {
 	}
 	c.col.sessionDown(&c.st, err)
 	return err
-}
-
-func (c *caller) dial(ctx context.Context) (*websocket.Conn, error) {
-	opts := &websocket.DialOptions{Subprotocols: []string{parleyv1.Version}}
-	if c.cfg.Token != "" {
-		opts.HTTPHeader = http.Header{"Authorization": []string{"Bearer " + c.cfg.Token}}
-	}
-	hctx, cancel := context.WithTimeout(ctx, c.cfg.TurnTimeout)
-	defer cancel()
-	conn, resp, err := websocket.Dial(hctx, c.url, opts)
-	if resp != nil && resp.Body != nil {
-		_ = resp.Body.Close()
-	}
-	if err != nil {
-		if resp != nil {
-			return nil, fmt.Errorf("dial: HTTP %d: %w", resp.StatusCode, err)
-		}
-		return nil, fmt.Errorf("dial: %w", err)
-	}
-	conn.SetReadLimit(readLimit)
-	_, hello, err := conn.Read(hctx)
-	if err != nil {
-		_ = conn.CloseNow()
-		return nil, fmt.Errorf("handshake: %w", err)
-	}
-	var ev struct {
-		Type string `json:"type"`
-	}
-	if err := json.Unmarshal(hello, &ev); err != nil || ev.Type != parleyv1.TypeConnectionEstablished {
-		_ = conn.CloseNow()
-		return nil, fmt.Errorf("%w: %.200s", ErrHandshake, hello)
-	}
-	if err := conn.Write(hctx, websocket.MessageText, []byte(sessionUpdate)); err != nil {
-		_ = conn.CloseNow()
-		return nil, fmt.Errorf("session.update: %w", err)
-	}
-	return conn, nil
 }
 
 // phase is where a caller is in its question cycle.
@@ -112,30 +58,24 @@ const (
 // the first, and every frame due is sent at each tick (a tick that came
 // late sends the frames it owes at once). A frame sent more than one frame
 // duration after it was due is late (the client fell behind, not the server).
-func (c *caller) send(ctx context.Context, conn *websocket.Conn, stop <-chan struct{}) error {
+func (c *caller) send(ctx context.Context, conn voiceConn, stop <-chan struct{}) error {
 	tick := time.NewTicker(audio.FrameDuration)
 	defer tick.Stop()
-	silence := make([]int16, audio.FrameSamples)
-	speech := c.cfg.Speech
+	question := c.frames.question
 	gapFrames := int(c.cfg.Gap / audio.FrameDuration)
-	buf := make([]byte, 0, audio.FrameBytes)
 	ph, pos, paused := speaking, 0, 0
 	start := time.Now()
 	for n := 0; ; {
 		now := time.Now()
 		due := int(now.Sub(start) / audio.FrameDuration)
 		for ; n <= due; n++ {
-			chunk := silence
+			frame := c.frames.silence
 			if ph == speaking {
-				chunk = speech[pos:min(pos+audio.FrameSamples, len(speech))]
-				pos += len(chunk)
+				frame = question[pos]
+				pos++
 			}
-			buf = audio.EncodePCM16LE(buf[:0], chunk)
-			if len(chunk) < audio.FrameSamples {
-				buf = append(buf, make([]byte, (audio.FrameSamples-len(chunk))*bytesPerSample)...)
-			}
-			if err := conn.Write(ctx, websocket.MessageBinary, buf); err != nil {
-				return fmt.Errorf("send audio: %w", err)
+			if err := conn.send(ctx, frame); err != nil {
+				return err
 			}
 			c.col.clientFrames.Add(1)
 			if now.Sub(start.Add(time.Duration(n)*audio.FrameDuration)) > audio.FrameDuration {
@@ -143,7 +83,7 @@ func (c *caller) send(ctx context.Context, conn *websocket.Conn, stop <-chan str
 			}
 			switch ph {
 			case speaking:
-				if pos >= len(speech) {
+				if pos >= len(question) {
 					c.st.ask(time.Now())
 					ph = waiting
 				}
@@ -173,10 +113,7 @@ func (c *caller) send(ctx context.Context, conn *websocket.Conn, stop <-chan str
 			return ctx.Err()
 		case <-stop:
 			c.stopping.Store(true)
-			if err := conn.Close(websocket.StatusNormalClosure, closeReason); err != nil {
-				return fmt.Errorf("close: %w", err)
-			}
-			return nil
+			return conn.hangUp()
 		case <-tick.C:
 		}
 	}
@@ -196,6 +133,8 @@ type serverEvent struct {
 // that moment is late (the listener heard a gap); playout restarts from
 // it, so one stall counts once.
 type playout struct {
+	// margin is the slack past the playout time (transport.lateMargin).
+	margin time.Duration
 	on     bool
 	anchor time.Time
 	media  time.Duration
@@ -207,7 +146,7 @@ func (p *playout) frame(t time.Time, d time.Duration) bool {
 		p.on, p.anchor, p.media = true, t, d
 		return false
 	}
-	late := t.Sub(p.anchor.Add(p.media)) > audio.FrameDuration
+	late := t.Sub(p.anchor.Add(p.media)) > p.margin
 	if late {
 		p.anchor, p.media = t, 0
 	}
@@ -216,28 +155,23 @@ func (p *playout) frame(t time.Time, d time.Duration) bool {
 }
 
 // read handles server messages until the connection ends.
-func (c *caller) read(ctx context.Context, conn *websocket.Conn) error {
-	var po playout
+func (c *caller) read(ctx context.Context, conn voiceConn) error {
+	po := playout{margin: c.tr.lateMargin()}
 	for {
-		typ, data, err := conn.Read(ctx)
+		m, err := conn.recv(ctx)
 		if err != nil {
 			if c.stopping.Load() {
 				return nil
 			}
-			var ce websocket.CloseError
-			if errors.As(err, &ce) {
-				return fmt.Errorf("closed by server: %d %s: %w", ce.Code, ce.Reason, err)
-			}
-			return fmt.Errorf("read: %w", err)
+			return err
 		}
-		now := time.Now()
-		if typ == websocket.MessageBinary {
+		now, data := m.at, m.data
+		if m.audio {
 			if r, ok := c.st.audio(now); ok {
 				c.col.addTurn(r)
 			}
 			c.col.serverFrames.Add(1)
-			d := time.Duration(len(data)/bytesPerSample) * time.Second / outputRate
-			if po.frame(now, d) {
+			if po.frame(now, m.d) {
 				c.col.serverLate.Add(1)
 			}
 			continue

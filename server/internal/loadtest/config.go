@@ -29,6 +29,7 @@ const (
 // Defaults the command line starts from.
 const (
 	DefaultURL          = "http://127.0.0.1:8080"
+	DefaultTransport    = TransportWS
 	DefaultSessions     = 10
 	DefaultDuration     = 60 * time.Second
 	DefaultGap          = 3 * time.Second
@@ -48,8 +49,10 @@ const (
 // Config is one load test.
 type Config struct {
 	// URL is the server's base URL (http or https); callers connect to
-	// its /ws/voice.
+	// its /ws/voice, or post WebRTC offers to its /v1/webrtc/offer.
 	URL string
+	// Transport is TransportWS (the default when empty) or TransportWebRTC.
+	Transport string
 	// Token is an API key or client token, sent as Authorization: Bearer.
 	Token string
 	// AllowRemote allows a target that is not loopback.
@@ -105,7 +108,11 @@ func (c *Config) Validate() error {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
 		return invalid("url", c.URL, "want http://host:port or https://host:port")
 	}
+	if c.Transport == "" {
+		c.Transport = TransportWS
+	}
 	checks := []check{
+		{"transport", c.Transport, c.Transport != TransportWS && c.Transport != TransportWebRTC, "want ws or webrtc"},
 		{"wav", len(c.Speech), len(c.Speech) == 0 || len(c.Speech) > int(maxSpeech/time.Millisecond)*samplesPerMS, "want 20 ms to 1 min of audio"},
 		{"sessions", c.Sessions, c.Sessions < 1 || c.Sessions > MaxSessions, fmt.Sprintf("want 1 to %d", MaxSessions)},
 		{"gap", c.Gap, c.Gap < 0 || c.Gap > maxGap, "want 0 to 1m"},

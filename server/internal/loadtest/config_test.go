@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/parleyhq/parley/server/internal/audio"
 )
 
 func TestValidate(t *testing.T) {
@@ -34,6 +36,8 @@ func TestValidate(t *testing.T) {
 		{"ramp ceiling", func(c *Config) { c.Ramp, c.MaxSessions = true, MaxSessions+1 }, "--max-sessions"},
 		{"bad pid", func(c *Config) { c.PIDs = []int{-3} }, "--pid"},
 		{"late over 1", func(c *Config) { c.MaxLate = 2 }, "--max-late"},
+		{"webrtc", func(c *Config) { c.Transport = TransportWebRTC }, ""},
+		{"unknown transport", func(c *Config) { c.Transport = "sip" }, "--transport"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -54,6 +58,20 @@ func TestValidate(t *testing.T) {
 	require.NoError(t, c.Validate())
 	assert.Equal(t, DefaultRampMaxP99, c.MaxP99, "a ramp without thresholds gets the defaults")
 	assert.InDelta(t, DefaultRampMaxLate, c.MaxLate, 1e-12)
+	assert.Equal(t, TransportWS, c.Transport, "ws by default")
+}
+
+// TestOpusFrames: the question becomes one 20 ms Opus packet per 20 ms of
+// audio (rounded up), and silence one packet.
+func TestOpusFrames(t *testing.T) {
+	q := Question()
+	f, err := opusFrames(q)
+	require.NoError(t, err)
+	assert.Len(t, f.question, (len(q)+audio.FrameSamples-1)/audio.FrameSamples)
+	assert.NotEmpty(t, f.silence)
+	for _, p := range f.question {
+		assert.NotEmpty(t, p)
+	}
 }
 
 func TestQuestion(t *testing.T) {

@@ -1,5 +1,5 @@
 // Package loadtest is `parley loadtest`: simulated callers on /ws/voice
-// that speak a question at real time, wait for the agent's answer, pause,
+// or WebRTC that speak a question at real time, wait for the agent's answer, pause,
 // and ask again, while it measures voice-to-voice latency, late frames on
 // both sides and the CPU and memory of the client and of chosen processes
 // (the server, its plugins). A run holds N callers for a duration; a ramp
@@ -49,14 +49,14 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 	if err := CheckTarget(ctx, cfg.URL, cfg.AllowRemote, net.DefaultResolver); err != nil {
 		return nil, err
 	}
-	u, err := voiceURL(cfg.URL)
+	tr, fr, err := newTransport(&cfg)
 	if err != nil {
 		return nil, err
 	}
 	if progress == nil {
 		progress = io.Discard
 	}
-	e := &engine{cfg: &cfg, url: u, col: &collector{}, progress: progress, stop: make(chan struct{})}
+	e := &engine{cfg: &cfg, tr: tr, frames: &fr, col: &collector{}, progress: progress, stop: make(chan struct{})}
 	base, err := e.sampleProcs()
 	if err != nil {
 		return nil, err
@@ -67,7 +67,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 	var gctx context.Context
 	e.g, gctx = errgroup.WithContext(callerCtx)
 	rep := &Report{
-		Mode: ModeRun, URL: cfg.URL, Transport: "ws",
+		Mode: ModeRun, URL: cfg.URL, Transport: cfg.Transport,
 		SpeechSeconds: float64(len(cfg.Speech)) / float64(samplesPerMS) / 1e3,
 		GapSeconds:    cfg.Gap.Seconds(), StaggerSeconds: cfg.Stagger.Seconds(),
 		MaxP99MS: ms(cfg.MaxP99), MaxLate: cfg.MaxLate,
@@ -103,7 +103,8 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 // engine runs callers and measures windows.
 type engine struct {
 	cfg      *Config
-	url      string
+	tr       transport
+	frames   *frames
 	col      *collector
 	progress io.Writer
 	stop     chan struct{}
@@ -128,7 +129,7 @@ func (e *engine) add(ctx context.Context, n int) {
 					return nil
 				}
 			}
-			c := &caller{cfg: e.cfg, url: e.url, col: e.col}
+			c := &caller{cfg: e.cfg, tr: e.tr, frames: e.frames, col: e.col}
 			_ = c.run(ctx, e.stop)
 			return nil
 		})

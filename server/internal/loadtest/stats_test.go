@@ -59,7 +59,7 @@ func TestSummarise(t *testing.T) {
 func TestPlayout(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	const f = 20 * time.Millisecond
-	var p playout
+	p := playout{margin: f}
 	at := func(d time.Duration) bool { return p.frame(t0.Add(d), f) }
 	assert.False(t, at(0), "first frame")
 	assert.False(t, at(20*time.Millisecond))
@@ -71,6 +71,12 @@ func TestPlayout(t *testing.T) {
 	assert.False(t, at(240*time.Millisecond))
 	p.on = false // a new response
 	assert.False(t, at(time.Second))
+
+	// WebRTC allows a frame plus rtcJitterMargin.
+	p = playout{margin: (&rtcTransport{}).lateMargin()}
+	assert.False(t, at(0))
+	assert.False(t, at(55*time.Millisecond), "due at 20 ms, 35 ms late is within a frame and the jitter margin")
+	assert.True(t, at(120*time.Millisecond), "due at 75 ms: 45 ms late")
 }
 
 // TestTurnState: a question is answered by its first audio frame (later
