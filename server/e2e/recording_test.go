@@ -191,6 +191,16 @@ func TestRecordingSurvivesCrashesE2E(t *testing.T) {
 		tr := speak(ctx, t, rc.c, question) // several seconds: the header was rewritten since
 		_, ok := tr.first("response.done")
 		require.True(t, ok, "a whole turn: %+v", tr.events)
+		// The microphone goes on (silence) past the writer's hold-back and
+		// flush (1 s each), as a live call does, so the reply is on disk:
+		// a SIGKILL loses only the last second or so.
+		silence := make([]byte, 2*audio.FrameSamples)
+		tick := time.NewTicker(audio.FrameDuration)
+		for range 150 { // 3 s
+			<-tick.C
+			require.NoError(t, rc.c.Write(ctx, websocket.MessageBinary, silence))
+		}
+		tick.Stop()
 		require.NoError(t, syscall.Kill(-srv.cmd.Process.Pid, syscall.SIGKILL), "SIGKILL to Parley's process group")
 		<-srv.exited
 		_ = srv.cmd.Wait()
