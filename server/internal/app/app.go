@@ -44,7 +44,7 @@ import (
 
 // Routes served by the app (besides the probes httpapi serves).
 const (
-	PathVoiceWS = "/ws/voice"
+	PathVoiceWS = parleyv1.Path
 	PathPlugins = "/v1/plugins"
 )
 

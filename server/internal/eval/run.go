@@ -2,16 +2,15 @@ package eval
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/coder/websocket"
 
 	"github.com/parleyhq/parley/server/internal/audio"
+	"github.com/parleyhq/parley/server/internal/protocol/parleyv1"
 )
 
 // Defaults of a Runner.
@@ -38,33 +37,13 @@ type Runner struct {
 }
 
 // ErrBadURL is returned for a URL that is not http(s) or ws(s).
-var ErrBadURL = errors.New("eval: the server URL must be http(s):// or ws(s)://")
-
-// voiceURL turns a base URL into its /ws/voice address.
-func voiceURL(base string) (string, error) {
-	u, err := url.Parse(base)
-	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrBadURL, err)
-	}
-	switch u.Scheme {
-	case "http", "ws":
-		u.Scheme = "ws"
-	case "https", "wss":
-		u.Scheme = "wss"
-	default:
-		return "", fmt.Errorf("%w: %q", ErrBadURL, base)
-	}
-	if u.Path == "" || u.Path == "/" {
-		u.Path = "/ws/voice"
-	}
-	return u.String(), nil
-}
+var ErrBadURL = parleyv1.ErrBadURL
 
 // Run runs the scenarios one after another, each in its own session, and
 // reports them all. An error means none could run (a bad URL, a failed
 // TTS); a scenario that fails is in the report.
 func (r *Runner) Run(ctx context.Context, scenarios []*Scenario) (*Report, error) {
-	wsURL, err := voiceURL(r.URL)
+	wsURL, err := parleyv1.VoiceURL(r.URL)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/parleyhq/parley/server/internal/protocol/parleyv1"
 )
 
 const shippedDir = "../../../configs/evals"
@@ -241,11 +243,11 @@ func TestVoiceURL(t *testing.T) {
 		"ws://127.0.0.1:9/ws/voice":    "ws://127.0.0.1:9/ws/voice",
 		"wss://h.example/custom/voice": "wss://h.example/custom/voice",
 	} {
-		got, err := voiceURL(in)
+		got, err := parleyv1.VoiceURL(in)
 		require.NoError(t, err)
 		assert.Equal(t, want, got)
 	}
-	_, err := voiceURL("ftp://x")
+	_, err := parleyv1.VoiceURL("ftp://x")
 	assert.ErrorIs(t, err, ErrBadURL)
 }
 

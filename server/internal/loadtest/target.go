@@ -47,23 +47,6 @@ func CheckTarget(ctx context.Context, rawURL string, allowRemote bool, r Resolve
 	return nil
 }
 
-// voiceURL is the /ws/voice WebSocket URL of a base URL.
-func voiceURL(base string) (string, error) {
-	u, err := url.Parse(base)
-	if err != nil {
-		return "", fmt.Errorf("%w: --url %q: %w", ErrInvalidConfig, base, err)
-	}
-	switch u.Scheme {
-	case "https":
-		u.Scheme = "wss"
-	default:
-		u.Scheme = "ws"
-	}
-	u.Path = strings.TrimSuffix(u.Path, "/") + "/ws/voice"
-	u.RawQuery = ""
-	return u.String(), nil
-}
-
 func refuse(host, why string) error {
 	if why != "" {
 		why = " " + why

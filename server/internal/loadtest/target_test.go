@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/parleyhq/parley/server/internal/protocol/parleyv1"
 )
 
 // fakeResolver answers every name with addrs (or err).
@@ -72,7 +74,7 @@ func TestVoiceURL(t *testing.T) {
 		"https://127.0.0.1:8443/":     "wss://127.0.0.1:8443/ws/voice",
 		"http://127.0.0.1:8080/p?x=1": "ws://127.0.0.1:8080/p/ws/voice",
 	} {
-		got, err := voiceURL(in)
+		got, err := parleyv1.VoiceURL(in)
 		require.NoError(t, err)
 		assert.Equal(t, want, got, in)
 	}

@@ -36,9 +36,9 @@ type wsTransport struct {
 }
 
 func newWSTransport(cfg *Config) (transport, frames, error) {
-	u, err := voiceURL(cfg.URL)
+	u, err := parleyv1.VoiceURL(cfg.URL)
 	if err != nil {
-		return nil, frames{}, err
+		return nil, frames{}, fmt.Errorf("%w: --url: %w", ErrInvalidConfig, err)
 	}
 	var f frames
 	for _, c := range chunks(cfg.Speech) {

@@ -84,16 +84,13 @@ func (s *Session) setRecording(on bool) bool {
 	if s.recSink == nil || on == (s.rec != nil) {
 		return true
 	}
-	now := s.m.clock.Now()
 	if !on {
-		s.recSink.h.Store(nil)
-		s.rec.Close(now, EndNormal, true)
-		s.rec = nil
+		s.stopRecording(EndNormal, true)
 		s.log.Info("recording discarded: the client opted out")
 		return true
 	}
 	var rec Recording
-	rec, err := s.m.recorder.Open(s.id, now, func(err error) {
+	rec, err := s.m.recorder.Open(s.id, s.m.clock.Now(), func(err error) {
 		s.postAsync(func(context.Context) { s.recordingFailed(rec, err) })
 	})
 	if err != nil {
@@ -111,9 +108,7 @@ func (s *Session) recordingFailed(rec Recording, err error) {
 	if s.rec == nil || s.rec != rec {
 		return
 	}
-	s.recSink.h.Store(nil)
-	s.rec.Close(s.m.clock.Now(), EndNormal, false)
-	s.rec = nil
+	s.stopRecording(EndNormal, false)
 	s.log.Warn("recording failed; the call goes on", "error", err)
 	s.sendError(CodeRecordingFailed, clientMessage(CodeRecordingFailed), nil)
 }
@@ -136,10 +131,14 @@ func (s *Session) checkRecording(on bool) bool {
 
 // endRecording closes the recording when the session ends.
 func (s *Session) endRecording() {
-	if s.rec == nil {
-		return
+	if s.rec != nil {
+		s.stopRecording(s.endReason, false)
 	}
+}
+
+// stopRecording detaches the recording from the Sink and closes it.
+func (s *Session) stopRecording(reason EndReason, discard bool) {
 	s.recSink.h.Store(nil)
-	s.rec.Close(s.m.clock.Now(), s.endReason, false)
+	s.rec.Close(s.m.clock.Now(), reason, discard)
 	s.rec = nil
 }

@@ -115,7 +115,7 @@ type turnKey struct{}
 // withTurn is ctx with span as the current span and as the turn a
 // response started from it belongs to.
 func withTurn(ctx context.Context, span trace.Span) context.Context {
-	if !recording(span) {
+	if !span.IsRecording() {
 		return ctx
 	}
 	return context.WithValue(trace.ContextWithSpan(ctx, span), turnKey{}, span)
@@ -134,10 +134,6 @@ func (m *Manager) traced() bool { return m.tracing.Tracer != nil }
 
 // off is the span of everything while tracing is off.
 func off() trace.Span { return noop.Span{} }
-
-// recording reports whether span keeps what is set on it (tracing on and
-// the session sampled); the end helpers skip their attributes otherwise.
-func recording(span trace.Span) bool { return span.IsRecording() }
 
 // IPClass is the kind of address ip is — loopback, private (RFC 1918,
 // unique local, link local) or public — so a trace can tell callers
@@ -173,7 +169,7 @@ func (s *Session) startSessionSpan(ctx context.Context) context.Context {
 
 // endSessionSpan ends the session's spans still open and the session's.
 func (s *Session) endSessionSpan() {
-	if !recording(s.span) {
+	if !s.span.IsRecording() {
 		return
 	}
 	for _, t := range []*userTurn{s.uturn, s.finishing} {
@@ -191,7 +187,7 @@ func (s *Session) endSessionSpan() {
 
 // recordEnd notes why the session ended on its span.
 func (s *Session) recordEnd(reason EndReason) {
-	if !recording(s.span) {
+	if !s.span.IsRecording() {
 		return
 	}
 	s.span.SetAttributes(attrEndReason.String(reason.String()))
@@ -199,7 +195,7 @@ func (s *Session) recordEnd(reason EndReason) {
 
 // startTurnSpan starts the span of a user turn, a child of the session's.
 func (s *Session) startTurnSpan(ctx context.Context, source string) trace.Span {
-	if !recording(s.span) {
+	if !s.span.IsRecording() {
 		return off()
 	}
 	_, span := s.m.tracing.Tracer.Start(trace.ContextWithSpan(ctx, s.span), spanTurn, trace.WithAttributes(attrTurnSource.String(source)))
@@ -208,7 +204,7 @@ func (s *Session) startTurnSpan(ctx context.Context, source string) trace.Span {
 
 // endSpan ends the span of a turn that got no response.
 func (t *userTurn) endSpan(outcome string) {
-	if t.span == nil || !recording(t.span) {
+	if t.span == nil || !t.span.IsRecording() {
 		return
 	}
 	for _, u := range t.segs {
@@ -220,7 +216,7 @@ func (t *userTurn) endSpan(outcome string) {
 
 // recordUserText notes the user's words on the turn span.
 func (s *Session) recordUserText(span trace.Span, text string) {
-	if !recording(span) {
+	if !span.IsRecording() {
 		return
 	}
 	span.SetAttributes(attrUserTextLen.Int(len(text)))
@@ -232,7 +228,7 @@ func (s *Session) recordUserText(span trace.Span, text string) {
 // endTurnSpan records the response's measures (ev, its Metrics event) on
 // its turn span and ends it.
 func (s *Session) endTurnSpan(r *response, ev Metrics, spoken string) {
-	if !recording(r.span) {
+	if !r.span.IsRecording() {
 		return
 	}
 	attrs := []attribute.KeyValue{attrResponseID.String(r.id)}
@@ -254,14 +250,14 @@ func (s *Session) endTurnSpan(r *response, ev Metrics, spoken string) {
 
 // markInterrupted notes on a turn's span that its reply was cut off.
 func markInterrupted(span trace.Span, reason InterruptReason) {
-	if recording(span) {
+	if span.IsRecording() {
 		span.SetAttributes(attrInterrupted.Bool(true), attrInterruptWhy.String(string(reason)))
 	}
 }
 
 // markDone notes how a turn's reply ended (err: why it failed).
 func markDone(span trace.Span, status ResponseStatus, err error) {
-	if !recording(span) {
+	if !span.IsRecording() {
 		return
 	}
 	span.SetAttributes(attrInterrupted.Bool(false), attrStatus.String(string(status)))
@@ -272,7 +268,7 @@ func markDone(span trace.Span, status ResponseStatus, err error) {
 
 // startSTTSpan starts an utterance's span, a child of its turn's.
 func (s *Session) startSTTSpan(ctx context.Context, t *userTurn) (context.Context, trace.Span) {
-	if !recording(t.span) {
+	if !t.span.IsRecording() {
 		return ctx, off()
 	}
 	return s.m.tracing.Tracer.Start(trace.ContextWithSpan(ctx, t.span), spanSTT, trace.WithSpanKind(trace.SpanKindClient),
@@ -281,7 +277,7 @@ func (s *Session) startSTTSpan(ctx context.Context, t *userTurn) (context.Contex
 
 // endSTTSpan ends an utterance's span with its words or its error.
 func (s *Session) endSTTSpan(u *utterance, err error) {
-	if !recording(u.span) {
+	if !u.span.IsRecording() {
 		return
 	}
 	if err != nil {
@@ -300,7 +296,7 @@ func (s *Session) endSTTSpan(u *utterance, err error) {
 
 // startLLMSpan starts the span of one LLM round, a child of the turn's.
 func (r *response) startLLMSpan(ctx context.Context, round int) (context.Context, trace.Span) {
-	if !recording(r.span) {
+	if !r.span.IsRecording() {
 		return ctx, off()
 	}
 	tr := r.s.m.tracing
@@ -315,7 +311,7 @@ const noFirstToken = time.Duration(-1)
 // endLLMSpan records a round's tokens, time to first token (noFirstToken:
 // none came) and tool calls.
 func endLLMSpan(span trace.Span, in, out int, ttft time.Duration, calls int, err error) {
-	if !recording(span) {
+	if !span.IsRecording() {
 		return
 	}
 	if err != nil {
@@ -331,33 +327,33 @@ func endLLMSpan(span trace.Span, in, out int, ttft time.Duration, calls int, err
 
 // startTTSSpan starts the span of a TTS stream, a child of the turn's.
 func (r *response) startTTSSpan(ctx context.Context) (context.Context, trace.Span) {
-	if !recording(r.span) {
+	if !r.span.IsRecording() {
 		return ctx, off()
 	}
 	return r.s.m.tracing.Tracer.Start(ctx, spanTTS, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrTTSVoice.String(r.voice)))
 }
 
 // endTTSSpan records the characters spoken and the time to first audio.
-func (r *response) endTTSSpan(span trace.Span, chars int, err error) {
-	if !recording(span) {
+func (r *response) endTTSSpan(sp trace.Span, chars int, err error) {
+	if !sp.IsRecording() {
 		return
 	}
 	if err != nil {
-		failSpan(span, err)
+		failSpan(sp, err)
 	}
 	r.mu.Lock()
-	ttfa, ok := spanOf(r.times.ttsFirstText, r.times.ttsFirstAudio)
+	ttfa, ok := span(r.times.ttsFirstText, r.times.ttsFirstAudio)
 	r.mu.Unlock()
-	span.SetAttributes(attrTTSChars.Int(chars))
+	sp.SetAttributes(attrTTSChars.Int(chars))
 	if ok {
-		span.SetAttributes(attrTTSTTFA.Int64(ttfa.Milliseconds()))
+		sp.SetAttributes(attrTTSTTFA.Int64(ttfa.Milliseconds()))
 	}
-	span.End()
+	sp.End()
 }
 
 // startToolSpan starts the span of one tool call.
 func (r *response) startToolSpan(ctx context.Context, name string, loc tools.Location) (context.Context, trace.Span) {
-	if !recording(r.span) {
+	if !r.span.IsRecording() {
 		return ctx, off()
 	}
 	return r.s.m.tracing.Tracer.Start(ctx, spanTool, trace.WithAttributes(attrToolName.String(name), attrToolLocation.String(string(loc))))
@@ -365,7 +361,7 @@ func (r *response) startToolSpan(ctx context.Context, name string, loc tools.Loc
 
 // endToolSpan records a tool call's outcome.
 func endToolSpan(span trace.Span, outcome string, err error) {
-	if !recording(span) {
+	if !span.IsRecording() {
 		return
 	}
 	if err != nil {
@@ -379,12 +375,9 @@ func endToolSpan(span trace.Span, outcome string, err error) {
 // text: plugin errors reach traces (an operator's tool) as they reach the
 // log, never the client.
 func failSpan(span trace.Span, err error) {
-	if !recording(span) {
+	if !span.IsRecording() {
 		return
 	}
 	span.RecordError(err)
 	span.SetStatus(codes.Error, err.Error())
 }
-
-// spanOf is to − from when both are set and in order.
-func spanOf(from, to time.Time) (time.Duration, bool) { return span(from, to) }
