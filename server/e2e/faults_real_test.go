@@ -74,9 +74,9 @@ func TestFaultsSIGKILLRealProviders(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	schedule := []kill{
-		{6 * time.Second, "stt-deepgram", &fakes.sttLive},
-		{9 * time.Second, "tts-elevenlabs", &fakes.ttsLive},
-		{12 * time.Second, "llm-anthropic", &fakes.llmLive},
+		{6 * time.Second, "stt-deepgram", fakes.sttLive},
+		{9 * time.Second, "tts-elevenlabs", fakes.ttsLive},
+		{12 * time.Second, "llm-anthropic", fakes.llmLive},
 	}
 	var pids pluginPIDs
 	require.Len(t, pids.note(ctx, srv.addr), len(schedule), "every plugin runs with a pid")

@@ -5,6 +5,7 @@
 //	parley config print [--config F]... print the effective configuration, secrets redacted
 //	parley loadtest [flags]             simulated callers on /ws/voice or WebRTC; see --help
 //	parley eval [flags] PATH...         scripted conversations checked against expectations; see --help
+//	parley provider-fakes [--addr A]    local fakes of Deepgram, Anthropic and ElevenLabs for capacity runs
 //
 // Several files layer, lowest first (config.MergeRule): a base file and
 // overlays, e.g. --config configs/parley.yaml --config configs/examples/anthropic.yaml.
@@ -28,6 +29,7 @@ import (
 	"github.com/parleyhq/parley/server/internal/httpapi"
 	"github.com/parleyhq/parley/server/internal/loadtest"
 	"github.com/parleyhq/parley/server/internal/mcpnotes"
+	"github.com/parleyhq/parley/server/internal/providerfake"
 	"github.com/parleyhq/parley/server/internal/telemetry"
 )
 
@@ -57,6 +59,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if len(args) > 0 && args[0] == "loadtest" {
 		return loadtestCmd(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "provider-fakes" {
+		return providerFakesCmd(args[1:], stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "eval" {
 		return evalCmd(args[1:], stdout, stderr)
@@ -182,6 +187,46 @@ func mcpNotesCmd(args []string, stderr io.Writer) int {
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "mcp-notes:", err)
+		return exitError
+	}
+	return exitOK
+}
+
+// providerFakesCmd runs `parley provider-fakes`: the local fakes of the
+// hosted STT, LLM and TTS APIs on one loopback listener, so the provider
+// plugins can be load-tested with no network and no key
+// (configs/examples/provider-fakes.yaml points them here). It prints the
+// environment the server needs (the fakes' dummy keys) on stdout.
+func providerFakesCmd(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("parley provider-fakes", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:18500", "listen address (loopback unless --allow-remote)")
+	allowRemote := fs.Bool("allow-remote", false, "allow a listen address that is not loopback")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	host, _, err := net.SplitHostPort(*addr)
+	if err != nil {
+		fmt.Fprintln(stderr, "provider-fakes: --addr:", err)
+		return exitUsage
+	}
+	if ip := net.ParseIP(host); !*allowRemote && host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		fmt.Fprintf(stderr, "provider-fakes: --addr %s is not a loopback address (give --allow-remote to serve it anyway)\n", *addr)
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", *addr)
+	if err != nil {
+		fmt.Fprintln(stderr, "provider-fakes:", err)
+		return exitError
+	}
+	fmt.Fprintf(stdout, "DEEPGRAM_API_KEY=%s\nANTHROPIC_API_KEY=%s\nELEVENLABS_API_KEY=%s\n",
+		providerfake.DeepgramKey, providerfake.AnthropicKey, providerfake.ElevenLabsKey)
+	fmt.Fprintln(stderr, "provider-fakes listening on", ln.Addr().String())
+	if err := (&providerfake.Fakes{}).Serve(ctx, ln); err != nil {
+		fmt.Fprintln(stderr, "provider-fakes:", err)
 		return exitError
 	}
 	return exitOK

@@ -107,6 +107,15 @@ func NewOpusEncoder(rate int) (*OpusEncoder, error) {
 	return &OpusEncoder{enc: enc, frame: rate / 50}, nil
 }
 
+// SetComplexity sets libopus's encoder complexity, 0..10 (the default is
+// 5): lower costs less CPU per frame.
+func (e *OpusEncoder) SetComplexity(c int) error {
+	if err := e.enc.SetComplexity(c); err != nil {
+		return fmt.Errorf("%w: complexity %d: %w", ErrOpus, c, err)
+	}
+	return nil
+}
+
 // FrameSamples returns the samples of one 20 ms frame the encoder takes.
 func (e *OpusEncoder) FrameSamples() int { return e.frame }
 

@@ -21,6 +21,9 @@ const (
 	defaultICEDisconnected = 5 * time.Second
 	defaultICEFailed       = 10 * time.Second
 	defaultMaxOfferBytes   = 64 << 10
+	// defaultOpusComplexity: 2 costs 60 % of libopus's 5 per frame with no
+	// measured loss on speech (server/BENCHMARKS.md).
+	defaultOpusComplexity = 2
 
 	defaultMaxSessions       = 200
 	defaultMaxSessionsPerIP  = 20
@@ -125,6 +128,8 @@ func Default() Config {
 			DisconnectedTimeout: defaultICEDisconnected,
 			FailedTimeout:       defaultICEFailed,
 			MaxOfferBytes:       defaultMaxOfferBytes,
+			DTX:                 true,
+			OpusComplexity:      defaultOpusComplexity,
 		},
 		Session: Session{
 			MaxSessions:       defaultMaxSessions,

@@ -200,6 +200,13 @@ type WebRTC struct {
 	FailedTimeout       time.Duration `koanf:"failed_timeout"`
 	// MaxOfferBytes caps the SDP offer body.
 	MaxOfferBytes int64 `koanf:"max_offer_bytes"`
+	// DTX asks clients for Opus discontinuous transmission (usedtx=1): no
+	// packets in silence but one every 400 ms; the server fills the pauses
+	// with silence.
+	DTX bool `koanf:"dtx"`
+	// OpusComplexity is the agent audio encoder's complexity, 0..10
+	// (libopus): CPU per speaking session against quality.
+	OpusComplexity int `koanf:"opus_complexity"`
 }
 
 // Session configures conversations and admission.

@@ -28,9 +28,11 @@ func (e *FieldError) Error() string {
 
 // Limits used by validation.
 const (
-	maxPort          = 65535
-	maxTemperature   = 2.0
-	maxVADThresholdB = 60.0
+	maxPort = 65535
+	// maxOpusComplexity is libopus's highest encoder complexity.
+	maxOpusComplexity = 10
+	maxTemperature    = 2.0
+	maxVADThresholdB  = 60.0
 	// maxBatchWait bounds vad.batch_wait: the wait adds to the speech
 	// decision latency of every window.
 	maxBatchWait = 20 * time.Millisecond
@@ -224,6 +226,9 @@ func (c *Config) validateStreams(v *validator) {
 	v.positive("webrtc.disconnected_timeout", rtc.DisconnectedTimeout)
 	v.positive("webrtc.failed_timeout", rtc.FailedTimeout)
 	v.atLeast("webrtc.max_offer_bytes", rtc.MaxOfferBytes, 1)
+	if rtc.OpusComplexity < 0 || rtc.OpusComplexity > maxOpusComplexity {
+		v.fail("webrtc.opus_complexity", rtc.OpusComplexity, "must be 0..%d", maxOpusComplexity)
+	}
 	for i, ip := range rtc.NAT1To1IPs {
 		if _, err := netip.ParseAddr(ip); err != nil {
 			v.fail(fmt.Sprintf("webrtc.nat_1to1_ips[%d]", i), ip, "must be an IP address")

@@ -74,12 +74,15 @@ func (c *caller) send(ctx context.Context, conn voiceConn, stop <-chan struct{})
 				frame = question[pos]
 				pos++
 			}
-			if err := conn.send(ctx, frame); err != nil {
+			sent, err := conn.send(ctx, frame, ph != speaking)
+			if err != nil {
 				return err
 			}
-			c.col.clientFrames.Add(1)
-			if now.Sub(start.Add(time.Duration(n)*audio.FrameDuration)) > audio.FrameDuration {
-				c.col.clientLate.Add(1)
+			if sent {
+				c.col.clientFrames.Add(1)
+				if now.Sub(start.Add(time.Duration(n)*audio.FrameDuration)) > audio.FrameDuration {
+					c.col.clientLate.Add(1)
+				}
 			}
 			switch ph {
 			case speaking:

@@ -28,8 +28,10 @@ type message struct {
 
 // voiceConn is one connected session, as a caller sees it, whatever the transport.
 type voiceConn interface {
-	// send writes one 20 ms frame of the transport's frames.
-	send(ctx context.Context, frame []byte) error
+	// send writes one 20 ms frame of the transport's frames; silent says it
+	// is the silence frame. It reports whether the frame went out (a
+	// WebRTC caller in DTX sends little of its silence).
+	send(ctx context.Context, frame []byte, silent bool) (bool, error)
 	// recv waits for the next message; an error ends the session.
 	recv(ctx context.Context) (message, error)
 	// hangUp ends the session as a client that is done would.

@@ -9,14 +9,15 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/logging"
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
-	"github.com/pion/webrtc/v4/pkg/media"
 
 	"github.com/parleyhq/parley/server/internal/audio"
 )
@@ -38,6 +39,13 @@ const (
 	rtpReadBuffer = 1500
 	// inboxSize buffers received messages between pion's readers and the caller.
 	inboxSize = 256
+	// dtxHangover is how many silent frames a DTX sender still sends in
+	// full before it pauses, and dtxEvery how often it then sends one
+	// (libwebrtc's Opus DTX: a comfort-noise packet every 400 ms).
+	dtxHangover = 10
+	dtxEvery    = 20
+	// rtpVersion is the RTP version field (RFC 3550).
+	rtpVersion = 2
 	// rtcJitterMargin is the slack, beyond one frame, that an agent packet
 	// may arrive after its playout time before it counts as late: UDP
 	// packets are not smoothed by a TCP stream, and a browser's jitter
@@ -167,6 +175,7 @@ func (t *rtcTransport) connect(ctx context.Context, c *rtcConn) error {
 	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
 		return fmt.Errorf("set answer: %w", err)
 	}
+	c.dtx = asksDTX(answer)
 	m, err := c.recv(ctx)
 	if err != nil {
 		return fmt.Errorf("handshake: %w", err)
@@ -175,6 +184,23 @@ func (t *rtcTransport) connect(ctx context.Context, c *rtcConn) error {
 		return fmt.Errorf("%w: %.200s", ErrHandshake, m.data)
 	}
 	return nil
+}
+
+// asksDTX reports whether an answer's Opus format parameters ask for
+// discontinuous transmission (usedtx=1, RFC 7587 §7).
+func asksDTX(sdp string) bool {
+	for line := range strings.Lines(sdp) {
+		params, ok := strings.CutPrefix(strings.TrimSpace(line), "a=fmtp:"+strconv.Itoa(opusPayloadType)+" ")
+		if !ok {
+			continue
+		}
+		for p := range strings.SplitSeq(params, ";") {
+			if k, v, _ := strings.Cut(strings.TrimSpace(p), "="); k == "usedtx" && v == "1" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // post sends the offer as the browser does (application/sdp, the ws
@@ -206,8 +232,18 @@ func (t *rtcTransport) post(ctx context.Context, sdp string) (string, error) {
 // rtcConn is one WebRTC session: pion's callbacks feed in, the caller reads it.
 type rtcConn struct {
 	pc    *webrtc.PeerConnection
-	track *webrtc.TrackLocalStaticSample
+	track *webrtc.TrackLocalStaticRTP
 	dc    *webrtc.DataChannel
+	// dtx: the answer asked for usedtx=1, so silence is sent as a browser
+	// in DTX sends it. Owned by the sending goroutine from here on: the
+	// RTP sequence number, timestamp and the silent frames in a row.
+	dtx    bool
+	seq    uint16
+	ts     uint32
+	silent int
+	// pausedBefore: the previous packet was sent during a DTX pause.
+	pausedBefore bool
+	pkt          rtp.Packet
 
 	in chan message
 	// done is closed when the server ends the session (err says how).
@@ -226,7 +262,7 @@ type rtcConn struct {
 // setUp adds the microphone track and the events channel and wires pion's callbacks.
 func (c *rtcConn) setUp() error {
 	var err error
-	c.track, err = webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{
+	c.track, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{
 		MimeType: webrtc.MimeTypeOpus, ClockRate: audio.OpusSampleRate, Channels: opusChannels,
 	}, "mic", "loadtest")
 	if err != nil {
@@ -289,11 +325,33 @@ func (c *rtcConn) end(err error) {
 	})
 }
 
-func (c *rtcConn) send(_ context.Context, frame []byte) error {
-	if err := c.track.WriteSample(media.Sample{Data: frame, Duration: audio.FrameDuration}); err != nil {
-		return fmt.Errorf("send audio: %w", err)
+// send writes one 20 ms Opus packet. With DTX, a silent frame after the
+// hangover goes out only every dtxEvery frames: the sequence numbers stay
+// contiguous, the timestamp moves on by the frames not sent, and the first
+// packet after a pause carries the marker bit (RFC 7587 §3.1.3).
+func (c *rtcConn) send(_ context.Context, frame []byte, silent bool) (bool, error) {
+	if !silent {
+		c.silent = 0
+	} else {
+		c.silent++
 	}
-	return nil
+	paused := c.dtx && c.silent > dtxHangover
+	if paused && (c.silent-dtxHangover)%dtxEvery != 1 {
+		c.ts += audio.OpusFrameSamples
+		return false, nil
+	}
+	c.pkt.Header = rtp.Header{
+		Version: rtpVersion, PayloadType: opusPayloadType, SequenceNumber: c.seq, Timestamp: c.ts,
+		Marker: !paused && c.pausedBefore,
+	}
+	c.pausedBefore = paused
+	c.pkt.Payload = frame
+	c.seq++
+	c.ts += audio.OpusFrameSamples
+	if err := c.track.WriteRTP(&c.pkt); err != nil {
+		return false, fmt.Errorf("send audio: %w", err)
+	}
+	return true, nil
 }
 
 func (c *rtcConn) recv(ctx context.Context) (message, error) {

@@ -98,11 +98,12 @@ type wsConn struct {
 	conn *websocket.Conn
 }
 
-func (c *wsConn) send(ctx context.Context, frame []byte) error {
+// send writes every frame, silent or not: /ws/voice carries raw PCM.
+func (c *wsConn) send(ctx context.Context, frame []byte, _ bool) (bool, error) {
 	if err := c.conn.Write(ctx, websocket.MessageBinary, frame); err != nil {
-		return fmt.Errorf("send audio: %w", err)
+		return false, fmt.Errorf("send audio: %w", err)
 	}
-	return nil
+	return true, nil
 }
 
 func (c *wsConn) recv(ctx context.Context) (message, error) {

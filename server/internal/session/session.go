@@ -296,10 +296,27 @@ func (s *Session) Handle(ctx context.Context, cmd Command) error {
 }
 
 // HandleAudio queues PCM16LE mono audio at the session's input rate; the
-// session owns pcm afterwards.
+// session owns pcm afterwards. It only reads pcm (never writes it), so a
+// caller may pass a buffer it shares read only.
 func (s *Session) HandleAudio(ctx context.Context, pcm []byte) error {
 	s.touch()
 	return s.post(ctx, func(ctx context.Context) { s.onAudio(ctx, pcm) })
+}
+
+// OfferAudio is HandleAudio for audio the transport makes up rather than
+// receives (the silence of a client's DTX pause): it does not wait for the
+// session's loop — it reports false and queues nothing when the loop is
+// busy, and the caller offers it again later — and it is not client
+// traffic for the idle timeout.
+func (s *Session) OfferAudio(pcm []byte) (bool, error) {
+	select {
+	case s.loop <- func(ctx context.Context) { s.onAudio(ctx, pcm) }:
+		return true, nil
+	case <-s.quit:
+		return false, ErrConnClosed
+	default:
+		return false, nil
+	}
 }
 
 // ReportError sends an Error event (for problems the protocol or the

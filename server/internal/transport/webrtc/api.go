@@ -21,8 +21,9 @@ const (
 	opusPayloadType = 111
 	// opusChannels is what RFC 7587 requires in the rtpmap (opus/48000/2).
 	opusChannels = 2
-	// opusFmtp asks for in-band FEC from the sender (used on loss).
-	opusFmtp = "minptime=10;useinbandfec=1"
+	// opusFmtp asks the sender for in-band FEC (used on loss) and for DTX
+	// (no packets in silence but one every 400 ms; see dtx.go).
+	opusFmtp = "minptime=10;useinbandfec=1;usedtx=1"
 	// maxICEKeepalive is the STUN keep-alive interval, shortened to half the
 	// disconnected timeout when that is shorter.
 	maxICEKeepalive = 2 * time.Second

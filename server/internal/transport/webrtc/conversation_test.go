@@ -235,3 +235,46 @@ func TestLossyUplink(t *testing.T) {
 	assert.Positive(t, st.PacketsLate, "late packets dropped")
 	assert.Zero(t, st.BadPackets)
 }
+
+// TestDTXClient: the answer asks for DTX (usedtx=1), and a client that
+// uses it — after its question it sends one silence packet every 400 ms,
+// sequence numbers contiguous, timestamps jumping — still has its turn
+// ended and answered: the server fills the pauses with silence.
+func TestDTXClient(t *testing.T) {
+	const answer = "It is nine thirty."
+	hs := newHarness(t, reply(answer), []string{"what time is it"}, nil)
+	c := hs.dial(clientOpts{})
+	assert.Contains(t, c.answer, "usedtx=1", "the answer asks for DTX")
+
+	var s []int16
+	s = append(s, sessiontest.Silence(400*time.Millisecond, audio.SampleRate)...)
+	s = append(s, speechWAV(t, "What time is it?")...)
+	pkts := opusPackets(t, s)
+	quiet := opusPackets(t, sessiontest.Silence(20*time.Millisecond, audio.SampleRate))[0]
+	c.stream(pkts)
+	// Ten frames of hangover, then DTX until the reply is done.
+	c.stream(opusPackets(t, sessiontest.Silence(200*time.Millisecond, audio.SampleRate)))
+	done := make(chan []event, 1)
+	go func() { done <- c.until(parleyv1.TypeResponseDone) }()
+	tick := time.NewTicker(400 * time.Millisecond)
+	defer tick.Stop()
+	var evs []event
+	for evs == nil {
+		select {
+		case evs = <-done:
+		case <-tick.C:
+			c.ts += 19 * 960 // the 19 frames not sent
+			c.sendPacket(quiet)
+		}
+	}
+	var text strings.Builder
+	for _, ev := range evs {
+		if ev.str("type") == parleyv1.TypeTextDelta {
+			text.WriteString(ev.str("delta"))
+		}
+	}
+	assert.Equal(t, answer, text.String())
+	st := hs.h.Stats()
+	assert.Positive(t, st.SilenceFilled, "the pauses were filled")
+	assert.Zero(t, st.PacketsLost, "a DTX pause is not loss")
+}

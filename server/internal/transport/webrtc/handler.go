@@ -48,6 +48,7 @@ const (
 type counters struct {
 	framesSent, lateFrames                          atomic.Uint64
 	packetsIn, packetsLost, packetsLate, badPackets atomic.Uint64
+	silenceFilled                                   atomic.Uint64
 }
 
 // Stats are the transport's totals since New.
@@ -64,6 +65,9 @@ type Stats struct {
 	PacketsLate uint64
 	// BadPackets did not decode.
 	BadPackets uint64
+	// SilenceFilled is the number of 20 ms frames of silence given to
+	// sessions while their clients were in DTX (sending no packets).
+	SilenceFilled uint64
 }
 
 // Handler serves WebRTC sessions. One pion API (codecs, interceptors,
@@ -76,6 +80,8 @@ type Handler struct {
 	mux   *ice.MultiUDPMuxDefault
 	ice   iceServers
 	stats counters
+	// filler gives receiving peers their silence during DTX pauses.
+	filler filler
 
 	wg     sync.WaitGroup
 	mu     sync.Mutex
@@ -125,6 +131,7 @@ func (h *Handler) Stats() Stats {
 	return Stats{
 		FramesSent: s.framesSent.Load(), LateFrames: s.lateFrames.Load(), PacketsIn: s.packetsIn.Load(),
 		PacketsLost: s.packetsLost.Load(), PacketsLate: s.packetsLate.Load(), BadPackets: s.badPackets.Load(),
+		SilenceFilled: s.silenceFilled.Load(),
 	}
 }
 

@@ -71,6 +71,7 @@ func defaultSetup() *setup {
 		rtc: config.WebRTC{
 			Enabled: true, Interfaces: []string{"lo"}, IncludeLoopback: true,
 			DisconnectedTimeout: time.Second, FailedTimeout: 2 * time.Second, MaxOfferBytes: 16 << 10,
+			DTX: true, OpusComplexity: 2,
 		},
 	}
 }
@@ -154,6 +155,8 @@ type client struct {
 	track *webrtc.TrackLocalStaticRTP
 	sock  net.PacketConn
 	id    string
+	// answer is the server's answer SDP.
+	answer string
 
 	events chan event
 	open   chan struct{}
@@ -246,7 +249,7 @@ func (hs *harness) dial(opts clientOpts) *client {
 	require.NoError(t, pc.SetLocalDescription(offer))
 	<-gathered
 	answer, id := c.post(pc.LocalDescription().SDP, opts.json)
-	c.id = id
+	c.id, c.answer = id, answer
 	require.NoError(t, pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}))
 	select {
 	case <-c.open:

@@ -7,12 +7,17 @@ const maxSeqJump = 100
 // jitterBuffer puts RTP payloads back in sequence-number order. It holds at
 // most depth packets waiting for a missing one; when more arrive, the
 // missing packet is declared lost. Late packets (behind what was already
-// played) and duplicates are dropped. Not safe for concurrent use.
+// played) and duplicates are dropped. A packet that arrives in order while
+// nothing is held is emitted straight from the caller's buffer; a held one
+// is copied into a buffer of the jitter buffer's own (reused), so the
+// caller may reuse its read buffer after push. Not safe for concurrent use.
 type jitterBuffer struct {
 	depth   int
 	started bool
 	next    uint16
 	held    map[uint16][]byte
+	// spare are payload buffers of emitted held packets, for reuse.
+	spare [][]byte
 
 	late, dup, lost uint64
 }
@@ -23,6 +28,7 @@ func newJitterBuffer(depth int) *jitterBuffer {
 
 // jitterOut receives the buffer's output in order: a payload, or a lost
 // packet (payload nil) with the following payload if already held (for FEC).
+// The slices are valid only during the call.
 type jitterOut func(payload []byte, lost bool, next []byte)
 
 // push adds one packet and emits everything now in order.
@@ -37,19 +43,29 @@ func (j *jitterBuffer) push(seq uint16, payload []byte, emit jitterOut) {
 		return
 	case d < 0 || int(d) > maxSeqJump:
 		// A sender restart or a huge gap: start over from this packet.
-		clear(j.held)
+		for s, p := range j.held {
+			j.spare = append(j.spare, p)
+			delete(j.held, s)
+		}
 		j.next = seq
+	}
+	if d == 0 && len(j.held) == 0 {
+		// The usual case: in order, nothing waiting.
+		j.next++
+		emit(payload, false, nil)
+		return
 	}
 	if _, ok := j.held[seq]; ok {
 		j.dup++
 		return
 	}
-	j.held[seq] = payload
+	j.held[seq] = append(j.buffer(), payload...)
 	for {
 		if p, ok := j.held[j.next]; ok {
 			delete(j.held, j.next)
 			j.next++
 			emit(p, false, nil)
+			j.spare = append(j.spare, p)
 			continue
 		}
 		if len(j.held) <= j.depth {
@@ -60,4 +76,14 @@ func (j *jitterBuffer) push(seq uint16, payload []byte, emit jitterOut) {
 		j.next++
 		emit(nil, true, next)
 	}
+}
+
+// buffer returns an empty payload buffer, reused when one is spare.
+func (j *jitterBuffer) buffer() []byte {
+	if n := len(j.spare); n > 0 {
+		b := j.spare[n-1][:0]
+		j.spare = j.spare[:n-1]
+		return b
+	}
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/parleyhq/parley/server/internal/audio"
@@ -31,6 +32,8 @@ const (
 	maxConcealFrames = 5
 	// gatherTimeout bounds ICE gathering before the answer is sent.
 	gatherTimeout = 5 * time.Second
+	// rtpReadBuffer holds one received RTP packet (at most an MTU).
+	rtpReadBuffer = 1500
 	// trackID and streamID name Parley's outgoing audio track.
 	trackID  = "parley-audio"
 	streamID = "parley"
@@ -69,6 +72,9 @@ func (h *Handler) newPeer(ctx, pctx context.Context, pcancel context.CancelFunc,
 		return nil, "", err
 	}
 	enc, err := audio.NewOpusEncoder(outputRate)
+	if err == nil {
+		err = enc.SetComplexity(h.cfg.OpusComplexity)
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("webrtc: %w", err)
 	}
@@ -138,7 +144,14 @@ func (p *peer) negotiate(ctx context.Context, offer string, track *webrtc.TrackL
 		}
 		p.log.Warn("ICE gathering incomplete; answering with the candidates found so far")
 	}
-	return p.pc.LocalDescription().SDP, nil
+	// pion answers with the offer's Opus parameters (and takes no edited
+	// local description); the client is asked for DTX on top of them in the
+	// answer it gets: the answer's fmtp is what the server wants to receive
+	// (RFC 7587 §7), and nothing in pion depends on it.
+	if !p.h.cfg.DTX {
+		return p.pc.LocalDescription().SDP, nil
+	}
+	return withDTX(p.pc.LocalDescription().SDP), nil
 }
 
 // run starts a goroutine owned by the peer unless it is stopping.
@@ -285,7 +298,10 @@ func fixedRateViolation(cmd session.Command) (string, bool) {
 }
 
 // receive is the inbound audio goroutine: RTP → reorder buffer → Opus
-// decode straight to 16 kHz (FEC or PLC for lost packets) → session.
+// decode straight to 16 kHz (FEC or PLC for lost packets) → session. It
+// reads into one buffer and reuses its packet and PCM buffers: no
+// allocation per packet but the PCM the session takes. While the client is
+// in DTX the handler's filler gives the session silence (dtx.go).
 func (p *peer) receive(tr *webrtc.TrackRemote) {
 	sess := p.awaitSession()
 	if sess == nil {
@@ -296,6 +312,13 @@ func (p *peer) receive(tr *webrtc.TrackRemote) {
 		p.log.Error("opus decoder", "error", err)
 		return
 	}
+	rx := &rxState{
+		deliver:     func(pcm []byte) error { return sess.HandleAudio(p.ctx, pcm) },
+		offer:       sess.OfferAudio,
+		filledTotal: &p.stats.silenceFilled,
+	}
+	p.h.filler.add(rx)
+	defer p.h.filler.remove(rx)
 	jb := newJitterBuffer(jitterDepth)
 	var pcm []int16
 	lostRun := 0
@@ -317,26 +340,50 @@ func (p *peer) receive(tr *webrtc.TrackRemote) {
 			p.log.Debug("opus decode", "error", err)
 		}
 	}
+	buf := make([]byte, rtpReadBuffer)
+	var pkt rtp.Packet
 	for {
-		pkt, _, err := tr.ReadRTP()
+		n, _, err := tr.Read(buf)
 		if err != nil {
 			return
 		}
-		if len(pkt.Payload) == 0 {
+		if err := pkt.Unmarshal(buf[:n]); err != nil || len(pkt.Payload) == 0 {
 			continue
 		}
 		p.stats.packetsIn.Add(1)
-		before := jb.late + jb.dup
-		pcm = pcm[:0]
-		jb.push(pkt.SequenceNumber, pkt.Payload, emit)
-		if d := jb.late + jb.dup - before; d > 0 {
-			p.stats.packetsLate.Add(d)
-		}
-		if len(pcm) == 0 {
-			continue
-		}
-		if err := sess.HandleAudio(p.ctx, audio.EncodePCM16LE(nil, pcm)); err != nil {
+		if !p.deliver(rx, jb, &pkt, &pcm, emit) {
 			return
 		}
 	}
+}
+
+// deliver decodes one packet (and any it releases from the reorder
+// buffer) and hands the PCM to the session, under rx's lock so the
+// filler's silence and the decoded audio stay in order. It reports false
+// once the session no longer takes audio.
+func (p *peer) deliver(rx *rxState, jb *jitterBuffer, pkt *rtp.Packet, pcm *[]int16, emit jitterOut) bool {
+	rx.mu.Lock()
+	defer rx.mu.Unlock()
+	if rx.closed {
+		return false
+	}
+	rx.packet(time.Now(), pkt.SequenceNumber, pkt.Timestamp)
+	if rx.closed {
+		return false
+	}
+	before := jb.late + jb.dup
+	*pcm = (*pcm)[:0]
+	jb.push(pkt.SequenceNumber, pkt.Payload, emit)
+	if d := jb.late + jb.dup - before; d > 0 {
+		p.stats.packetsLate.Add(d)
+	}
+	if len(*pcm) == 0 {
+		return true
+	}
+	rx.frame((*pcm)[max(0, len(*pcm)-audio.FrameSamples):])
+	if err := rx.deliver(audio.EncodePCM16LE(nil, *pcm)); err != nil {
+		rx.closed = true
+		return false
+	}
+	return true
 }

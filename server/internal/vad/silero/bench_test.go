@@ -78,7 +78,7 @@ func TestPacedStreams(t *testing.T) {
 	var wg sync.WaitGroup
 	slowest := make([]time.Duration, streams)
 	start := time.Now()
-	cpu0, windows0, runs0 := cpuTime(), e.windows.Load(), e.runs.Load()
+	cpu0, windows0, runs0, skipped0 := cpuTime(), e.windows.Load(), e.runs.Load(), e.skipped.Load()
 	for i := range streams {
 		s := e.NewStream()
 		phase := time.Duration(i) * audio.FrameDuration / time.Duration(streams)
@@ -98,6 +98,7 @@ func TestPacedStreams(t *testing.T) {
 	wg.Wait()
 	cpu := cpuTime() - cpu0
 	windows, runs := e.windows.Load()-windows0, e.runs.Load()-runs0
+	windows += e.skipped.Load() - skipped0
 	wantWindows := int64(streams * (perStream * audio.FrameSamples / WindowSamples))
 	if feedOnly {
 		wantWindows = 0

@@ -9,6 +9,12 @@ import "github.com/parleyhq/parley/server/internal/audio"
 // average) to the model's own latency. It is a vad.Prober; wrap it in a
 // vad.ProbabilityDetector for speech decisions. Not safe for concurrent
 // use.
+//
+// A window of digital silence (every sample of it and of its context zero:
+// the silence a WebRTC transport fills in while the client is in DTX, or a
+// muted client's zeros) is not inferred: its probability is 0 and the
+// recurrent state starts over, as at the start of a stream. Real
+// microphone input is never all zero, so that costs no decision.
 type Stream struct {
 	e *Engine
 	// window is the model input: contextSamples of the previous window,
@@ -17,7 +23,9 @@ type Stream struct {
 	n      int
 	state  [stateSize]float32
 	prob   float32
-	reply  chan struct{}
+	// zeros counts the zero samples in a row up to the latest one.
+	zeros int
+	reply chan struct{}
 }
 
 // SpeechProbability implements vad.Prober.
@@ -25,10 +33,19 @@ func (s *Stream) SpeechProbability(f *audio.Frame) float64 {
 	for _, x := range f {
 		s.window[contextSamples+s.n] = float32(x) * pcmScale
 		s.n++
+		if x == 0 {
+			s.zeros++
+		} else {
+			s.zeros = 0
+		}
 		if s.n < WindowSamples {
 			continue
 		}
-		if !s.e.infer(s) {
+		switch {
+		case s.zeros >= inputSamples:
+			s.prob, s.state = 0, [stateSize]float32{}
+			s.e.skipped.Add(1)
+		case !s.e.infer(s):
 			s.prob = 0
 		}
 		copy(s.window[:contextSamples], s.window[WindowSamples:])
@@ -40,5 +57,5 @@ func (s *Stream) SpeechProbability(f *audio.Frame) float64 {
 // Reset implements vad.Prober: the model state, the context and the
 // samples gathered so far are forgotten.
 func (s *Stream) Reset() {
-	s.window, s.state, s.n, s.prob = [inputSamples]float32{}, [stateSize]float32{}, 0, 0
+	s.window, s.state, s.n, s.prob, s.zeros = [inputSamples]float32{}, [stateSize]float32{}, 0, 0, contextSamples
 }

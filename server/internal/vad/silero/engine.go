@@ -74,6 +74,8 @@ type Engine struct {
 	// windows counts inferred windows and runs the inferences, for
 	// benchmarks.
 	windows, runs atomic.Int64
+	// skipped counts windows of digital silence not inferred (Stream).
+	skipped atomic.Int64
 }
 
 // batchTensors are the model inputs and outputs for one batch size.
@@ -182,7 +184,8 @@ func newSession(model []byte) (*ort.DynamicAdvancedSession, error) {
 // NewStream returns a new stream with its own model state, inferred by
 // the engine.
 func (e *Engine) NewStream() *Stream {
-	return &Stream{e: e, reply: make(chan struct{}, 1)}
+	// The context before the first window is zeros.
+	return &Stream{e: e, reply: make(chan struct{}, 1), zeros: contextSamples}
 }
 
 // Close stops the batcher (a window in flight is answered first, later

@@ -190,3 +190,32 @@ func TestBadFilesNameKeyAndPath(t *testing.T) {
 		})
 	}
 }
+
+// Digital silence (the frames a WebRTC transport fills in during DTX) is
+// not inferred: probability 0, and the speech after it gets exactly the
+// probabilities of a fresh stream. A quiet but non-zero input is inferred.
+func TestDigitalSilenceIsNotInferred(t *testing.T) {
+	e := newEngine(t, nil)
+	speech := spoken(t, "Thanks, that is all for now.")
+	s := e.NewStream()
+	windows, skipped := e.windows.Load(), e.skipped.Load()
+	zeros := make([]audio.Frame, 48) // 0.96 s: 30 whole windows
+	for _, p := range probabilities(s, zeros) {
+		require.Zero(t, p)
+	}
+	assert.Equal(t, windows, e.windows.Load(), "no window of zeros inferred")
+	assert.Equal(t, int64(len(zeros)*audio.FrameSamples/WindowSamples), e.skipped.Load()-skipped)
+
+	// After whole windows of silence the stream is where a new one starts.
+	assert.Equal(t, probabilities(e.NewStream(), speech), probabilities(s, speech))
+
+	hiss := make([]audio.Frame, 10)
+	for f := range hiss {
+		for k := range hiss[f] {
+			hiss[f][k] = int16(k%3 - 1) // ±1 LSB: quiet, not digital silence
+		}
+	}
+	before := e.windows.Load()
+	probabilities(e.NewStream(), hiss)
+	assert.Positive(t, e.windows.Load()-before, "a quiet non-zero input is inferred")
+}
