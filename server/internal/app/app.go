@@ -166,6 +166,9 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		if voiceRTC, err = webrtc.New(cfg.WebRTC, mgr, a.logger); err != nil {
 			return fmt.Errorf("webrtc: %w", err)
 		}
+		if err := voiceRTC.RegisterMetrics(reg); err != nil {
+			return err
+		}
 	}
 
 	var phone *telephony.Handler

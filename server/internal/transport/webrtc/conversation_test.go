@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -277,4 +278,15 @@ func TestDTXClient(t *testing.T) {
 	st := hs.h.Stats()
 	assert.Positive(t, st.SilenceFilled, "the pauses were filled")
 	assert.Zero(t, st.PacketsLost, "a DTX pause is not loss")
+	reg := prometheus.NewRegistry()
+	require.NoError(t, hs.h.RegisterMetrics(reg))
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	counters := map[string]float64{}
+	for _, mf := range mfs {
+		counters[mf.GetName()] = mf.GetMetric()[0].GetCounter().GetValue()
+	}
+	assert.Len(t, counters, 7)
+	assert.Positive(t, counters["parley_webrtc_silence_filled_frames_total"])
+	assert.Positive(t, counters["parley_webrtc_packets_received_total"])
 }
