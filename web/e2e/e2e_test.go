@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -164,6 +165,29 @@ func TestBrowser(t *testing.T) {
 			runScenario(t, srv, pageBase, sc, filepath.Join(artifacts, "e2e-"+sc.name+".png"))
 		})
 	}
+
+	// Chromium honours the answer's usedtx=1: in the microphone's silences
+	// it paused its packets, and the server filled the pauses (a stream
+	// without DTX never pauses long enough to be filled).
+	metrics, err := srv.fetch(t.Context(), "/metrics")
+	require.NoError(t, err)
+	filled := metricValue(metrics, "parley_webrtc_silence_filled_frames_total")
+	t.Logf("DTX: %.0f frames of silence filled for Chromium's pauses", filled)
+	assert.Positive(t, filled, "Chromium sent every packet in silence: no DTX")
+}
+
+// metricValue is the value of an unlabelled metric in a Prometheus text
+// exposition (0 when absent).
+func metricValue(exposition, name string) float64 {
+	for line := range strings.Lines(exposition) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err == nil {
+				return f
+			}
+		}
+	}
+	return 0
 }
 
 // runScenario opens the page in a fresh Chromium whose microphone plays the
