@@ -107,6 +107,15 @@ func NewOpusEncoder(rate int) (*OpusEncoder, error) {
 	return &OpusEncoder{enc: enc, frame: rate / 50}, nil
 }
 
+// Reset returns the encoder to its state after creation, keeping its
+// settings (OPUS_RESET_STATE).
+func (e *OpusEncoder) Reset() error {
+	if err := e.enc.Reset(); err != nil {
+		return fmt.Errorf("%w: reset: %w", ErrOpus, err)
+	}
+	return nil
+}
+
 // SetComplexity sets libopus's encoder complexity, 0..10 (the default is
 // 5): lower costs less CPU per frame.
 func (e *OpusEncoder) SetComplexity(c int) error {

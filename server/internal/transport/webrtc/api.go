@@ -60,6 +60,10 @@ func newAPI(cfg config.WebRTC, logger *slog.Logger) (*webrtc.API, *ice.MultiUDPM
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
 	se.SetIncludeLoopbackCandidate(cfg.IncludeLoopback)
+	// Data channels are read by the peer's own loop (readEvents) with a
+	// small buffer grown only for a long message: pion's read loop holds
+	// 64 KiB per channel for the session's whole life.
+	se.DetachDataChannels()
 	var ifFilter func(string) bool
 	if len(cfg.Interfaces) > 0 {
 		names := slices.Clone(cfg.Interfaces)

@@ -39,6 +39,10 @@ const (
 	maxBufferedEvents = 1 << 20
 	// lateAfter: a frame sent this long after its slot counts as late.
 	lateAfter = frameDuration
+	// encoderIdle is how long the output queue stays dry before the pacer
+	// gives its Opus encoder back to the handler's pool: longer than any
+	// gap inside a reply, so a spurt keeps one encoder.
+	encoderIdle = 250 * time.Millisecond
 	// closeFlushTimeout bounds sending queued events when the session ends.
 	closeFlushTimeout = 2 * time.Second
 )
@@ -224,31 +228,68 @@ func (c *conn) sendEvent(msg []byte) bool {
 // pace is the audio pacer goroutine: one Opus RTP packet per 20 ms while
 // audio is queued, nothing while it is not. After a pause the RTP
 // timestamp jumps by the time that passed and the marker bit starts the
-// new talk spurt (RFC 7587 §4.1, RFC 3550 §5.1).
-func (c *conn) pace(ctx context.Context, enc *audio.OpusEncoder) {
+// new talk spurt (RFC 7587 §4.1, RFC 3550 §5.1). The Opus encoder is
+// borrowed from encoders while the session speaks and given back once the
+// queue has been dry for encoderIdle.
+func (c *conn) pace(ctx context.Context, encoders *encoderPool) {
 	var (
 		seq      = uint16(rand.Uint32()) //nolint:gosec // RTP start values need not be secret.
 		ts       = rand.Uint32()         //nolint:gosec // as above.
 		prevSlot time.Time
 		next     time.Time
-		samples  = make([]int16, 0, enc.FrameSamples())
+		samples  = make([]int16, 0, audio.FrameSamples)
 		payload  = make([]byte, 0, audio.OpusMaxPacketBytes)
 		timer    = time.NewTimer(time.Hour)
+		idle     = time.NewTimer(time.Hour)
+		enc      *audio.OpusEncoder
 	)
 	timer.Stop()
+	idle.Stop()
 	defer timer.Stop()
+	defer idle.Stop()
+	defer func() {
+		if enc != nil {
+			encoders.put(enc)
+		}
+	}()
 	for {
 		var f outFrame
 		select {
 		case f = <-c.audio:
 		case <-ctx.Done():
 			return
+		default:
+			// The queue is dry: wait, and give the encoder back if it
+			// stays dry (the reply is over; the next one is a new spurt).
+			if enc != nil {
+				idle.Reset(encoderIdle)
+			}
+			select {
+			case f = <-c.audio:
+			case <-idle.C:
+				encoders.put(enc)
+				enc = nil
+				select {
+				case f = <-c.audio:
+				case <-ctx.Done():
+					return
+				}
+			case <-ctx.Done():
+				return
+			}
+			idle.Stop()
 		}
 		if f.gen != c.gen.Load() {
 			continue
 		}
-		// Encode before waiting: the packet leaves right on its slot.
 		var err error
+		if enc == nil {
+			if enc, err = encoders.take(); err != nil {
+				c.log.Warn("no opus encoder; dropping an output frame", "error", err)
+				continue
+			}
+		}
+		// Encode before waiting: the packet leaves right on its slot.
 		if samples, err = audio.DecodePCM16LE(samples[:0], f.pcm); err == nil && len(samples) == enc.FrameSamples() {
 			payload, err = enc.Encode(payload[:0], samples)
 		}

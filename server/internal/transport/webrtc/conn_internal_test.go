@@ -77,22 +77,57 @@ func TestConnLimits(t *testing.T) {
 	})
 }
 
-// TestPacerStops: the pacer sends what is queued, then idles, and returns
-// when ctx ends.
+// TestPacerStops: the pacer sends what is queued, then idles — giving
+// its encoder back to the pool once the queue stays dry — takes one again
+// for the next spurt, and returns (the encoder back) when ctx ends.
 func TestPacerStops(t *testing.T) {
 	c := testConn(t, true)
-	enc, err := audio.NewOpusEncoder(outputRate)
+	pool, err := newEncoderPool(2)
 	require.NoError(t, err)
+	spares := func() int {
+		pool.mu.Lock()
+		defer pool.mu.Unlock()
+		return len(pool.spare)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		c.pace(ctx, enc)
+		c.pace(ctx, pool)
 	}()
 	for range 3 {
 		require.NoError(t, c.Audio(make([]byte, audio.FrameBytes)))
 	}
 	require.Eventually(t, func() bool { return c.stats.framesSent.Load() == 3 }, 5e9, 1e6)
+	require.Eventually(t, func() bool { return spares() == 1 }, 5e9, 1e6, "encoder given back after the spurt")
+	require.NoError(t, c.Audio(make([]byte, audio.FrameBytes)))
+	require.Eventually(t, func() bool { return c.stats.framesSent.Load() == 4 }, 5e9, 1e6)
 	cancel()
 	<-done
+	assert.Equal(t, 1, spares(), "one encoder served both spurts and is back")
+}
+
+// An encoder comes back from the pool reset: the same input gives the
+// same packets as from a new encoder.
+func TestEncoderPoolResets(t *testing.T) {
+	pool, err := newEncoderPool(2)
+	require.NoError(t, err)
+	frame := make([]int16, audio.FrameSamples)
+	for i := range frame {
+		frame[i] = int16(3000 * ((i % 40) - 20) / 20)
+	}
+	encode := func(n int) [][]byte {
+		enc, err := pool.take()
+		require.NoError(t, err)
+		defer pool.put(enc)
+		var out [][]byte
+		for range n {
+			p, err := enc.Encode(nil, frame)
+			require.NoError(t, err)
+			out = append(out, p)
+		}
+		return out
+	}
+	first := encode(5)
+	assert.Equal(t, first, encode(5), "a reused encoder starts from a fresh state")
 }

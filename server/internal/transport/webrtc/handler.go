@@ -82,6 +82,8 @@ type Handler struct {
 	stats counters
 	// filler gives receiving peers their silence during DTX pauses.
 	filler filler
+	// encoders lends Opus encoders to the pacers of speaking sessions.
+	encoders *encoderPool
 
 	wg     sync.WaitGroup
 	mu     sync.Mutex
@@ -109,11 +111,18 @@ func New(cfg config.WebRTC, mgr *session.Manager, logger *slog.Logger) (*Handler
 	if _, _, err := servers.issue(defaultTURNUser, mgr.Clock().Now()); err != nil {
 		return nil, err
 	}
+	encoders, err := newEncoderPool(cfg.OpusComplexity)
+	if err != nil {
+		return nil, err
+	}
 	api, mux, err := newAPI(cfg, logger)
 	if err != nil {
 		return nil, err
 	}
-	return &Handler{cfg: cfg, mgr: mgr, log: logger, api: api, mux: mux, ice: servers, peers: map[session.SessionID]*peer{}}, nil
+	return &Handler{
+		cfg: cfg, mgr: mgr, log: logger, api: api, mux: mux, ice: servers, encoders: encoders,
+		peers: map[session.SessionID]*peer{},
+	}, nil
 }
 
 // Routes mounts POST /v1/webrtc/offer, GET /v1/webrtc/ice-servers and

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/pion/datachannel"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
@@ -24,6 +26,11 @@ const (
 	eventsLabel = "events"
 	// maxEventBytes caps one data channel message from the client.
 	maxEventBytes = 64 << 10
+	// eventReadBuffer is the events channel's read buffer (client events
+	// are small); maxReadBytes the most it grows to for one message: pion's
+	// SCTP receive buffer, which no message can exceed.
+	eventReadBuffer = 4 << 10
+	maxReadBytes    = 1 << 20
 	// jitterDepth is how many packets the reorder buffer holds while one is
 	// missing: two 20 ms frames of added latency at most.
 	jitterDepth = 2
@@ -46,7 +53,6 @@ type peer struct {
 	conn    *conn
 	log     *slog.Logger
 	sessLog *slog.Logger
-	enc     *audio.OpusEncoder
 	stats   *counters
 
 	ctx     context.Context //nolint:containedctx // the peer's lifetime, cancelled by supervise.
@@ -71,13 +77,6 @@ func (h *Handler) newPeer(ctx, pctx context.Context, pcancel context.CancelFunc,
 	if err != nil {
 		return nil, "", err
 	}
-	enc, err := audio.NewOpusEncoder(outputRate)
-	if err == nil {
-		err = enc.SetComplexity(h.cfg.OpusComplexity)
-	}
-	if err != nil {
-		return nil, "", fmt.Errorf("webrtc: %w", err)
-	}
 	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{
 		MimeType: webrtc.MimeTypeOpus, ClockRate: opusRTPClock, Channels: opusChannels,
 	}, trackID, streamID)
@@ -89,7 +88,7 @@ func (h *Handler) newPeer(ctx, pctx context.Context, pcancel context.CancelFunc,
 		return nil, "", fmt.Errorf("webrtc: new peer connection: %w", err)
 	}
 	p := &peer{
-		h: h, pc: pc, log: log, enc: enc, stats: &h.stats, ctx: pctx, cancel: pcancel,
+		h: h, pc: pc, log: log, stats: &h.stats, ctx: pctx, cancel: pcancel,
 		started: make(chan struct{}), done: make(chan struct{}),
 	}
 	p.conn = newConn(track, info.dataChannel, &h.stats, log)
@@ -175,7 +174,7 @@ func (p *peer) start(sess *session.Session) {
 	p.sessLog = p.log.With("session_id", string(sess.ID()))
 	close(p.started)
 	p.run(p.conn.writeEvents)
-	p.run(func() { p.conn.pace(p.ctx, p.enc) })
+	p.run(func() { p.conn.pace(p.ctx, p.h.encoders) })
 }
 
 // abort releases a peer that never got (or lost) its session.
@@ -243,8 +242,41 @@ func (p *peer) onDataChannel(dc *webrtc.DataChannel) {
 		p.log.Info("ignoring data channel", "label", dc.Label())
 		return
 	}
-	dc.OnOpen(func() { p.conn.attach(dc) })
-	dc.OnMessage(func(m webrtc.DataChannelMessage) { p.onMessage(m) })
+	dc.OnOpen(func() {
+		raw, err := dc.Detach()
+		if err != nil {
+			p.log.Info("events data channel not usable", "error", err)
+			return
+		}
+		p.conn.attach(dc)
+		p.run(func() { p.readEvents(raw) })
+	})
+}
+
+// readEvents is the events channel's read loop: one message at a time
+// into a small buffer, doubled (up to maxReadBytes) while a message does
+// not fit — pion leaves it queued — and back to small after it. It ends
+// when the channel or the peer closes.
+func (p *peer) readEvents(raw datachannel.ReadWriteCloser) {
+	buf := make([]byte, eventReadBuffer)
+	for {
+		n, isString, err := raw.ReadDataChannel(buf)
+		if errors.Is(err, io.ErrShortBuffer) && len(buf) < maxReadBytes {
+			buf = make([]byte, 2*len(buf))
+			continue
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				p.log.Debug("events data channel read", "error", err)
+			}
+			return
+		}
+		// A copy: a parsed command may keep parts of the message.
+		p.onMessage(webrtc.DataChannelMessage{IsString: isString, Data: append([]byte(nil), buf[:n]...)})
+		if len(buf) > eventReadBuffer {
+			buf = make([]byte, eventReadBuffer)
+		}
+	}
 }
 
 // onMessage passes one client event to the session; binary, oversized and
