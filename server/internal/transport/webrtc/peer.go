@@ -256,7 +256,8 @@ func (p *peer) onDataChannel(dc *webrtc.DataChannel) {
 // readEvents is the events channel's read loop: one message at a time
 // into a small buffer, doubled (up to maxReadBytes) while a message does
 // not fit — pion leaves it queued — and back to small after it. It ends
-// when the channel or the peer closes.
+// when the channel or the peer closes (or, for a message that does not fit
+// even maxReadBytes, ends the session as message_too_big).
 func (p *peer) readEvents(raw datachannel.ReadWriteCloser) {
 	buf := make([]byte, eventReadBuffer)
 	for {
@@ -265,7 +266,12 @@ func (p *peer) readEvents(raw datachannel.ReadWriteCloser) {
 			buf = make([]byte, 2*len(buf))
 			continue
 		}
-		if err != nil {
+		switch {
+		case errors.Is(err, io.ErrShortBuffer):
+			// Beyond what SCTP can even reassemble: not a client to serve.
+			p.conn.Close(session.EndMessageTooBig, "data channel message over "+strconv.Itoa(maxReadBytes)+" bytes")
+			return
+		case err != nil:
 			if !errors.Is(err, io.EOF) {
 				p.log.Debug("events data channel read", "error", err)
 			}
