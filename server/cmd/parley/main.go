@@ -82,6 +82,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 	logger := telemetry.NewLogger(stderr, cfg.Log)
+	telemetry.SetGCPercent(cfg.Telemetry.GCPercent, logger)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	var lc net.ListenConfig

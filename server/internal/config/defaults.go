@@ -97,6 +97,10 @@ const (
 	defaultRedisPrefix = "parley:"
 
 	defaultMemorySample = 2 * time.Second
+	// defaultGCPercent: the heap grows half the live data between
+	// collections rather than all of it — ≈ 15 % less RSS per session for
+	// ≈ 5 % more server CPU at 100 sessions (server/BENCHMARKS.md).
+	defaultGCPercent = 50
 	// defaultRecordingDir is where recordings go (relative to the working directory).
 	defaultRecordingDir = "recordings"
 	// defaultRecordingQueue is 10 s of 20 ms frames and their events.
@@ -203,7 +207,7 @@ func Default() Config {
 		},
 		Redis:     Redis{Addr: defaultRedisAddr, KeyPrefix: defaultRedisPrefix},
 		Log:       Log{Level: LevelInfo, Format: FormatAuto},
-		Telemetry: Telemetry{MemorySampleInterval: defaultMemorySample, Tracing: defaultTracing()},
+		Telemetry: Telemetry{MemorySampleInterval: defaultMemorySample, Tracing: defaultTracing(), GCPercent: defaultGCPercent},
 		Telephony: defaultTelephony(),
 		Cluster:   defaultCluster(),
 		Recording: Recording{Dir: defaultRecordingDir, Default: RecordOptIn, QueueFrames: defaultRecordingQueue},

@@ -147,6 +147,8 @@ func TestValidationMessages(t *testing.T) {
 		{"exit above enter", []string{"PARLEY_VAD__EXIT_PROBABILITY=0.6"}, []string{"vad.exit_probability", "0.6", "vad.enter_probability (0.5)"}},
 		{"batch wait too long", []string{"PARLEY_VAD__BATCH_WAIT=50ms"}, []string{"vad.batch_wait", "50ms", "20ms"}},
 		{"pprof off loopback", []string{"PARLEY_TELEMETRY__PPROF_ADDR=0.0.0.0:6060"}, []string{"telemetry.pprof_addr", "0.0.0.0:6060", "loopback"}},
+		{"gc percent too low", []string{"PARLEY_TELEMETRY__GC_PERCENT=5"}, []string{"telemetry.gc_percent", "5", "10..1000"}},
+		{"gc percent too high", []string{"PARLEY_TELEMETRY__GC_PERCENT=5000"}, []string{"telemetry.gc_percent", "5000", "10..1000"}},
 		{"max utterance too short", []string{"PARLEY_VAD__MAX_UTTERANCE=500ms"}, []string{"vad.max_utterance", "500ms", "[1s, 10m0s]"}},
 	}
 	for _, tt := range tests {

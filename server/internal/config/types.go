@@ -535,6 +535,11 @@ type Telemetry struct {
 	// PprofAddr, when set, serves Go's net/http/pprof profiles on this
 	// loopback address (a listener of its own, never on http.addr).
 	PprofAddr string `koanf:"pprof_addr"`
+	// GCPercent is the Go garbage collector's target (GOGC) the parley
+	// binary sets at start: the heap may grow this many per cent over the
+	// live data before a collection. 0 leaves the runtime's own (GOGC from
+	// the environment, else 100); a GOGC variable always wins.
+	GCPercent int `koanf:"gc_percent"`
 }
 
 // RecordingDefault is which sessions are recorded when neither the

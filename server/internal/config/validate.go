@@ -46,6 +46,13 @@ func SupportedSampleRates() []int { return []int{8000, 16000, 24000, 48000} }
 
 type validator struct{ errs []error }
 
+// The bounds of telemetry.gc_percent: below 10 the collector runs nearly
+// all the time; above 1000 the heap is left to grow tenfold.
+const (
+	minGCPercent = 10
+	maxGCPercent = 1000
+)
+
 func (v *validator) fail(key string, value any, allowed string, args ...any) {
 	v.errs = append(v.errs, &FieldError{Key: key, Value: fmt.Sprintf("%q", fmt.Sprint(value)), Allowed: fmt.Sprintf(allowed, args...)})
 }
@@ -484,6 +491,9 @@ func (c *Config) validateRest(v *validator) {
 		v.fail("log.format", c.Log.Format, "must be one of %s", joinStr(FormatAuto, FormatJSON, FormatText))
 	}
 	v.positive("telemetry.memory_sample_interval", c.Telemetry.MemorySampleInterval)
+	if g := c.Telemetry.GCPercent; g != 0 && (g < minGCPercent || g > maxGCPercent) {
+		v.fail("telemetry.gc_percent", g, "must be 0 (the Go runtime's own) or %d..%d", minGCPercent, maxGCPercent)
+	}
 	c.validateTracing(v)
 	c.validateRecording(v)
 	if a := c.Telemetry.PprofAddr; a != "" && !IsLoopbackAddr(a) {

@@ -157,6 +157,30 @@ func (p *playout) frame(t time.Time, d time.Duration) bool {
 	return late
 }
 
+// arrival classes an agent frame.
+type arrival int
+
+const (
+	onTime arrival = iota
+	// late: the frame left a gap inside a talk spurt (sent or carried late).
+	late
+	// gap: the frame left a gap but starts a new talk spurt: the server had
+	// nothing to send before it.
+	gap
+)
+
+// agent accounts one agent audio message and classes its arrival.
+func (p *playout) agent(m message) arrival {
+	switch {
+	case !p.frame(m.at, m.d):
+		return onTime
+	case m.spurt:
+		return gap
+	default:
+		return late
+	}
+}
+
 // read handles server messages until the connection ends.
 func (c *caller) read(ctx context.Context, conn voiceConn) error {
 	po := playout{margin: c.tr.lateMargin()}
@@ -174,7 +198,11 @@ func (c *caller) read(ctx context.Context, conn voiceConn) error {
 				c.col.addTurn(r)
 			}
 			c.col.serverFrames.Add(1)
-			if po.frame(now, m.d) {
+			switch po.agent(m) {
+			case onTime:
+			case gap:
+				c.col.serverGaps.Add(1)
+			case late:
 				c.col.serverLate.Add(1)
 			}
 			continue

@@ -45,6 +45,7 @@ type collector struct {
 	clientLate   atomic.Int64
 	serverFrames atomic.Int64
 	serverLate   atomic.Int64
+	serverGaps   atomic.Int64
 	serverErrors atomic.Int64
 
 	mu       sync.Mutex
@@ -104,13 +105,14 @@ func (c *collector) sessionFailed(err error) {
 
 // counts is a snapshot of the frame counters.
 type counts struct {
-	clientFrames, clientLate, serverFrames, serverLate, serverErrors int64
+	clientFrames, clientLate, serverFrames, serverLate, serverGaps, serverErrors int64
 }
 
 func (c *collector) counts() counts {
 	return counts{
 		clientFrames: c.clientFrames.Load(), clientLate: c.clientLate.Load(),
 		serverFrames: c.serverFrames.Load(), serverLate: c.serverLate.Load(),
+		serverGaps:   c.serverGaps.Load(),
 		serverErrors: c.serverErrors.Load(),
 	}
 }

@@ -64,7 +64,12 @@ type Step struct {
 	ServerFrames int64 `json:"server_frames"`
 	// ServerLate: agent frames that arrived after the audio before them had
 	// played out by more than one frame (a gap a listener hears).
-	ServerLate   int64   `json:"server_late_frames"`
+	ServerLate int64 `json:"server_late_frames"`
+	// ServerGaps: such frames that started a new talk spurt (WebRTC's
+	// marker bit): the server had no audio to send before them — the
+	// reply's next audio was not ready (TTS or LLM slower than playback),
+	// not a packet sent late.
+	ServerGaps   int64   `json:"server_gap_frames"`
 	LateFraction float64 `json:"late_fraction"`
 	ServerErrors int64   `json:"server_errors"`
 
@@ -98,19 +103,19 @@ const mib = 1 << 20
 // WriteTable writes the human report.
 func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "sessions\tok\tfailed\tturns\tanswered\tv2v p50\tp90\tp99\tserver p50\tlate client\tlate server\tclient CPU%%\tCPU%%/session\tRSS MiB/session\t\n")
+	fmt.Fprintf(tw, "sessions\tok\tfailed\tturns\tanswered\tv2v p50\tp90\tp99\tserver p50\tlate client\tlate server\tgaps\tclient CPU%%\tCPU%%/session\tRSS MiB/session\t\n")
 	for _, s := range r.Steps {
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%d/%d\t%d/%d\t%.1f\t%.2f\t%.2f\t\n",
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%d/%d\t%d/%d\t%d\t%.1f\t%.2f\t%.2f\t\n",
 			s.Sessions, s.SessionsOK, s.SessionsFailed, s.Turns, s.Answered,
 			s.VoiceToVoice.P50, s.VoiceToVoice.P90, s.VoiceToVoice.P99, s.ServerVoiceToVoice.P50,
-			s.ClientLate, s.ClientFrames, s.ServerLate, s.ServerFrames,
+			s.ClientLate, s.ClientFrames, s.ServerLate, s.ServerFrames, s.ServerGaps,
 			s.ClientCPU, s.CPUPerSession, float64(s.RSSPerSession)/mib)
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 	var b strings.Builder
-	b.WriteString("(latencies in ms; late = frames late/all; CPU % of one core)\n")
+	b.WriteString("(latencies in ms; late = frames late/all; gaps = agent audio not ready inside a reply; CPU % of one core)\n")
 	for _, s := range r.Steps {
 		for _, f := range s.Failures {
 			fmt.Fprintf(&b, "%d sessions: failure: %s\n", s.Sessions, f)

@@ -211,6 +211,7 @@ func (e *engine) window(ctx context.Context, d time.Duration, sessions int) Step
 		SessionsFailed: len(w.failures), Failures: failureMessages(w.failures),
 		ClientFrames: c1.clientFrames - c0.clientFrames, ClientLate: c1.clientLate - c0.clientLate,
 		ServerFrames: c1.serverFrames - c0.serverFrames, ServerLate: c1.serverLate - c0.serverLate,
+		ServerGaps:   c1.serverGaps - c0.serverGaps,
 		ServerErrors: c1.serverErrors - c0.serverErrors,
 	}
 	var v2v []time.Duration

@@ -79,6 +79,23 @@ func TestPlayout(t *testing.T) {
 	assert.True(t, at(120*time.Millisecond), "due at 75 ms: 45 ms late")
 }
 
+// TestPlayoutClasses: a frame that leaves a gap is late inside a talk
+// spurt and a gap (the server had nothing to send) when it starts one.
+func TestPlayoutClasses(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	const f = 20 * time.Millisecond
+	p := playout{margin: f}
+	msg := func(d time.Duration, spurt bool) message {
+		return message{at: t0.Add(d), audio: true, d: f, spurt: spurt}
+	}
+	assert.Equal(t, onTime, p.agent(msg(0, true)), "a reply's first frame")
+	assert.Equal(t, onTime, p.agent(msg(20*time.Millisecond, false)))
+	assert.Equal(t, late, p.agent(msg(200*time.Millisecond, false)), "a stall inside the spurt")
+	assert.Equal(t, onTime, p.agent(msg(220*time.Millisecond, false)))
+	assert.Equal(t, gap, p.agent(msg(time.Second, true)), "the next sentence's spurt after a pause")
+	assert.Equal(t, onTime, p.agent(msg(time.Second+20*time.Millisecond, true)), "a spurt start on time is no gap")
+}
+
 // TestTurnState: a question is answered by its first audio frame (later
 // frames and the end of the reply record nothing more); one that ends
 // without audio is recorded with the outcome given; stalls count from the

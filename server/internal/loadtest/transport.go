@@ -23,6 +23,10 @@ type message struct {
 	// audio is true for agent audio of duration d; data is an event otherwise.
 	audio bool
 	d     time.Duration
+	// spurt: the frame starts a talk spurt (the RTP marker bit, RFC 3550
+	// §5.1): the sender had nothing to send before it. WebSocket frames
+	// carry no such mark.
+	spurt bool
 	data  []byte
 }
 

@@ -302,10 +302,12 @@ func (c *rtcConn) setUp() error {
 func (c *rtcConn) readTrack(tr *webrtc.TrackRemote) {
 	buf := make([]byte, rtpReadBuffer)
 	for {
-		if _, _, err := tr.Read(buf); err != nil {
+		n, _, err := tr.Read(buf)
+		if err != nil {
 			return
 		}
-		c.push(message{at: time.Now(), audio: true, d: audio.FrameDuration})
+		// The marker is bit 7 of the RTP header's second byte.
+		c.push(message{at: time.Now(), audio: true, d: audio.FrameDuration, spurt: n >= 2 && buf[1]&0x80 != 0})
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -119,4 +121,28 @@ func TestServePprof(t *testing.T) {
 	cancel()
 	require.NoError(t, <-done)
 	http.DefaultClient.CloseIdleConnections()
+}
+
+// TestSetGCPercent: telemetry.gc_percent becomes the collector's target;
+// a GOGC variable wins, and 0 leaves the runtime's own.
+func TestSetGCPercent(t *testing.T) {
+	prev := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(prev) })
+	current := func() int {
+		p := debug.SetGCPercent(100)
+		debug.SetGCPercent(p)
+		return p
+	}
+	log := slog.New(slog.DiscardHandler)
+
+	t.Setenv("GOGC", "")
+	require.NoError(t, os.Unsetenv("GOGC"))
+	assert.True(t, SetGCPercent(50, log))
+	assert.Equal(t, 50, current())
+	assert.False(t, SetGCPercent(0, log))
+	assert.Equal(t, 50, current(), "0 changes nothing")
+
+	t.Setenv("GOGC", "200")
+	assert.False(t, SetGCPercent(75, log))
+	assert.Equal(t, 50, current(), "GOGC wins")
 }

@@ -39,6 +39,11 @@ const (
 	maxBufferedEvents = 1 << 20
 	// lateAfter: a frame sent this long after its slot counts as late.
 	lateAfter = frameDuration
+	// sendLead is how long before its slot a packet leaves: the client's
+	// jitter buffer holds one frame more (the first two frames of a spurt
+	// go out together), and a pacer woken up to two frames late is still
+	// in time for playout.
+	sendLead = frameDuration
 	// encoderIdle is how long the output queue stays dry before the pacer
 	// gives its Opus encoder back to the handler's pool: longer than any
 	// gap inside a reply, so a spurt keeps one encoder.
@@ -75,11 +80,22 @@ type conn struct {
 	dcOpen chan struct{}
 	dc     *webrtc.DataChannel
 
-	mu      sync.Mutex
+	// clock is the RTP timeline, used by one pacer at a time.
+	clock spurtClock
+	// paceCtx, encoders and spawn are set once by startPacing.
+	paceCtx  context.Context //nolint:containedctx // the peer's lifetime.
+	encoders *encoderPool
+	spawn    func(func())
+
+	mu sync.Mutex
+	// pacing: a pacer goroutine is running (or about to).
+	pacing  bool
 	closed  bool
 	end     session.EndReason
 	reason  string
 	closing chan struct{}
+	// onClosed runs in a goroutine of its own once the conn is closed.
+	onClosed func()
 	// written is closed when the event writer has finished.
 	written chan struct{}
 }
@@ -88,7 +104,7 @@ var _ session.Sink = (*conn)(nil)
 
 func newConn(track *webrtc.TrackLocalStaticRTP, events bool, stats *counters, log *slog.Logger) *conn {
 	return &conn{
-		log: log, stats: stats, track: track, events: events,
+		log: log, stats: stats, track: track, events: events, clock: newSpurtClock(),
 		text: make(chan []byte, textQueueEvents), audio: make(chan outFrame, audioQueueFrames),
 		dcOpen: make(chan struct{}), closing: make(chan struct{}), written: make(chan struct{}),
 	}
@@ -130,6 +146,10 @@ func (c *conn) Audio(pcm []byte) error {
 	}
 	select {
 	case c.audio <- outFrame{pcm: pcm, gen: c.gen.Load()}:
+		if !c.pacing && c.spawn != nil {
+			c.pacing = true
+			c.spawn(c.pace)
+		}
 		return nil
 	default:
 		c.closeLocked(session.EndSlowConsumer, "audio queue full")
@@ -162,6 +182,21 @@ func (c *conn) closeLocked(end session.EndReason, reason string) {
 	}
 	c.closed, c.end, c.reason = true, end, reason
 	close(c.closing)
+	if c.onClosed != nil {
+		go c.onClosed()
+	}
+}
+
+// whenClosed has fn run in a goroutine of its own once the conn is closed
+// (at once if it is): no goroutine waits for it meanwhile.
+func (c *conn) whenClosed(fn func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		go fn()
+		return
+	}
+	c.onClosed = fn
 }
 
 // closeInfo returns why and how the conn was closed.
@@ -225,23 +260,86 @@ func (c *conn) sendEvent(msg []byte) bool {
 	return true
 }
 
+// spurtClock places a stream's packets on the RTP timeline (RFC 7587
+// §4.1, RFC 3550 §5.1): each packet has a slot 20 ms after the previous
+// one and leaves sendLead before it; a frame that comes after its slot
+// within half a frame still keeps the grid (the next ones catch up, so the
+// stream does not drift behind its RTP clock); later, the queue ran dry: a
+// new talk spurt starts with the marker bit and the RTP timestamp moves on
+// by the wall time since the previous packet. It outlives a pacer
+// goroutine: the next spurt continues the sequence numbers.
+type spurtClock struct {
+	seq      uint16
+	ts       uint32
+	prevSlot time.Time
+	next     time.Time
+}
+
+func newSpurtClock() spurtClock {
+	return spurtClock{
+		seq: uint16(rand.Uint32()), //nolint:gosec // RTP start values need not be secret.
+		ts:  rand.Uint32(),         //nolint:gosec // as above.
+	}
+}
+
+// place returns the slot of a frame ready at now, when to send it (the
+// slot less sendLead, never before now) and whether it starts a talk spurt.
+func (k *spurtClock) place(now time.Time) (slot, sendAt time.Time, marker bool) {
+	switch {
+	case k.prevSlot.IsZero():
+		k.next, marker = now, true
+	case now.After(k.next):
+		if gap := (now.Sub(k.prevSlot) + frameDuration/2) / frameDuration; gap > 1 {
+			k.ts += uint32(gap-1) * rtpTicksPerFrame
+			k.next, marker = now, true
+		}
+	}
+	sendAt = k.next.Add(-sendLead)
+	if sendAt.Before(now) {
+		sendAt = now
+	}
+	return k.next, sendAt, marker
+}
+
+// header returns the RTP header of the packet placed last.
+func (k *spurtClock) header(marker bool) rtp.Header {
+	return rtp.Header{Version: rtpVersion, Marker: marker, SequenceNumber: k.seq, Timestamp: k.ts}
+}
+
+// sent moves the clock past the packet placed last.
+func (k *spurtClock) sent() {
+	k.seq++
+	k.ts += rtpTicksPerFrame
+	k.prevSlot = k.next
+	k.next = k.next.Add(frameDuration)
+}
+
+// startPacing sets what the pacer needs: it runs on spawn (a goroutine the
+// peer owns) while the session speaks, borrowing its Opus encoder from
+// encoders, until ctx ends.
+func (c *conn) startPacing(ctx context.Context, encoders *encoderPool, spawn func(func())) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.paceCtx, c.encoders, c.spawn = ctx, encoders, spawn
+	if len(c.audio) > 0 && !c.pacing {
+		c.pacing = true
+		spawn(c.pace)
+	}
+}
+
 // pace is the audio pacer goroutine: one Opus RTP packet per 20 ms while
-// audio is queued, nothing while it is not. After a pause the RTP
-// timestamp jumps by the time that passed and the marker bit starts the
-// new talk spurt (RFC 7587 §4.1, RFC 3550 §5.1). The Opus encoder is
-// borrowed from encoders while the session speaks and given back once the
-// queue has been dry for encoderIdle.
-func (c *conn) pace(ctx context.Context, encoders *encoderPool) {
+// audio is queued, on the spurt clock. It starts with the first frame of a
+// reply (conn.Audio) and, once the queue has been dry for encoderIdle,
+// gives its Opus encoder back to the pool and ends: a listening session
+// holds neither.
+func (c *conn) pace() {
 	var (
-		seq      = uint16(rand.Uint32()) //nolint:gosec // RTP start values need not be secret.
-		ts       = rand.Uint32()         //nolint:gosec // as above.
-		prevSlot time.Time
-		next     time.Time
-		samples  = make([]int16, 0, audio.FrameSamples)
-		payload  = make([]byte, 0, audio.OpusMaxPacketBytes)
-		timer    = time.NewTimer(time.Hour)
-		idle     = time.NewTimer(time.Hour)
-		enc      *audio.OpusEncoder
+		ctx     = c.paceCtx
+		samples = make([]int16, 0, audio.FrameSamples)
+		payload = make([]byte, 0, audio.OpusMaxPacketBytes)
+		timer   = time.NewTimer(time.Hour)
+		idle    = time.NewTimer(time.Hour)
+		enc     *audio.OpusEncoder
 	)
 	timer.Stop()
 	idle.Stop()
@@ -249,7 +347,7 @@ func (c *conn) pace(ctx context.Context, encoders *encoderPool) {
 	defer idle.Stop()
 	defer func() {
 		if enc != nil {
-			encoders.put(enc)
+			c.encoders.put(enc)
 		}
 	}()
 	for {
@@ -259,37 +357,32 @@ func (c *conn) pace(ctx context.Context, encoders *encoderPool) {
 		case <-ctx.Done():
 			return
 		default:
-			// The queue is dry: wait, and give the encoder back if it
-			// stays dry (the reply is over; the next one is a new spurt).
-			if enc != nil {
-				idle.Reset(encoderIdle)
-			}
+			// The queue is dry: wait; if it stays dry the reply is over
+			// (the next one is a new spurt, with a new pacer).
+			idle.Reset(encoderIdle)
 			select {
 			case f = <-c.audio:
+				idle.Stop()
 			case <-idle.C:
-				encoders.put(enc)
-				enc = nil
-				select {
-				case f = <-c.audio:
-				case <-ctx.Done():
+				if c.stopPacing() {
 					return
 				}
+				continue
 			case <-ctx.Done():
 				return
 			}
-			idle.Stop()
 		}
 		if f.gen != c.gen.Load() {
 			continue
 		}
 		var err error
 		if enc == nil {
-			if enc, err = encoders.take(); err != nil {
+			if enc, err = c.encoders.take(); err != nil {
 				c.log.Warn("no opus encoder; dropping an output frame", "error", err)
 				continue
 			}
 		}
-		// Encode before waiting: the packet leaves right on its slot.
+		// Encode before waiting: the packet leaves right on its time.
 		if samples, err = audio.DecodePCM16LE(samples[:0], f.pcm); err == nil && len(samples) == enc.FrameSamples() {
 			payload, err = enc.Encode(payload[:0], samples)
 		}
@@ -297,23 +390,8 @@ func (c *conn) pace(ctx context.Context, encoders *encoderPool) {
 			c.log.Warn("dropping an output frame", "samples", len(samples), "error", err)
 			continue
 		}
-		now := time.Now()
-		marker := false
-		switch {
-		case prevSlot.IsZero():
-			next, marker = now, true
-		case now.After(next):
-			// The frame came after its slot. Within half a frame of it, it
-			// goes out now and the grid stays (the next ones catch up, so
-			// the stream does not drift behind its RTP clock). Later, the
-			// queue ran dry: a new talk spurt starts now and the RTP clock
-			// moves on by the wall time since the previous packet.
-			if gap := (now.Sub(prevSlot) + frameDuration/2) / frameDuration; gap > 1 {
-				ts += uint32(gap-1) * rtpTicksPerFrame
-				next, marker = now, true
-			}
-		}
-		if d := time.Until(next); d > 0 {
+		slot, sendAt, marker := c.clock.place(time.Now())
+		if d := time.Until(sendAt); d > 0 {
 			timer.Reset(d)
 			select {
 			case <-timer.C:
@@ -324,22 +402,27 @@ func (c *conn) pace(ctx context.Context, encoders *encoderPool) {
 		if f.gen != c.gen.Load() {
 			continue // flushed while waiting for its slot
 		}
-		if time.Since(next) > lateAfter {
+		if time.Since(slot) > lateAfter {
 			c.stats.lateFrames.Add(1)
 		}
-		pkt := &rtp.Packet{
-			Header:  rtp.Header{Version: rtpVersion, Marker: marker, SequenceNumber: seq, Timestamp: ts},
-			Payload: payload,
-		}
-		if err := c.track.WriteRTP(pkt); err != nil {
+		if err := c.track.WriteRTP(&rtp.Packet{Header: c.clock.header(marker), Payload: payload}); err != nil {
 			c.log.Debug("rtp write failed", "error", err)
 		}
 		c.stats.framesSent.Add(1)
-		seq++
-		ts += rtpTicksPerFrame
-		prevSlot = next
-		next = next.Add(frameDuration)
+		c.clock.sent()
 	}
+}
+
+// stopPacing ends the pacer unless audio came in the meantime (conn.Audio
+// queues under mu, so a frame is either seen here or starts a new pacer).
+func (c *conn) stopPacing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.audio) > 0 {
+		return false
+	}
+	c.pacing = false
+	return true
 }
 
 // rtpVersion is the RTP version field (RFC 3550).

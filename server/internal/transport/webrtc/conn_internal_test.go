@@ -3,7 +3,9 @@ package webrtc
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 	"github.com/stretchr/testify/assert"
@@ -77,9 +79,10 @@ func TestConnLimits(t *testing.T) {
 	})
 }
 
-// TestPacerStops: the pacer sends what is queued, then idles — giving
-// its encoder back to the pool once the queue stays dry — takes one again
-// for the next spurt, and returns (the encoder back) when ctx ends.
+// TestPacerStops: the first frame starts a pacer; it sends what is
+// queued, then — the queue staying dry — gives its encoder back to the
+// pool and ends; the next spurt starts another one, which ends with the
+// peer's context (the encoder back).
 func TestPacerStops(t *testing.T) {
 	c := testConn(t, true)
 	pool, err := newEncoderPool(2)
@@ -89,22 +92,68 @@ func TestPacerStops(t *testing.T) {
 		defer pool.mu.Unlock()
 		return len(pool.spare)
 	}
+	var (
+		mu      sync.Mutex
+		started int
+		wg      sync.WaitGroup
+	)
+	pacing := func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.pacing
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		c.pace(ctx, pool)
-	}()
+	c.startPacing(ctx, pool, func(fn func()) {
+		mu.Lock()
+		started++
+		mu.Unlock()
+		wg.Go(fn)
+	})
+	assert.False(t, pacing(), "no pacer before audio")
 	for range 3 {
 		require.NoError(t, c.Audio(make([]byte, audio.FrameBytes)))
 	}
 	require.Eventually(t, func() bool { return c.stats.framesSent.Load() == 3 }, 5e9, 1e6)
-	require.Eventually(t, func() bool { return spares() == 1 }, 5e9, 1e6, "encoder given back after the spurt")
+	require.Eventually(t, func() bool { return !pacing() }, 5e9, 1e6, "the pacer ends after the spurt")
+	wg.Wait()
+	assert.Equal(t, 1, spares(), "encoder given back")
 	require.NoError(t, c.Audio(make([]byte, audio.FrameBytes)))
 	require.Eventually(t, func() bool { return c.stats.framesSent.Load() == 4 }, 5e9, 1e6)
 	cancel()
-	<-done
+	wg.Wait()
 	assert.Equal(t, 1, spares(), "one encoder served both spurts and is back")
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, 2, started, "one pacer per spurt")
+}
+
+// TestSpurtClock: a spurt's packets are one frame apart on the RTP clock
+// and leave one frame before their slot (the first two together); a frame
+// late by less than half a frame keeps the grid; after a longer pause a
+// new spurt starts with the marker and the clock moves on by the pause.
+func TestSpurtClock(t *testing.T) {
+	k := spurtClock{seq: 7, ts: 1000}
+	t0 := time.Unix(1000, 0)
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	type placed struct {
+		slot, send time.Duration
+		marker     bool
+		seq        uint16
+		ts         uint32
+	}
+	put := func(at time.Duration) placed {
+		slot, send, marker := k.place(t0.Add(at))
+		h := k.header(marker)
+		k.sent()
+		return placed{slot.Sub(t0), send.Sub(t0), marker, h.SequenceNumber, h.Timestamp}
+	}
+	assert.Equal(t, placed{0, 0, true, 7, 1000}, put(0), "first: at once, marker")
+	assert.Equal(t, placed{ms(20), 0, false, 8, 1960}, put(0), "second: with the first")
+	assert.Equal(t, placed{ms(40), ms(20), false, 9, 2920}, put(0), "then a frame ahead of its slot")
+	assert.Equal(t, placed{ms(60), ms(69), false, 10, 3880}, put(ms(69)), "9 ms late: same grid, sent at once")
+	// Dry for 100 ms after the slot at 60 ms: a new spurt.
+	assert.Equal(t, placed{ms(160), ms(160), true, 11, 3880 + 5*960}, put(ms(160)), "new spurt, clock moved on")
+	assert.Equal(t, placed{ms(180), ms(160), false, 12, 3880 + 6*960}, put(ms(160)))
 }
 
 // An encoder comes back from the pool reset: the same input gives the

@@ -347,8 +347,8 @@ func (h *Handler) isClosed() bool {
 	return h.closed
 }
 
-// add registers a started peer and starts its supervisor; false once the
-// handler is closed.
+// add registers a started peer; its supervisor runs once its conn closes.
+// False once the handler is closed.
 func (h *Handler) add(sess *session.Session, p *peer) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -358,14 +358,14 @@ func (h *Handler) add(sess *session.Session, p *peer) bool {
 	p.start(sess)
 	h.peers[sess.ID()] = p
 	h.wg.Add(1)
-	go func() {
+	p.conn.whenClosed(func() {
 		defer h.wg.Done()
 		p.supervise()
 		h.mu.Lock()
 		delete(h.peers, sess.ID())
 		h.mu.Unlock()
 		close(p.done)
-	}()
+	})
 	return true
 }
 

@@ -174,7 +174,7 @@ func (p *peer) start(sess *session.Session) {
 	p.sessLog = p.log.With("session_id", string(sess.ID()))
 	close(p.started)
 	p.run(p.conn.writeEvents)
-	p.run(func() { p.conn.pace(p.ctx, p.h.encoders) })
+	p.conn.startPacing(p.ctx, p.h.encoders, p.run)
 }
 
 // abort releases a peer that never got (or lost) its session.
@@ -196,8 +196,9 @@ func (p *peer) stop() {
 	p.wg.Wait()
 }
 
-// supervise waits for the end (session end, ICE failure, peer close,
-// DELETE, drain), ends the session and releases everything.
+// supervise runs at the end (session end, ICE failure, peer close,
+// DELETE, drain: the conn closed), ends the session and releases
+// everything.
 func (p *peer) supervise() {
 	<-p.conn.closing
 	end, reason := p.conn.closeInfo()
