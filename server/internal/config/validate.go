@@ -46,13 +46,6 @@ func SupportedSampleRates() []int { return []int{8000, 16000, 24000, 48000} }
 
 type validator struct{ errs []error }
 
-// The bounds of telemetry.gc_percent: below 10 the collector runs nearly
-// all the time; above 1000 the heap is left to grow tenfold.
-const (
-	minGCPercent = 10
-	maxGCPercent = 1000
-)
-
 func (v *validator) fail(key string, value any, allowed string, args ...any) {
 	v.errs = append(v.errs, &FieldError{Key: key, Value: fmt.Sprintf("%q", fmt.Sprint(value)), Allowed: fmt.Sprintf(allowed, args...)})
 }
@@ -449,6 +442,13 @@ func validateRestart(v *validator, key string, r Restart) {
 	v.nonNegative(key+".initial_backoff", r.InitialBackoff)
 	v.nonNegative(key+".max_backoff", r.MaxBackoff)
 }
+
+// The bounds of telemetry.gc_percent: below 10 the collector runs nearly
+// all the time; above 1000 the heap is left to grow tenfold.
+const (
+	minGCPercent = 10
+	maxGCPercent = 1000
+)
 
 func (c *Config) validateRest(v *validator) {
 	builtin := []string{"get_current_time", "end_session", "calculator"}

@@ -146,10 +146,7 @@ func (c *conn) Audio(pcm []byte) error {
 	}
 	select {
 	case c.audio <- outFrame{pcm: pcm, gen: c.gen.Load()}:
-		if !c.pacing && c.spawn != nil {
-			c.pacing = true
-			c.spawn(c.pace)
-		}
+		c.startPacerLocked()
 		return nil
 	default:
 		c.closeLocked(session.EndSlowConsumer, "audio queue full")
@@ -321,10 +318,17 @@ func (c *conn) startPacing(ctx context.Context, encoders *encoderPool, spawn fun
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.paceCtx, c.encoders, c.spawn = ctx, encoders, spawn
-	if len(c.audio) > 0 && !c.pacing {
-		c.pacing = true
-		spawn(c.pace)
+	c.startPacerLocked() // audio the session sent before the peer started
+}
+
+// startPacerLocked starts a pacer when audio is queued, none is running
+// and startPacing has run. Caller holds mu.
+func (c *conn) startPacerLocked() {
+	if c.pacing || c.spawn == nil || len(c.audio) == 0 {
+		return
 	}
+	c.pacing = true
+	c.spawn(c.pace)
 }
 
 // pace is the audio pacer goroutine: one Opus RTP packet per 20 ms while
