@@ -106,13 +106,12 @@ type scenario struct {
 	width     int
 	height    int
 	// question is what the microphone asks first; reply a word of the rules
-	// agent's answer to it.
+	// agent's answer to it. pocketsphinx misses some words of flite's voice
+	// through Chromium's capture (over WebRTC also Opus), so at least half
+	// the question's words must be heard, and the reply must hold reply
+	// when the question was heard word for word (the rules agent answers a
+	// misheard one with its fallback).
 	question, reply string
-	// exact: the transcript must be word for word the question. Over
-	// WebRTC (Opus) pocketsphinx misses some words of flite's voice, so
-	// there at least half the question's words must be heard, and the
-	// reply only has to exist.
-	exact bool
 }
 
 func TestBrowser(t *testing.T) {
@@ -144,12 +143,13 @@ func TestBrowser(t *testing.T) {
 		say("hello are you there"), silence(tail),
 	}
 	scenarios := []scenario{
-		// Not exact: pocketsphinx sometimes hears this question from
-		// Chromium's fake capture as "what is that when they're in paris
-		// today" (seen in CI runs before and after issue 12).
+		// pocketsphinx sometimes hears the weather question from Chromium's
+		// fake capture as "what is that when they're in paris today" (seen
+		// in CI runs before and after issue 12), and the capabilities
+		// question as "can you do" (a CI run on 2026-12-03).
 		{name: "websocket", transport: "websocket", speech: weather, width: desktopWidth, height: desktopHeight, question: weatherQ, reply: "weather"},
 		{name: "webrtc", transport: "webrtc", speech: weather, width: desktopWidth, height: desktopHeight, question: weatherQ, reply: "weather"},
-		{name: "websocket-barge-in", transport: "websocket", speech: barge, bargeIn: true, width: phoneWidth, height: phoneHeight, question: capabilitiesQ, reply: "arithmetic", exact: true},
+		{name: "websocket-barge-in", transport: "websocket", speech: barge, bargeIn: true, width: phoneWidth, height: phoneHeight, question: capabilitiesQ, reply: "arithmetic"},
 		// Headphones (?echo_cancellation=off): with WebRTC, Chromium's echo
 		// canceller takes the agent's playout as its reference and leaves
 		// the fake microphone's second question too faint to be speech
@@ -245,13 +245,11 @@ func runScenario(t *testing.T, srv *server, pageBase string, sc scenario, screen
 	require.NotEmpty(t, st.Finals, "no final transcript")
 	assert.Positive(t, st.Partials, "partial transcripts")
 	require.NotEmpty(t, st.AgentTexts, "no agent reply")
-	if sc.exact {
-		assert.Equal(t, sc.question, strings.ToLower(st.Finals[0]), "transcript of the question")
-		assert.Contains(t, strings.ToLower(st.AgentTexts[0].Text), sc.reply, "agent reply text")
-	} else {
-		assert.GreaterOrEqual(t, 2*wordsHeard(sc.question, st.Finals[0]), len(strings.Fields(sc.question)),
-			"transcript %q has fewer than half the words of %q", st.Finals[0], sc.question)
-		assert.NotEmpty(t, strings.TrimSpace(st.AgentTexts[0].Text), "agent reply text")
+	assert.GreaterOrEqual(t, 2*wordsHeard(sc.question, st.Finals[0]), len(strings.Fields(sc.question)),
+		"transcript %q has fewer than half the words of %q", st.Finals[0], sc.question)
+	assert.NotEmpty(t, strings.TrimSpace(st.AgentTexts[0].Text), "agent reply text")
+	if strings.ToLower(st.Finals[0]) == sc.question {
+		assert.Contains(t, strings.ToLower(st.AgentTexts[0].Text), sc.reply, "agent reply to the question heard word for word")
 	}
 	assert.Positive(t, st.AudioStarted, "response.audio.started")
 	assert.Positive(t, st.PlayedEnergy, "agent audio energy played in the page")

@@ -59,8 +59,15 @@ func (s ScenarioResult) failures() []string {
 		out = append(out, s.Error)
 	}
 	for _, t := range s.Turns {
+		// What the server heard goes with each failure: a reply check that
+		// fails on a misheard question reads differently from one that fails
+		// on a wrong answer.
+		input := t.Input
+		if t.Transcript != "" {
+			input = fmt.Sprintf("%s; heard %q", t.Input, t.Transcript)
+		}
 		for _, f := range t.Failures {
-			out = append(out, fmt.Sprintf("turn %d (%s): %s", t.Index, t.Input, f))
+			out = append(out, fmt.Sprintf("turn %d (%s): %s", t.Index, input, f))
 		}
 	}
 	return out

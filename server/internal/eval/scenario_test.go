@@ -199,6 +199,7 @@ func TestReportFormats(t *testing.T) {
 	rep.add(ScenarioResult{Name: "ok", File: "ok.yaml", Turns: []TurnResult{{Input: "say: hi", Reply: "Hello!"}}}.finish(start))
 	rep.add(ScenarioResult{Name: "broken", File: "broken.yaml", Turns: []TurnResult{
 		{Index: 0, Input: "say: what time is it", Failures: []string{`reply does not contain "9:30"`}},
+		{Index: 1, Input: "say: what is seven times six", Transcript: "one is seven times sex", Failures: []string{`reply does not contain "42"`}},
 	}}.finish(start))
 	rep.add(ScenarioResult{Name: "down", File: "down.yaml", Error: "connect: refused"}.finish(start))
 	assert.False(t, rep.OK())
@@ -210,6 +211,8 @@ func TestReportFormats(t *testing.T) {
 	assert.Contains(t, text.String(), "PASS  ok")
 	assert.Contains(t, text.String(), "FAIL  broken")
 	assert.Contains(t, text.String(), `turn 0 (say: what time is it): reply does not contain "9:30"`)
+	assert.Contains(t, text.String(), `turn 1 (say: what is seven times six; heard "one is seven times sex"): reply does not contain "42"`,
+		"a failure shows what the server heard")
 	assert.Contains(t, text.String(), "3 scenarios: 1 passed, 2 failed")
 
 	var js bytes.Buffer
