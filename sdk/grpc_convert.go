@@ -105,6 +105,7 @@ func sttConfigToPB(c STTConfig) (*parleyv1.STTConfig, error) {
 		Encoding:       enc,
 		Language:       c.Language,
 		InterimResults: c.InterimResults,
+		SessionId:      c.SessionID,
 	}, nil
 }
 
@@ -114,6 +115,7 @@ func sttConfigFromPB(c *parleyv1.STTConfig) STTConfig {
 		Encoding:       encodingFromPB(c.GetEncoding()),
 		Language:       c.GetLanguage(),
 		InterimResults: c.GetInterimResults(),
+		SessionID:      c.GetSessionId(),
 	}
 }
 

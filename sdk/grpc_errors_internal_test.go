@@ -72,3 +72,11 @@ func TestEveryCodeMapsOneToOne(t *testing.T) {
 		assert.Equal(t, c, codeFromGRPC(gc))
 	}
 }
+
+// TestSTTConfigRoundTrip: every STTConfig field crosses the wire.
+func TestSTTConfigRoundTrip(t *testing.T) {
+	in := STTConfig{SampleRate: 16000, Encoding: EncodingPCM16LE, Language: "en-GB", InterimResults: true, SessionID: "sess_0123"}
+	pb, err := sttConfigToPB(in)
+	require.NoError(t, err)
+	assert.Equal(t, in, sttConfigFromPB(pb))
+}

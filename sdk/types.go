@@ -62,6 +62,11 @@ type STTConfig struct {
 	Encoding       Encoding
 	Language       string
 	InterimResults bool
+	// SessionID names the conversation the stream belongs to: the same for
+	// every stream of one session (the host opens one per speech segment),
+	// so a plugin may keep what it learnt of a caller from one stream to
+	// the next. Opaque; empty when the host does not say.
+	SessionID string
 }
 
 // TranscriptEvent is a partial or final recognition result. Start and End

@@ -3,10 +3,13 @@ package sphinx
 /*
 #cgo pkg-config: pocketsphinx
 #include <stdlib.h>
+#include <string.h>
 #include <malloc.h>
 #include <pocketsphinx.h>
 #include <sphinxbase/err.h>
 #include <sphinxbase/logmath.h>
+#include <sphinxbase/feat.h>
+#include <sphinxbase/cmn.h>
 
 // parley_config parses an argv-style option list into a pocketsphinx
 // configuration. It is the non-variadic equivalent of cmd_ln_init, which cgo
@@ -25,6 +28,41 @@ static long parley_frate(cmd_ln_t *config) {
 static double parley_ln_prob(ps_decoder_t *ps) {
 	int32 prob = ps_get_prob(ps);
 	return logmath_log_to_ln(ps_get_logmath(ps), prob);
+}
+
+// parley_cmn returns the decoder's cepstral mean normalisation state, or
+// NULL when the decoder has none (-cmn none). Fed block by block, as a
+// stream is, sphinxbase runs every CMN type as live CMN on this state.
+static cmn_t *parley_cmn(ps_decoder_t *ps) {
+	feat_t *f = ps_get_feat(ps);
+	if (f == NULL || f->cmn == CMN_NONE) {
+		return NULL;
+	}
+	return f->cmn_struct;
+}
+
+static int parley_cmn_len(ps_decoder_t *ps) {
+	cmn_t *c = parley_cmn(ps);
+	return c == NULL ? 0 : c->veclen;
+}
+
+// parley_cmn_get copies the live mean into vec and returns how many frames
+// it stands for.
+static int parley_cmn_get(ps_decoder_t *ps, mfcc_t *vec) {
+	cmn_t *c = parley_cmn(ps);
+	memcpy(vec, c->cmn_mean, c->veclen * sizeof(mfcc_t));
+	return c->nframe;
+}
+
+// parley_cmn_put makes vec the live mean, weighted as nframe frames heard
+// (cmn_live_set always weighs it as 500).
+static void parley_cmn_put(ps_decoder_t *ps, const mfcc_t *vec, int nframe) {
+	cmn_t *c = parley_cmn(ps);
+	for (int i = 0; i < c->veclen; i++) {
+		c->cmn_mean[i] = vec[i];
+		c->sum[i] = vec[i] * nframe;
+	}
+	c->nframe = nframe;
 }
 
 // parley_quiet turns sphinxbase's process-global logging off once, when
@@ -114,6 +152,49 @@ func newDecoder(args []string) (*decoder, error) {
 		return nil, fmt.Errorf("%w: %s", errModels, strings.Join(args, " "))
 	}
 	return d, nil
+}
+
+// cmnState is live cepstral mean normalisation: the mean subtracted from
+// every frame and how many frames of audio it stands for. sphinxbase
+// updates the mean at the end of each utterance (and every few seconds
+// within a long one) from what it heard, so it adapts to the voice and the
+// line.
+type cmnState struct {
+	mean   []float32
+	frames int
+}
+
+// cmnWindow caps the frames a mean carried over stands for: sphinxbase
+// keeps about that many (CMN_WIN) after it shifts its window.
+const cmnWindow = 500
+
+// cmn returns the decoder's live CMN state; a zero state when the decoder
+// has none (-cmn none).
+func (d *decoder) cmn() cmnState {
+	n := int(C.parley_cmn_len(d.ps))
+	if n == 0 {
+		return cmnState{}
+	}
+	mean := make([]C.mfcc_t, n)
+	st := cmnState{mean: make([]float32, n)}
+	st.frames = min(int(C.parley_cmn_get(d.ps, &mean[0])), cmnWindow)
+	for i, v := range mean {
+		st.mean[i] = float32(v)
+	}
+	return st
+}
+
+// setCMN makes st the decoder's live CMN state. The decoder must have no
+// open utterance.
+func (d *decoder) setCMN(st cmnState) {
+	if len(st.mean) == 0 || len(st.mean) != int(C.parley_cmn_len(d.ps)) {
+		return
+	}
+	mean := make([]C.mfcc_t, len(st.mean))
+	for i, v := range st.mean {
+		mean[i] = C.mfcc_t(v)
+	}
+	C.parley_cmn_put(d.ps, &mean[0], C.int(st.frames))
 }
 
 // free releases the decoder's C memory. It is safe to call once on a

@@ -170,6 +170,11 @@ func (e *Engine) Transcribe(ctx context.Context, cfg sdk.STTConfig) (sdk.STTStre
 	if err != nil {
 		return nil, err
 	}
+	// A session's next stream goes on from the mean its last one learnt;
+	// a new session starts from the decoder's own.
+	if st, ok := p.callers.recall(cfg.SessionID); ok {
+		d.setCMN(st)
+	}
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
@@ -182,7 +187,10 @@ func (e *Engine) Transcribe(ctx context.Context, cfg sdk.STTConfig) (sdk.STTStre
 	st := newStream(ctx, cfg.InterimResults, s.PartialInterval)
 	go func() {
 		defer e.streams.Done()
-		st.run(d, p.release)
+		st.run(d, func(d *decoder) {
+			p.callers.remember(cfg.SessionID, d.cmn())
+			p.release(d)
+		})
 	}()
 	return st, nil
 }

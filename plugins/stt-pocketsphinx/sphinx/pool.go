@@ -22,6 +22,8 @@ type pool struct {
 	closed bool
 	// lent counts decoders handed out and not yet returned.
 	lent int
+	// callers is what the decoders learnt of each session's voice and line.
+	callers *callers
 }
 
 // newPool builds and warms settings.PoolSize decoders, one after the other
@@ -32,6 +34,7 @@ func newPool(ctx context.Context, settings Settings, logger *slog.Logger, onInit
 		settings: settings,
 		free:     make(chan *decoder, settings.PoolSize),
 		logger:   logger,
+		callers:  newCallers(maxCallers, callerIdle, time.Now),
 	}
 	args := settings.decoderArgs()
 	start := time.Now()

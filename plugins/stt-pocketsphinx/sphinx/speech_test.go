@@ -174,9 +174,13 @@ func sendChunks(t testing.TB, st sdk.STTStream, pcm []byte) {
 // the stream and returns everything received.
 func transcribeAll(t testing.TB, e *Engine, interim bool, utterances ...[]byte) received {
 	t.Helper()
-	st, err := e.Transcribe(context.Background(), sdk.STTConfig{
-		SampleRate: SampleRate, Encoding: sdk.EncodingPCM16LE, Language: "en-US", InterimResults: interim,
-	})
+	return transcribeWith(t, e, sttConfig(interim), utterances...)
+}
+
+// transcribeWith is transcribeAll on a stream opened with cfg.
+func transcribeWith(t testing.TB, e *Engine, cfg sdk.STTConfig, utterances ...[]byte) received {
+	t.Helper()
+	st, err := e.Transcribe(context.Background(), cfg)
 	require.NoError(t, err)
 	done := receive(st)
 	for i, pcm := range utterances {

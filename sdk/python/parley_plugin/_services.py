@@ -212,7 +212,7 @@ class STTService(_Base, stt_pb2_grpc.STTServicer):
     async def Transcribe(self, requests: AsyncIterator[stt_pb2.TranscribeRequest], context: aio.ServicerContext) -> AsyncIterator[stt_pb2.TranscribeResponse]:
         requests = requests.__aiter__()
         c = await self._first_config(requests, context)
-        cfg = STTConfig(c.sample_rate_hz, _encoding(c.encoding), c.language, c.interim_results)
+        cfg = STTConfig(c.sample_rate_hz, _encoding(c.encoding), c.language, c.interim_results, c.session_id)
         inputs: AsyncIterator[STTInput] = self._inputs(requests, "audio")
         async for ev in self._stream(self.stt.transcribe(cfg, inputs), context):
             if not isinstance(ev, TranscriptEvent):

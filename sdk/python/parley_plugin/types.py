@@ -86,6 +86,9 @@ class STTConfig:
     encoding: Optional[Encoding] = Encoding.PCM16LE
     language: str = ""
     interim_results: bool = False
+    #: The conversation the stream belongs to, the same for every stream of one
+    #: session (the host opens one per speech segment); opaque, "" when unknown.
+    session_id: str = ""
 
 
 #: What an STT stream receives: PCM16LE audio (whole samples) or FLUSH.

@@ -63,7 +63,7 @@ func (s *Session) startUtterance(ctx context.Context, t *userTurn, preRoll []aud
 			return
 		}
 	}
-	cfg := sdk.STTConfig{SampleRate: audio.SampleRate, Encoding: sdk.EncodingPCM16LE, Language: s.st.language, InterimResults: true}
+	cfg := sdk.STTConfig{SampleRate: audio.SampleRate, Encoding: sdk.EncodingPCM16LE, Language: s.st.language, InterimResults: true, SessionID: string(s.id)}
 	s.wg.Add(1)
 	go s.runUtterance(uctx, u, cfg)
 }

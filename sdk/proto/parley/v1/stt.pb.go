@@ -32,8 +32,13 @@ type STTConfig struct {
 	Language string `protobuf:"bytes,3,opt,name=language,proto3" json:"language,omitempty"`
 	// Whether partial (non-final) transcripts are wanted.
 	InterimResults bool `protobuf:"varint,4,opt,name=interim_results,json=interimResults,proto3" json:"interim_results,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The conversation the stream belongs to: the same for every stream of
+	// one session (the host opens one per speech segment), so a plugin may
+	// keep what it learnt of a caller (e.g. an adapted normalisation) from
+	// one stream to the next. Opaque; empty when the host does not say.
+	SessionId     string `protobuf:"bytes,5,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *STTConfig) Reset() {
@@ -92,6 +97,13 @@ func (x *STTConfig) GetInterimResults() bool {
 		return x.InterimResults
 	}
 	return false
+}
+
+func (x *STTConfig) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
 }
 
 // TranscribeRequest is one input message of a recognition stream.
@@ -278,12 +290,14 @@ var File_parley_v1_stt_proto protoreflect.FileDescriptor
 
 const file_parley_v1_stt_proto_rawDesc = "" +
 	"\n" +
-	"\x13parley/v1/stt.proto\x12\tparley.v1\x1a\x16parley/v1/plugin.proto\"\xac\x01\n" +
+	"\x13parley/v1/stt.proto\x12\tparley.v1\x1a\x16parley/v1/plugin.proto\"\xcb\x01\n" +
 	"\tSTTConfig\x12$\n" +
 	"\x0esample_rate_hz\x18\x01 \x01(\x05R\fsampleRateHz\x124\n" +
 	"\bencoding\x18\x02 \x01(\x0e2\x18.parley.v1.AudioEncodingR\bencoding\x12\x1a\n" +
 	"\blanguage\x18\x03 \x01(\tR\blanguage\x12'\n" +
-	"\x0finterim_results\x18\x04 \x01(\bR\x0einterimResults\"\x8c\x01\n" +
+	"\x0finterim_results\x18\x04 \x01(\bR\x0einterimResults\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x05 \x01(\tR\tsessionId\"\x8c\x01\n" +
 	"\x11TranscribeRequest\x12.\n" +
 	"\x06config\x18\x01 \x01(\v2\x14.parley.v1.STTConfigH\x00R\x06config\x12\x16\n" +
 	"\x05audio\x18\x02 \x01(\fH\x00R\x05audio\x12(\n" +

@@ -127,7 +127,8 @@ func TestKeepAlive(t *testing.T) {
 	assert.Equal(t, websocket.StatusCode(parleyv1.CloseIdleTimeout), deaf.closeStatus())
 }
 
-// TestSessionUpdateApplies: prompt, voice and language reach the plugins.
+// TestSessionUpdateApplies: prompt, voice and language reach the plugins
+// (and the STT stream names its session).
 func TestSessionUpdateApplies(t *testing.T) {
 	llm := scripted(map[string][]sdk.GenerateEvent{"*": sessiontest.Text("Bonjour.")})
 	h := newHarness(t, llm, nil)
@@ -143,6 +144,7 @@ func TestSessionUpdateApplies(t *testing.T) {
 	assert.Equal(t, "awb", h.tts.Configs()[0].Voice)
 	assert.Equal(t, 16000, h.tts.Configs()[0].SampleRate)
 	assert.Equal(t, "fr", h.stt.Configs()[0].Language)
+	assert.Equal(t, string(c.id), h.stt.Configs()[0].SessionID, "the STT stream names its session")
 }
 
 // TestSessionUpdateVADSettings: vad.threshold_db and vad.min_speech_ms

@@ -14,7 +14,7 @@ _sym_db = _symbol_database.Default()
 from parley_plugin._proto.parley.v1 import plugin_pb2 as parley_dot_v1_dot_plugin__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13parley/v1/stt.proto\x12\tparley.v1\x1a\x16parley/v1/plugin.proto\"z\n\tSTTConfig\x12\x16\n\x0esample_rate_hz\x18\x01 \x01(\x05\x12*\n\x08\x65ncoding\x18\x02 \x01(\x0e\x32\x18.parley.v1.AudioEncoding\x12\x10\n\x08language\x18\x03 \x01(\t\x12\x17\n\x0finterim_results\x18\x04 \x01(\x08\"v\n\x11TranscribeRequest\x12&\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x14.parley.v1.STTConfigH\x00\x12\x0f\n\x05\x61udio\x18\x02 \x01(\x0cH\x00\x12!\n\x05\x66lush\x18\x03 \x01(\x0b\x32\x10.parley.v1.FlushH\x00\x42\x05\n\x03msg\"u\n\x12TranscribeResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\r\n\x05\x66inal\x18\x02 \x01(\x08\x12\x12\n\nconfidence\x18\x03 \x01(\x02\x12\x17\n\x0fstart_offset_us\x18\x04 \x01(\x03\x12\x15\n\rend_offset_us\x18\x05 \x01(\x03\x32\xd5\x01\n\x03STT\x12\x37\n\x04Info\x12\x16.parley.v1.InfoRequest\x1a\x17.parley.v1.InfoResponse\x12\x46\n\tConfigure\x12\x1b.parley.v1.ConfigureRequest\x1a\x1c.parley.v1.ConfigureResponse\x12M\n\nTranscribe\x12\x1c.parley.v1.TranscribeRequest\x1a\x1d.parley.v1.TranscribeResponse(\x01\x30\x01\x42\x39Z7github.com/parleyhq/parley/sdk/proto/parley/v1;parleyv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13parley/v1/stt.proto\x12\tparley.v1\x1a\x16parley/v1/plugin.proto\"\x8e\x01\n\tSTTConfig\x12\x16\n\x0esample_rate_hz\x18\x01 \x01(\x05\x12*\n\x08\x65ncoding\x18\x02 \x01(\x0e\x32\x18.parley.v1.AudioEncoding\x12\x10\n\x08language\x18\x03 \x01(\t\x12\x17\n\x0finterim_results\x18\x04 \x01(\x08\x12\x12\n\nsession_id\x18\x05 \x01(\t\"v\n\x11TranscribeRequest\x12&\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x14.parley.v1.STTConfigH\x00\x12\x0f\n\x05\x61udio\x18\x02 \x01(\x0cH\x00\x12!\n\x05\x66lush\x18\x03 \x01(\x0b\x32\x10.parley.v1.FlushH\x00\x42\x05\n\x03msg\"u\n\x12TranscribeResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\r\n\x05\x66inal\x18\x02 \x01(\x08\x12\x12\n\nconfidence\x18\x03 \x01(\x02\x12\x17\n\x0fstart_offset_us\x18\x04 \x01(\x03\x12\x15\n\rend_offset_us\x18\x05 \x01(\x03\x32\xd5\x01\n\x03STT\x12\x37\n\x04Info\x12\x16.parley.v1.InfoRequest\x1a\x17.parley.v1.InfoResponse\x12\x46\n\tConfigure\x12\x1b.parley.v1.ConfigureRequest\x1a\x1c.parley.v1.ConfigureResponse\x12M\n\nTranscribe\x12\x1c.parley.v1.TranscribeRequest\x1a\x1d.parley.v1.TranscribeResponse(\x01\x30\x01\x42\x39Z7github.com/parleyhq/parley/sdk/proto/parley/v1;parleyv1b\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'parley.v1.stt_pb2', globals())
@@ -22,12 +22,12 @@ if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
   DESCRIPTOR._serialized_options = b'Z7github.com/parleyhq/parley/sdk/proto/parley/v1;parleyv1'
-  _STTCONFIG._serialized_start=58
-  _STTCONFIG._serialized_end=180
-  _TRANSCRIBEREQUEST._serialized_start=182
-  _TRANSCRIBEREQUEST._serialized_end=300
-  _TRANSCRIBERESPONSE._serialized_start=302
-  _TRANSCRIBERESPONSE._serialized_end=419
-  _STT._serialized_start=422
-  _STT._serialized_end=635
+  _STTCONFIG._serialized_start=59
+  _STTCONFIG._serialized_end=201
+  _TRANSCRIBEREQUEST._serialized_start=203
+  _TRANSCRIBEREQUEST._serialized_end=321
+  _TRANSCRIBERESPONSE._serialized_start=323
+  _TRANSCRIBERESPONSE._serialized_end=440
+  _STT._serialized_start=443
+  _STT._serialized_end=656
 # @@protoc_insertion_point(module_scope)

@@ -6,16 +6,18 @@ from typing import ClassVar as _ClassVar, Mapping as _Mapping, Optional as _Opti
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class STTConfig(_message.Message):
-    __slots__ = ["encoding", "interim_results", "language", "sample_rate_hz"]
+    __slots__ = ["encoding", "interim_results", "language", "sample_rate_hz", "session_id"]
     ENCODING_FIELD_NUMBER: _ClassVar[int]
     INTERIM_RESULTS_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     SAMPLE_RATE_HZ_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     encoding: _plugin_pb2.AudioEncoding
     interim_results: bool
     language: str
     sample_rate_hz: int
-    def __init__(self, sample_rate_hz: _Optional[int] = ..., encoding: _Optional[_Union[_plugin_pb2.AudioEncoding, str]] = ..., language: _Optional[str] = ..., interim_results: bool = ...) -> None: ...
+    session_id: str
+    def __init__(self, sample_rate_hz: _Optional[int] = ..., encoding: _Optional[_Union[_plugin_pb2.AudioEncoding, str]] = ..., language: _Optional[str] = ..., interim_results: bool = ..., session_id: _Optional[str] = ...) -> None: ...
 
 class TranscribeRequest(_message.Message):
     __slots__ = ["audio", "config", "flush"]
