@@ -26,9 +26,12 @@ func BenchmarkTranscribe(b *testing.B) {
 	for _, tc := range []struct {
 		name    string
 		interim bool
+		session string
 	}{
-		{"final only", false},
-		{"with partials", true},
+		{"final only", false, ""},
+		{"with partials", true, ""},
+		// A session's streams recall and leave its CMN state.
+		{"final only in a session", false, "sess_bench"},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			e := newEngine(b, `{"pool_size": 1}`)
@@ -37,7 +40,9 @@ func BenchmarkTranscribe(b *testing.B) {
 			b.SetBytes(int64(len(pcm)))
 			cpuStart, wallStart := cpuTime(b), time.Now()
 			for b.Loop() {
-				r := transcribeAll(b, e, tc.interim, pcm)
+				cfg := sttConfig(tc.interim)
+				cfg.SessionID = tc.session
+				r := transcribeWith(b, e, cfg, pcm)
 				require.Len(b, r.finals(), 1)
 			}
 			cpu, wall := cpuTime(b)-cpuStart, time.Since(wallStart)

@@ -60,7 +60,8 @@ func (c *callers) recall(id string) (cmnState, bool) {
 }
 
 // remember keeps the mean a session's stream ended with, dropping the
-// least recently used sessions beyond the bound.
+// least recently used sessions beyond the bound. A stream without a
+// session or a decoder without CMN leaves nothing.
 func (c *callers) remember(id string, st cmnState) {
 	if id == "" || len(st.mean) == 0 {
 		return

@@ -188,7 +188,9 @@ func (e *Engine) Transcribe(ctx context.Context, cfg sdk.STTConfig) (sdk.STTStre
 	go func() {
 		defer e.streams.Done()
 		st.run(d, func(d *decoder) {
-			p.callers.remember(cfg.SessionID, d.cmn())
+			if cfg.SessionID != "" {
+				p.callers.remember(cfg.SessionID, d.cmn())
+			}
 			p.release(d)
 		})
 	}()
